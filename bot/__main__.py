@@ -1,0 +1,62 @@
+"""`python -m bot`: settings → migrations → bot, dispatcher, scheduler → polling or webhook."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+from pydantic import ValidationError
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from bot.config import Settings, describe_error
+from bot.logging import setup_logging
+
+log = logging.getLogger("bot")
+
+
+class DatabaseUnavailable(Exception):
+    pass
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        print(describe_error(exc), file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+async def serve(settings: Settings) -> None:
+    from bot.app import create_app, run_polling
+
+    try:
+        app = await create_app(settings)
+    except (OSError, OperationalError, InterfaceError) as exc:
+        raise DatabaseUnavailable(str(exc).splitlines()[0]) from exc
+    try:
+        if settings.webhook_url:
+            from bot.webhook import run_webhook
+
+            await run_webhook(app)
+        else:
+            await run_polling(app)
+    finally:
+        await app.close()
+
+
+def main() -> None:
+    settings = load_settings()
+    setup_logging(settings.log_level)
+    try:
+        asyncio.run(serve(settings))
+    except KeyboardInterrupt:
+        pass
+    except DatabaseUnavailable as exc:
+        print(f"cannot open the database: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    log.info("stopped")
+
+
+if __name__ == "__main__":
+    main()

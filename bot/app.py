@@ -1,0 +1,80 @@
+"""The running application: engine, provider registry, bot, dispatcher and scheduler."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from aiogram import Bot, Dispatcher
+from aiogram.utils.i18n import I18n
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+from bot.factory import create_bot, create_dispatcher
+from bot.i18n import create_i18n
+from db.engine import create_engine, make_sessionmaker
+from db.migrate import upgrade
+from providers import ProviderRegistry
+from scheduler.jobs import build_jobs
+from scheduler.setup import create_scheduler
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class App:
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    registry: ProviderRegistry
+    i18n: I18n
+    bot: Bot
+    dp: Dispatcher
+    scheduler: AsyncIOScheduler
+
+    async def close(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        await self.registry.close()
+        await self.bot.session.close()
+        await self.engine.dispose()
+
+
+async def create_app(settings: Settings, *, migrate: bool = True) -> App:
+    if migrate:
+        await asyncio.to_thread(upgrade, settings.database_url)
+    engine = create_engine(settings.database_url)
+    sessionmaker = make_sessionmaker(engine)
+    registry = ProviderRegistry()
+    i18n = create_i18n(settings.default_language)
+    bot = create_bot(settings)
+    dp = create_dispatcher(settings, i18n, sessionmaker=sessionmaker, registry=registry, i18n=i18n)
+    scheduler = create_scheduler(
+        build_jobs(
+            settings=settings, sessionmaker=sessionmaker, registry=registry, bot=bot, i18n=i18n
+        )
+    )
+    app = App(settings, engine, sessionmaker, registry, i18n, bot, dp, scheduler)
+    dp.workflow_data["scheduler"] = scheduler
+
+    async def on_startup() -> None:
+        scheduler.start()
+        log.info("scheduler started with %d jobs", len(scheduler.get_jobs()))
+
+    async def on_shutdown() -> None:
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
+
+    dp.startup.register(on_startup)
+    dp.shutdown.register(on_shutdown)
+    return app
+
+
+async def run_polling(app: App) -> None:
+    """Long polling (the default). aiogram stops it cleanly on SIGINT/SIGTERM."""
+    await app.bot.delete_webhook(drop_pending_updates=False)
+    await app.dp.start_polling(
+        app.bot, allowed_updates=app.dp.resolve_used_update_types(), close_bot_session=False
+    )

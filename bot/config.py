@@ -1,0 +1,120 @@
+"""Settings from the environment / .env (SPEC §2). Built once in __main__ and passed down."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from bot.i18n import LOCALES_DIR
+from db.engine import DEFAULT_DATABASE_URL
+
+TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
+SUPPORTED_DATABASES = {"sqlite+aiosqlite", "postgresql+asyncpg"}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    bot_token: SecretStr
+    admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    database_url: str = DEFAULT_DATABASE_URL
+    telegram_api_url: str | None = None
+    status_sync_seconds: int = Field(default=60, ge=1)
+    redis_url: str | None = None
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_listen_host: str = "0.0.0.0"
+    webhook_listen_port: int = Field(default=8080, ge=1, le=65535)
+    currency: str = Field(default="USD", min_length=1, max_length=8)
+    default_language: str = "en"
+    submit_interval_seconds: int = Field(default=10, ge=1)
+    log_level: str = "INFO"
+
+    @field_validator("bot_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr) -> SecretStr:
+        if not TOKEN_RE.match(value.get_secret_value().strip()):
+            raise ValueError("must look like 123456:ABC-DEF (the token from @BotFather)")
+        return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _parse_admin_ids(cls, value: object) -> object:
+        if isinstance(value, int):
+            return frozenset({value})
+        if not isinstance(value, str):
+            return value
+        ids = set()
+        for part in value.replace(";", ",").split(","):
+            part = part.strip()
+            if not part:
+                continue
+            if not re.fullmatch(r"-?\d+", part):
+                raise ValueError(f"{part!r} is not a Telegram user id (comma-separated integers)")
+            ids.add(int(part))
+        return frozenset(ids)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        value = value.strip()
+        try:
+            url = make_url(value)
+        except ArgumentError as exc:
+            raise ValueError(f"cannot parse {value!r}") from exc
+        if url.drivername in ("postgresql", "postgres"):
+            return url.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+        if url.drivername == "sqlite":
+            return url.set(drivername="sqlite+aiosqlite").render_as_string(hide_password=False)
+        if url.drivername not in SUPPORTED_DATABASES:
+            raise ValueError(
+                f"unsupported driver {url.drivername!r}; use sqlite+aiosqlite:///path "
+                "or postgresql+asyncpg://user:pass@host/db"
+            )
+        return value
+
+    @field_validator("telegram_api_url", "webhook_url", "redis_url")
+    @classmethod
+    def _url_or_none(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().rstrip("/")
+        if not re.match(r"^[a-z][a-z0-9+.-]*://[^\s/]+", value):
+            raise ValueError(f"{value!r} is not a URL")
+        return value
+
+    @field_validator("currency")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return value.strip()
+
+    @field_validator("default_language")
+    @classmethod
+    def _has_catalog(cls, value: str) -> str:
+        value = value.strip()
+        if not (LOCALES_DIR / value / "LC_MESSAGES").is_dir():
+            available = sorted(p.name for p in LOCALES_DIR.iterdir() if p.is_dir())
+            raise ValueError(f"no catalog for {value!r}; available: {', '.join(available)}")
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_pair(self) -> Settings:
+        if self.webhook_url and not self.webhook_secret:
+            raise ValueError("WEBHOOK_URL needs WEBHOOK_SECRET (Telegram's secret_token)")
+        return self
+
+
+def describe_error(error: ValidationError) -> str:
+    """One line a person can act on, e.g. 'BOT_TOKEN: is required'."""
+    parts = []
+    for item in error.errors():
+        field = ".".join(str(p) for p in item["loc"]).upper() or "settings"
+        message = "is required" if item["type"] == "missing" else item["msg"]
+        message = message.removeprefix("Value error, ")
+        parts.append(f"{field}: {message}")
+    return "invalid configuration: " + "; ".join(parts)

@@ -1,0 +1,79 @@
+"""Builds the Bot and the Dispatcher with everything app-wide injected by name."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.filters import ExceptionTypeFilter
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
+from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
+from aiogram.types import ErrorEvent
+from aiogram.utils.i18n import I18n
+
+from bot.config import Settings
+from bot.i18n import StoredLanguageMiddleware
+from bot.middlewares import DbSessionMiddleware, UserMiddleware
+from handlers import get_routers
+
+log = logging.getLogger(__name__)
+
+
+def create_bot(settings: Settings) -> Bot:
+    session = None
+    if settings.telegram_api_url:
+        session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    return Bot(
+        token=settings.bot_token.get_secret_value(),
+        session=session,
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML),
+    )
+
+
+def create_storage(settings: Settings) -> tuple[BaseStorage, BaseEventIsolation]:
+    """FSM storage and event isolation: in memory for one process, Redis for replicas."""
+    if settings.redis_url:
+        from aiogram.fsm.storage.redis import RedisStorage
+
+        storage = RedisStorage.from_url(settings.redis_url)
+        return storage, storage.create_isolation()
+    return MemoryStorage(), SimpleEventIsolation()
+
+
+def create_dispatcher(settings: Settings, i18n: I18n, **workflow_data: Any) -> Dispatcher:
+    """`workflow_data` (sessionmaker, registry, ...) reaches handlers as typed parameters."""
+    storage, isolation = create_storage(settings)
+    dp = Dispatcher(
+        storage=storage,
+        events_isolation=isolation,
+        settings=settings,
+        currency=settings.currency,
+        admin_ids=settings.admin_ids,
+        **workflow_data,
+    )
+    dp.update.outer_middleware(DbSessionMiddleware(workflow_data["sessionmaker"]))
+    dp.update.outer_middleware(UserMiddleware(i18n))
+    StoredLanguageMiddleware(i18n).setup(dp)
+    dp.include_routers(*get_routers())
+    dp.errors.register(_on_error, ExceptionTypeFilter(Exception))
+    return dp
+
+
+async def _on_error(event: ErrorEvent, i18n: I18n) -> bool:
+    """Log the failure and tell the user something went wrong, instead of silence."""
+    log.error("update %s failed", event.update.update_id, exc_info=event.exception)
+    update = event.update
+    text = i18n.gettext("Something went wrong. Please try again.")
+    try:
+        if update.callback_query is not None:
+            await update.callback_query.answer(text, show_alert=True)
+        elif update.message is not None:
+            await update.message.answer(text)
+    except Exception:  # the error reply itself failed (network, blocked): already logged
+        log.warning("could not report the error to the user", exc_info=True)
+    return True

@@ -1,0 +1,186 @@
+"""Balances and the ledger.
+
+Every balance change is a ledger row written in the caller's transaction, next to a
+conditional UPDATE of the balance: a debit never drives a balance negative, whatever the
+concurrency, and an idempotency key makes each operation happen at most once.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.money import ZERO, money
+from core.statuses import LedgerKind
+from db.models import LedgerEntry, User
+
+
+class BillingError(Exception):
+    pass
+
+
+class InsufficientFunds(BillingError):
+    def __init__(self, balance: Decimal, needed: Decimal) -> None:
+        super().__init__(f"balance {balance} is below {needed}")
+        self.balance = balance
+        self.needed = needed
+
+    @property
+    def missing(self) -> Decimal:
+        return self.needed - self.balance
+
+
+class UnknownUser(BillingError):
+    pass
+
+
+async def find_entry(session: AsyncSession, key: str) -> LedgerEntry | None:
+    return await session.scalar(select(LedgerEntry).where(LedgerEntry.idempotency_key == key))
+
+
+async def _apply(
+    session: AsyncSession,
+    user_id: int,
+    amount: Decimal,
+    *,
+    kind: str,
+    key: str,
+    order_id: int | None,
+    admin_id: int | None,
+    note: str | None,
+) -> LedgerEntry:
+    """Move `amount` (signed) into the balance once per key; returns the ledger row.
+
+    A repeated key returns the row written the first time and changes nothing. Two
+    concurrent writers of the same key cannot both commit: the unique key rejects the second.
+    """
+    existing = await find_entry(session, key)
+    if existing is not None:
+        return existing
+    stmt = update(User).where(User.id == user_id)
+    if amount < 0:
+        stmt = stmt.where(User.balance >= -amount)
+    new_balance = await session.scalar(
+        stmt.values(balance=User.balance + amount).returning(User.balance)
+    )
+    if new_balance is None:
+        balance = await session.scalar(select(User.balance).where(User.id == user_id))
+        if balance is None:
+            raise UnknownUser(user_id)
+        raise InsufficientFunds(balance, -amount)
+    entry = LedgerEntry(
+        user_id=user_id,
+        kind=kind,
+        amount=amount,
+        balance_after=new_balance,
+        order_id=order_id,
+        admin_id=admin_id,
+        note=note,
+        idempotency_key=key,
+    )
+    session.add(entry)
+    await session.flush()
+    return entry
+
+
+async def credit(
+    session: AsyncSession,
+    user_id: int,
+    amount: Decimal,
+    *,
+    key: str,
+    kind: str = LedgerKind.TOPUP,
+    order_id: int | None = None,
+    admin_id: int | None = None,
+    note: str | None = None,
+) -> LedgerEntry:
+    amount = money(amount)
+    if amount <= 0:
+        raise BillingError("a credit must be positive")
+    return await _apply(
+        session,
+        user_id,
+        amount,
+        kind=kind,
+        key=key,
+        order_id=order_id,
+        admin_id=admin_id,
+        note=note,
+    )
+
+
+async def debit(
+    session: AsyncSession,
+    user_id: int,
+    amount: Decimal,
+    *,
+    key: str,
+    kind: str = LedgerKind.ORDER_CHARGE,
+    order_id: int | None = None,
+    admin_id: int | None = None,
+    note: str | None = None,
+) -> LedgerEntry:
+    """Take `amount` if the balance covers it, else raise InsufficientFunds (nothing written)."""
+    amount = money(amount)
+    if amount <= 0:
+        raise BillingError("a debit must be positive")
+    return await _apply(
+        session,
+        user_id,
+        -amount,
+        kind=kind,
+        key=key,
+        order_id=order_id,
+        admin_id=admin_id,
+        note=note,
+    )
+
+
+def refund_key(order_id: int, reason: str) -> str:
+    """One refund per order and reason ("partial", "canceled", "failed", "admin")."""
+    return f"refund:{order_id}:{reason}"
+
+
+async def refund(
+    session: AsyncSession,
+    user_id: int,
+    order_id: int,
+    amount: Decimal,
+    *,
+    reason: str,
+    admin_id: int | None = None,
+    note: str | None = None,
+) -> LedgerEntry | None:
+    """Give `amount` back for an order, exactly once per (order, reason). Zero refunds nothing."""
+    amount = money(amount)
+    if amount <= ZERO:
+        return None
+    return await _apply(
+        session,
+        user_id,
+        amount,
+        kind=LedgerKind.REFUND,
+        key=refund_key(order_id, reason),
+        order_id=order_id,
+        admin_id=admin_id,
+        note=note,
+    )
+
+
+async def ledger_sum(session: AsyncSession, user_id: int) -> Decimal:
+    total = await session.scalar(
+        select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(LedgerEntry.user_id == user_id)
+    )
+    return money(total or ZERO)
+
+
+async def recent_entries(session: AsyncSession, user_id: int, limit: int = 10) -> list[LedgerEntry]:
+    rows = await session.scalars(
+        select(LedgerEntry)
+        .where(LedgerEntry.user_id == user_id)
+        .order_by(LedgerEntry.id.desc())
+        .limit(limit)
+    )
+    return list(rows)

@@ -1,0 +1,77 @@
+"""Engine and session factory. SQLite gets WAL, foreign keys and explicit BEGIN control."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+WRITE_OPTION = "panel_write"
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/bot.db"
+
+
+def ensure_sqlite_dir(url: str) -> None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    ensure_sqlite_dir(url)
+    if make_url(url).get_backend_name() == "sqlite":
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+        _configure_sqlite(engine)
+        return engine
+    return create_async_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    """WAL + foreign keys, and BEGIN IMMEDIATE for write transactions.
+
+    pysqlite's own implicit BEGIN is switched off so that we emit it ourselves: a write
+    transaction takes the write lock up front (and waits for it via the busy timeout) instead
+    of failing with SQLITE_BUSY when a read snapshot has to be upgraded.
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        immediate = conn.get_execution_options().get(WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@asynccontextmanager
+async def write_tx(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """One short write transaction: commits on success, rolls back on error.
+
+    A read transaction the caller left open (e.g. a handler that looked something up first)
+    is ended first, so the write starts from a fresh snapshot with the write lock held.
+    """
+    if session.in_transaction():
+        await session.commit()
+    async with session.begin():
+        await session.connection(execution_options={WRITE_OPTION: True})
+        yield session

@@ -1,0 +1,71 @@
+"""/balance and the "Balance" button: the balance as a number and the last ledger entries."""
+
+from __future__ import annotations
+
+from aiogram import F, Router, html
+from aiogram.filters import Command
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.billing import recent_entries
+from core.money import format_money
+from db.models import LedgerEntry, User
+from handlers.menu import MenuCallback
+
+
+def ledger_kind_label(kind: str) -> str:
+    labels = {
+        "topup": _("Top-up"),
+        "admin_debit": _("Correction"),
+        "payment": _("Payment"),
+        "order_charge": _("Order"),
+        "refund": _("Refund"),
+    }
+    return labels.get(kind, kind)
+
+
+def ledger_line(entry: LedgerEntry, currency: str) -> str:
+    sign = "+" if entry.amount > 0 else "−"
+    order = f" #{entry.order_id}" if entry.order_id else ""
+    note = f" · {html.quote(entry.note)}" if entry.note else ""
+    return (
+        f"{entry.created_at:%Y-%m-%d %H:%M} {sign}{format_money(abs(entry.amount))} {currency} "
+        f"{ledger_kind_label(entry.kind)}{order}{note}"
+    )
+
+
+async def balance_text(session: AsyncSession, user: User, currency: str) -> str:
+    await session.refresh(user, ["balance"])
+    lines = [
+        _("Balance: {amount} {currency}").format(
+            amount=format_money(user.balance), currency=currency
+        )
+    ]
+    entries = await recent_entries(session, user.id, limit=10)
+    if entries:
+        lines += ["", _("<b>Recent activity</b>")]
+        lines += [ledger_line(entry, currency) for entry in entries]
+    else:
+        lines += ["", _("No payments or orders yet.")]
+    return "\n".join(lines)
+
+
+def create_router() -> Router:
+    router = Router(name="balance")
+
+    @router.message(Command("balance"))
+    async def balance_command(
+        message: Message, session: AsyncSession, user: User, currency: str
+    ) -> None:
+        await message.answer(await balance_text(session, user, currency))
+
+    @router.callback_query(MenuCallback.filter(F.action == "balance"))
+    async def balance_button(
+        query: CallbackQuery, session: AsyncSession, user: User, currency: str
+    ) -> None:
+        await query.answer()
+        if query.message is not None:
+            await query.message.answer(await balance_text(session, user, currency))
+
+    return router

@@ -1,0 +1,50 @@
+"""APScheduler 3.x in the bot's event loop: started on dp.startup, stopped on dp.shutdown."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+log = logging.getLogger(__name__)
+
+JobFunc = Callable[[], Awaitable[Any]]
+
+
+@dataclass
+class PeriodicJob:
+    id: str
+    func: JobFunc
+    seconds: float
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+def guarded(job_id: str, func: JobFunc) -> JobFunc:
+    """A failing job logs and tries again next time; it never takes the bot down."""
+
+    async def run() -> None:
+        try:
+            await func()
+        except Exception:
+            log.exception("job %s failed; it runs again at its next interval", job_id)
+
+    run.__name__ = f"job_{job_id}"
+    return run
+
+
+def create_scheduler(jobs: list[PeriodicJob]) -> AsyncIOScheduler:
+    scheduler = AsyncIOScheduler(
+        job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 30}
+    )
+    for job in jobs:
+        scheduler.add_job(
+            guarded(job.id, job.func),
+            "interval",
+            seconds=job.seconds,
+            id=job.id,
+            replace_existing=True,
+        )
+    return scheduler

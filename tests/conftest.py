@@ -1,0 +1,82 @@
+"""Shared fixtures: real databases, the real app with a recording Bot session, chats."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+
+if TYPE_CHECKING:
+    from bot.app import App
+from db.engine import create_engine, make_sessionmaker
+from tests.harness.databases import fresh_database
+from tests.harness.dispatcher import TgChat, make_user
+from tests.harness.recording_session import RecordingSession
+
+ADMIN_ID = 9001
+BACKENDS = ["sqlite", "postgres"]
+
+
+@pytest.fixture
+async def database_url(tmp_path: Path) -> AsyncIterator[str]:
+    """A migrated SQLite file (the embedded default)."""
+    async with fresh_database("sqlite", tmp_path) as url:
+        yield url
+
+
+@pytest.fixture(params=BACKENDS)
+async def any_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """The same test on SQLite and on PostgreSQL (when available)."""
+    async with fresh_database(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return make_sessionmaker(engine)
+
+
+def make_settings(database_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "bot_token": "123456:TEST-token",
+        "database_url": database_url,
+        "admin_ids": str(ADMIN_ID),
+        "status_sync_seconds": 60,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def app(database_url: str) -> AsyncIterator[App]:
+    """The real app (dispatcher, routers, middlewares) with a Bot that records its calls."""
+    from bot.app import create_app
+
+    app = await create_app(make_settings(database_url), migrate=False)
+    app.bot.session = RecordingSession()
+    yield app
+    await app.close()
+
+
+@pytest.fixture
+def chat(app: App) -> Callable[..., TgChat]:
+    """`chat(user_id=..)` -> a private chat with that user, driven through dp.feed_update."""
+
+    def make(user_id: int = 1001, **kwargs: object) -> TgChat:
+        session = app.bot.session
+        assert isinstance(session, RecordingSession)
+        return TgChat(app.dp, app.bot, session, make_user(user_id, **kwargs))  # type: ignore[arg-type]
+
+    return make
