@@ -183,7 +183,8 @@ class Order(Timestamps, Base):
     start_count: Mapped[int | None] = mapped_column(BigInteger)
     remains: Mapped[int | None] = mapped_column(BigInteger)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(Text)  # raw, for admins
+    error_code: Mapped[str | None] = mapped_column(String(64))  # drives the customer's reason
     next_attempt_at: Mapped[datetime | None]
     status_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Double taps and replays of one confirmation carry the same key: one order.

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 09:33:16.620459
+Create Date: 2026-11-27 09:40:46.221257
 """
 
 from collections.abc import Sequence
@@ -210,6 +210,7 @@ def upgrade() -> None:
         sa.Column("remains", sa.BigInteger(), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("error_code", sa.String(length=64), nullable=True),
         sa.Column("next_attempt_at", db.types.UtcDateTime(timezone=True), nullable=True),
         sa.Column("status_changed_at", db.types.UtcDateTime(timezone=True), nullable=False),
         sa.Column("idempotency_key", sa.String(length=128), nullable=True),

@@ -1,0 +1,91 @@
+"""Notifications as data: rows in the outbox, rendered and sent by the scheduler's sender.
+
+Core decides *what* to tell whom; the Telegram UI decides the words (handlers.notifications)
+in the recipient's language at send time.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import AdminAlert, Notification, Order
+from db.types import utcnow
+
+ORDER_STATUS = "order_status"
+BALANCE_CHANGE = "balance_change"
+ADMIN_ALERT = "admin_alert"
+
+ALERT_INTERVAL = timedelta(hours=1)
+
+
+def enqueue(
+    session: AsyncSession,
+    chat_id: int,
+    kind: str,
+    payload: dict[str, Any],
+    dedupe_key: str | None = None,
+) -> Notification:
+    row = Notification(chat_id=chat_id, kind=kind, payload=payload, dedupe_key=dedupe_key)
+    session.add(row)
+    return row
+
+
+def order_status_changed(
+    session: AsyncSession,
+    order: Order,
+    old: str | None,
+    new: str,
+    *,
+    service_name: str,
+    refund: Any = None,
+    history_id: int | None = None,
+) -> None:
+    """One message per status change of an order (the history row id makes it unique)."""
+    payload: dict[str, Any] = {
+        "order_id": order.id,
+        "service": service_name,
+        "old": old,
+        "new": new,
+        "refund": str(refund) if refund else None,
+        "error_code": order.error_code,
+        "remains": order.remains,
+    }
+    key = f"order:{order.id}:{history_id}" if history_id else None
+    enqueue(session, order.user_id, ORDER_STATUS, payload, dedupe_key=key)
+
+
+async def alert_admins(
+    session: AsyncSession,
+    admin_ids: frozenset[int] | set[int],
+    key: str,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    interval: timedelta = ALERT_INTERVAL,
+) -> bool:
+    """Tell every admin, at most once per `interval` for the same key. True if sent."""
+    now = utcnow()
+    alert = await session.get(AdminAlert, key)
+    if alert is not None and now - alert.last_sent_at < interval:
+        alert.count += 1
+        return False
+    if alert is None:
+        session.add(AdminAlert(key=key, last_sent_at=now, count=1))
+    else:
+        alert.last_sent_at, alert.count = now, 1
+    for admin_id in admin_ids:
+        enqueue(session, admin_id, ADMIN_ALERT, {"alert": kind, **payload})
+    return True
+
+
+async def pending_for(session: AsyncSession, chat_id: int) -> list[Notification]:
+    rows = await session.scalars(
+        select(Notification).where(
+            Notification.chat_id == chat_id, Notification.status == "pending"
+        )
+    )
+    return list(rows)

@@ -1,0 +1,258 @@
+"""Placing orders and changing their status (SPEC §5): one place for the order lifecycle.
+
+place_order charges and creates in one transaction; change_status writes the history row,
+the customer notification and any refund together, so no caller can forget one of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from core import billing, notify
+from core.money import ZERO, round_down
+from core.pricing import charge_for, check_quantity, input_kind
+from core.statuses import OrderStatus
+from db.engine import write_tx
+from db.models import Category, Order, OrderStatusChange, Service, User
+from db.types import utcnow
+
+
+class OrderError(Exception):
+    """A customer-facing refusal; `code` picks the message the UI shows."""
+
+    def __init__(self, code: str, **details: Any) -> None:
+        super().__init__(code)
+        self.code = code
+        self.details = details
+
+
+@dataclass
+class OrderDraft:
+    service_id: int
+    link: str
+    quantity: int
+    extra: dict[str, Any] = field(default_factory=dict)  # {"comments": [...]} for line types
+
+
+@dataclass
+class Quote:
+    service: Service
+    quantity: int
+    charge: Decimal
+    balance: Decimal
+
+    @property
+    def balance_after(self) -> Decimal:
+        return self.balance - self.charge
+
+    @property
+    def missing(self) -> Decimal:
+        return max(ZERO, self.charge - self.balance)
+
+
+async def orderable_service(session: AsyncSession, service_id: int) -> Service:
+    service = await session.scalar(
+        select(Service)
+        .join(Category)
+        .where(Service.id == service_id, Service.enabled, Category.enabled)
+        .options(selectinload(Service.category))
+    )
+    if service is None or input_kind(service.type) is None:
+        raise OrderError("service_unavailable", service_id=service_id)
+    return service
+
+
+def validate_draft(service: Service, draft: OrderDraft) -> None:
+    problem = check_quantity(draft.quantity, service.min, service.max, service.step)
+    if problem is not None and input_kind(service.type) != "package":
+        raise OrderError(
+            f"quantity_{problem.code}", min=service.min, max=service.max, step=service.step
+        )
+
+
+async def quote(session: AsyncSession, user_id: int, draft: OrderDraft) -> Quote:
+    service = await orderable_service(session, draft.service_id)
+    validate_draft(service, draft)
+    balance = await session.scalar(select(User.balance).where(User.id == user_id)) or ZERO
+    charge = charge_for(service.price, service.rate_basis, draft.quantity)
+    return Quote(service, draft.quantity, charge, balance)
+
+
+async def place_order(
+    session: AsyncSession,
+    user_id: int,
+    draft: OrderDraft,
+    *,
+    key: str,
+    admin_ids: frozenset[int] = frozenset(),
+) -> Order:
+    """Charge and create one order; the same `key` (a double tap, a replay) returns the first.
+
+    Raises OrderError or billing.InsufficientFunds, leaving nothing behind.
+    """
+    async with write_tx(session):
+        return await _place(session, user_id, draft, key=key, admin_ids=admin_ids)
+
+
+async def place_orders(
+    session: AsyncSession,
+    user_id: int,
+    drafts: list[OrderDraft],
+    *,
+    key: str,
+    admin_ids: frozenset[int] = frozenset(),
+) -> list[Order]:
+    """Mass order: all or nothing, one balance check for the total, each its own order."""
+    async with write_tx(session):
+        existing = await session.scalar(select(Order).where(Order.idempotency_key == f"{key}:0"))
+        if existing is not None:
+            rows = await session.scalars(
+                select(Order).where(Order.idempotency_key.like(f"{key}:%")).order_by(Order.id)
+            )
+            return list(rows)
+        total = ZERO
+        for draft in drafts:
+            service = await orderable_service(session, draft.service_id)
+            validate_draft(service, draft)
+            total += charge_for(service.price, service.rate_basis, draft.quantity)
+        balance = await session.scalar(select(User.balance).where(User.id == user_id)) or ZERO
+        if balance < total:
+            raise billing.InsufficientFunds(balance, total)
+        return [
+            await _place(session, user_id, draft, key=f"{key}:{i}", admin_ids=admin_ids)
+            for i, draft in enumerate(drafts)
+        ]
+
+
+async def _place(
+    session: AsyncSession,
+    user_id: int,
+    draft: OrderDraft,
+    *,
+    key: str,
+    admin_ids: frozenset[int],
+) -> Order:
+    existing = await session.scalar(select(Order).where(Order.idempotency_key == key))
+    if existing is not None:
+        return existing
+    service = await orderable_service(session, draft.service_id)
+    validate_draft(service, draft)
+    manual = service.mode == "manual" or service.provider_id is None
+    order = Order(
+        user_id=user_id,
+        service_id=service.id,
+        provider_id=service.provider_id,
+        provider_service_id=service.provider_service_id,
+        link=draft.link,
+        quantity=draft.quantity,
+        extra=draft.extra or None,
+        charge=charge_for(service.price, service.rate_basis, draft.quantity),
+        status=OrderStatus.MANUAL if manual else OrderStatus.QUEUED,
+        idempotency_key=key,
+    )
+    session.add(order)
+    await session.flush()
+    await billing.debit(session, user_id, order.charge, key=f"charge:{order.id}", order_id=order.id)
+    session.add(OrderStatusChange(order_id=order.id, old_status=None, new_status=order.status))
+    if manual:
+        await notify.alert_admins(
+            session,
+            admin_ids,
+            "orders:manual",
+            "orders_manual",
+            {"order_id": order.id, "service": service.name},
+        )
+    return order
+
+
+async def change_status(
+    session: AsyncSession,
+    order: Order,
+    new: str,
+    *,
+    service_name: str,
+    note: str | None = None,
+    admin_id: int | None = None,
+    notify_customer: bool = True,
+    refund: Decimal = ZERO,
+    refund_reason: str | None = None,
+) -> Decimal:
+    """Move an order to `new` in the caller's transaction: history row, refund (at most what
+    is left of the charge, once per reason) and the customer's notification. Returns the
+    amount refunded."""
+    old = order.status
+    refunded = ZERO
+    if refund > 0 and refund_reason:
+        amount = min(round_down(refund), order.charge - order.refunded)
+        entry = await billing.refund(
+            session,
+            order.user_id,
+            order.id,
+            amount,
+            reason=refund_reason,
+            admin_id=admin_id,
+        )
+        if entry is not None and entry.amount == amount and amount > 0:
+            order.refunded += amount
+            refunded = amount
+    if new == old and not refunded:
+        return refunded
+    order.status = new
+    order.status_changed_at = utcnow()
+    change = OrderStatusChange(
+        order_id=order.id, old_status=old, new_status=new, note=note, admin_id=admin_id
+    )
+    session.add(change)
+    await session.flush()
+    if notify_customer:
+        notify.order_status_changed(
+            session,
+            order,
+            old,
+            new,
+            service_name=service_name,
+            refund=refunded or None,
+            history_id=change.id,
+        )
+    return refunded
+
+
+def partial_refund(charge: Decimal, quantity: int, remains: int) -> Decimal:
+    """charge × remains / quantity, remains clamped to [0, quantity], rounded down."""
+    if quantity <= 0:
+        return ZERO
+    remains = min(max(remains, 0), quantity)
+    return round_down(charge * remains / quantity)
+
+
+async def user_orders(
+    session: AsyncSession, user_id: int, *, page: int, per_page: int
+) -> tuple[list[Order], int]:
+    total = await session.scalar(select(func.count()).where(Order.user_id == user_id)) or 0
+    rows = await session.scalars(
+        select(Order)
+        .where(Order.user_id == user_id)
+        .options(selectinload(Order.service))
+        .order_by(Order.id.desc())
+        .offset(page * per_page)
+        .limit(per_page)
+    )
+    return list(rows), total
+
+
+async def user_order(session: AsyncSession, user_id: int, order_id: int) -> Order | None:
+    """The order if it belongs to this user, with its service and history; else None."""
+    return await session.scalar(
+        select(Order)
+        .where(Order.id == order_id, Order.user_id == user_id)
+        .options(
+            selectinload(Order.service), selectinload(Order.history), selectinload(Order.provider)
+        )
+        .execution_options(populate_existing=True)
+    )

@@ -1,0 +1,71 @@
+"""Quotes: what an order costs and which quantities a service accepts (SPEC §3, §6)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from core.money import QUANTUM
+
+# How the chat collects an order for each provider service type (providers.vocab names).
+QUANTITY_TYPES = frozenset({"default"})
+LINES_TYPES = {"custom_comments": "comments", "mentions_custom_list": "usernames"}
+FLAT_LINES_TYPES = {"custom_comments_package": "comments"}
+PACKAGE_TYPES = frozenset({"package"})
+
+
+def input_kind(service_type: str) -> str | None:
+    """ "quantity", "lines" (quantity = number of lines), "package", or None if the chat
+    cannot collect the fields this type needs (such services are imported disabled)."""
+    if service_type in QUANTITY_TYPES:
+        return "quantity"
+    if service_type in LINES_TYPES or service_type in FLAT_LINES_TYPES:
+        return "lines"
+    if service_type in PACKAGE_TYPES:
+        return "package"
+    return None
+
+
+def lines_field(service_type: str) -> str | None:
+    """The add field that carries the lines ("comments" or "usernames")."""
+    return LINES_TYPES.get(service_type) or FLAT_LINES_TYPES.get(service_type)
+
+
+def charge_for(price: Decimal, rate_basis: str, quantity: int) -> Decimal:
+    """price × quantity / 1000, or the flat price of one package; half up to 8 places."""
+    if rate_basis == "flat":
+        return price.quantize(QUANTUM, rounding=ROUND_HALF_UP)
+    return (price * quantity / 1000).quantize(QUANTUM, rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class QuantityProblem:
+    code: str  # below_min | above_max | step | not_a_number
+    min: int
+    max: int
+    step: int
+
+
+def check_quantity(
+    quantity: int, minimum: int, maximum: int, step: int = 1
+) -> QuantityProblem | None:
+    problem = None
+    if quantity < minimum:
+        problem = "below_min"
+    elif quantity > maximum:
+        problem = "above_max"
+    elif step > 1 and quantity % step:
+        problem = "step"
+    return QuantityProblem(problem, minimum, maximum, step) if problem else None
+
+
+def parse_quantity(text: str) -> int | None:
+    cleaned = text.strip().replace(" ", "").replace("_", "").replace(",", "")
+    if not cleaned.isdigit() or len(cleaned) > 12:
+        return None
+    return int(cleaned)
+
+
+def split_lines(text: str) -> list[str]:
+    """Non-empty, stripped lines (providers drop blank lines too, Q27)."""
+    return [line.strip() for line in text.replace("\r\n", "\n").split("\n") if line.strip()]

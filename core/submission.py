@@ -1,0 +1,277 @@
+"""Auto Order: sending a charged order to its provider, exactly once (SPEC §5).
+
+The order is claimed (queued → submitting) in one transaction, `add` is called outside any
+transaction, and the outcome is applied in another. A crash between the two leaves the order
+in `submitting`, which start-up recovery moves to `review`: the provider may have it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from core import notify
+from core.ordering import change_status
+from core.pricing import input_kind, lines_field
+from core.statuses import OrderStatus
+from db.engine import write_tx
+from db.models import Order, Provider, ProviderError, Service
+from db.types import utcnow
+from providers import AddOutcome, AddRequest, ApiError, ProviderRegistry
+
+log = logging.getLogger(__name__)
+
+FAILURE_ALERT_THRESHOLD = 3
+MAX_BACKOFF = timedelta(hours=1)
+
+
+def backoff(attempts: int) -> timedelta:
+    """1, 2, 4 ... minutes, capped at an hour."""
+    return min(timedelta(minutes=2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+
+
+def add_request(order: Order, service: Service) -> AddRequest:
+    kind = input_kind(service.type)
+    request = AddRequest(
+        service=order.provider_service_id or "", type=service.type, link=order.link
+    )
+    if kind == "quantity":
+        request.quantity = order.quantity
+    elif kind == "lines":
+        field = lines_field(service.type) or "comments"
+        setattr(request, field, list((order.extra or {}).get(field, [])))
+    return request
+
+
+async def submit_order(
+    session: AsyncSession,
+    registry: ProviderRegistry,
+    order_id: int,
+    *,
+    admin_ids: frozenset[int] = frozenset(),
+    notify_customer: bool = True,
+) -> Order | None:
+    """Submit one queued order; returns it in its new state (None if it does not exist).
+
+    An order that is not `queued` (already submitted, being submitted elsewhere, manual) is
+    returned untouched: claiming is a conditional UPDATE, so two workers never both send it.
+    """
+    async with write_tx(session):
+        claimed = await session.execute(
+            update(Order)
+            .where(Order.id == order_id, Order.status == OrderStatus.QUEUED)
+            .values(status=OrderStatus.SUBMITTING, attempts=Order.attempts + 1, updated_at=utcnow())
+        )
+        order = await _load(session, order_id)
+        if order is None or claimed.rowcount != 1:
+            return order
+        service, provider = order.service, order.provider
+        if provider is None or not order.provider_service_id:
+            await _to_review(
+                session,
+                order,
+                service,
+                "no_mapping",
+                "service is not mapped",
+                admin_ids,
+                notify_customer,
+            )
+            return order
+        request = add_request(order, service)
+    outcome = await registry.get(provider).add(request)
+    async with write_tx(session):
+        order = await _load(session, order_id)
+        assert order is not None and order.provider is not None
+        await apply_add_outcome(
+            session,
+            order,
+            order.provider,
+            outcome,
+            admin_ids=admin_ids,
+            notify_customer=notify_customer,
+        )
+    return order
+
+
+async def _load(session: AsyncSession, order_id: int) -> Order | None:
+    return await session.scalar(
+        select(Order)
+        .where(Order.id == order_id)
+        .options(selectinload(Order.service), selectinload(Order.provider))
+        .execution_options(populate_existing=True)
+    )
+
+
+async def apply_add_outcome(
+    session: AsyncSession,
+    order: Order,
+    provider: Provider,
+    outcome: AddOutcome,
+    *,
+    admin_ids: frozenset[int],
+    notify_customer: bool,
+) -> None:
+    service_name = order.service.name
+    error = outcome.error
+    now = utcnow()
+    if outcome.kind == "accepted":
+        order.provider_order_id = outcome.provider_order_id
+        order.cost = outcome.charge
+        order.last_error = order.error_code = None
+        provider.consecutive_failures = 0
+        provider.retry_after = None
+        await change_status(
+            session,
+            order,
+            OrderStatus.PENDING,
+            service_name=service_name,
+            notify_customer=notify_customer,
+        )
+        return
+
+    message = error.message if error is not None else (outcome.reason or outcome.kind)
+    code = error.code if isinstance(error, ApiError) else outcome.kind
+    order.last_error, order.error_code = message[:2000], code
+    session.add(
+        ProviderError(
+            provider_id=provider.id,
+            action="add",
+            order_id=order.id,
+            code=code,
+            message=message[:2000],
+        )
+    )
+    provider.last_error, provider.last_error_at = message[:2000], now
+
+    if outcome.kind == "rejected" and not (isinstance(error, ApiError) and error.stop_provider):
+        await change_status(
+            session,
+            order,
+            OrderStatus.FAILED,
+            service_name=service_name,
+            note=message[:500],
+            notify_customer=notify_customer,
+            refund=order.charge,
+            refund_reason="failed",
+        )
+        return
+    if outcome.kind == "ambiguous":
+        await _to_review(session, order, order.service, code, message, admin_ids, notify_customer)
+        await _count_failure(session, provider, admin_ids)
+        return
+    # no_funds, not_sent, or a provider-level refusal (bad key): safe to send again later.
+    delay = backoff(order.attempts)
+    order.status = OrderStatus.QUEUED
+    order.next_attempt_at = now + delay
+    provider.retry_after = now + delay
+    await _count_failure(session, provider, admin_ids)
+    if outcome.kind == "no_funds":
+        await notify.alert_admins(
+            session,
+            admin_ids,
+            f"provider:{provider.id}:no_funds",
+            "provider_no_funds",
+            {"provider": provider.name},
+        )
+    elif isinstance(error, ApiError) and error.stop_provider:
+        await notify.alert_admins(
+            session,
+            admin_ids,
+            f"provider:{provider.id}:key",
+            "provider_key",
+            {"provider": provider.name, "message": message[:300]},
+        )
+
+
+async def _count_failure(
+    session: AsyncSession, provider: Provider, admin_ids: frozenset[int]
+) -> None:
+    provider.consecutive_failures += 1
+    if provider.consecutive_failures >= FAILURE_ALERT_THRESHOLD:
+        await notify.alert_admins(
+            session,
+            admin_ids,
+            f"provider:{provider.id}:failing",
+            "provider_failing",
+            {
+                "provider": provider.name,
+                "failures": provider.consecutive_failures,
+                "message": (provider.last_error or "")[:300],
+            },
+        )
+
+
+async def _to_review(
+    session: AsyncSession,
+    order: Order,
+    service: Service,
+    code: str,
+    message: str,
+    admin_ids: frozenset[int],
+    notify_customer: bool,
+) -> None:
+    order.error_code, order.last_error = code, message[:2000]
+    await change_status(
+        session,
+        order,
+        OrderStatus.REVIEW,
+        service_name=service.name,
+        note=message[:500],
+        notify_customer=notify_customer,
+    )
+    await notify.alert_admins(
+        session,
+        admin_ids,
+        "orders:review",
+        "orders_review",
+        {"order_id": order.id, "reason": message[:300]},
+        interval=timedelta(minutes=10),
+    )
+
+
+async def recover_interrupted(session: AsyncSession, admin_ids: frozenset[int]) -> list[int]:
+    """Start-up: orders caught mid-submission go to review; nothing else changes."""
+    async with write_tx(session):
+        orders = list(
+            await session.scalars(
+                select(Order)
+                .where(Order.status == OrderStatus.SUBMITTING)
+                .options(selectinload(Order.service))
+            )
+        )
+        for order in orders:
+            await _to_review(
+                session,
+                order,
+                order.service,
+                "interrupted",
+                "interrupted during submission; the provider may have it",
+                admin_ids,
+                notify_customer=True,
+            )
+    return [o.id for o in orders]
+
+
+async def due_queued_orders(session: AsyncSession, limit: int = 50) -> list[int]:
+    """Queued orders whose retry time has come, oldest first, skipping providers in backoff."""
+    now = utcnow()
+    rows = await session.scalars(
+        select(Order.id)
+        .join(Provider, Provider.id == Order.provider_id)
+        .where(
+            Order.status == OrderStatus.QUEUED,
+            Provider.enabled,
+            (Order.next_attempt_at.is_(None)) | (Order.next_attempt_at <= now),
+            (Provider.retry_after.is_(None)) | (Provider.retry_after <= now),
+        )
+        .order_by(Order.id)
+        .limit(limit)
+    )
+    return list(rows)
+
+
+__all__ = ["add_request", "backoff", "due_queued_orders", "recover_interrupted", "submit_order"]
