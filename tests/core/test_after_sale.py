@@ -1,0 +1,91 @@
+"""Provider statuses → panel statuses and exactly-once refunds (SPEC §5, §6)."""
+
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from core.after_sale import apply_provider_status, request_cancel
+from core.ordering import OrderError, partial_refund
+from core.statuses import OrderStatus
+from db.engine import write_tx
+from db.models import LedgerEntry, Notification, Order, OrderStatusChange
+from providers import OrderStatus as ProviderStatus
+from tests.core.conftest import CUSTOMER, Panel
+from tests.core.test_submission import place, submit
+
+
+async def apply(panel: Panel, order_id: int, status: ProviderStatus) -> Order:
+    async with panel.sm() as session, write_tx(session):
+        order = await session.get(Order, order_id)
+        await session.refresh(order, ["service"])
+        await apply_provider_status(session, order, status)
+        return order
+
+
+def seen(status: str, raw: str, **fields: object) -> ProviderStatus:
+    return ProviderStatus(order_id="1", status=status, raw_status=raw, **fields)
+
+
+async def test_partial_refunds_a_quarter_exactly_once(panel: Panel) -> None:
+    order = await submit(panel, await place(panel))  # 1000 units for 2.00
+    partial = seen("partial", "Partial", remains=250, start_count=10, charge=Decimal("0.9"))
+    await apply(panel, order.id, partial)
+    again = await apply(panel, order.id, partial)
+    assert again.status == OrderStatus.PARTIAL and again.refunded == Decimal("0.5")
+    assert again.cost == Decimal("0.9") and again.start_count == 10
+    assert await panel.balance() == Decimal("8.5")
+    async with panel.sm() as session:
+        refunds = await session.scalar(
+            select(func.count()).select_from(LedgerEntry).where(LedgerEntry.kind == "refund")
+        )
+        notes = (await session.scalars(select(Notification))).all()
+    assert refunds == 1
+    assert [n.payload["new"] for n in notes] == ["pending", "partial"]
+    assert notes[1].payload["refund"] == "0.50000000"
+
+
+async def test_canceled_refunds_in_full_and_unknown_changes_nothing(panel: Panel) -> None:
+    order = await submit(panel, await place(panel))
+    await apply(panel, order.id, seen("in_progress", "In progress"))
+    await apply(panel, order.id, seen("unknown", "Weird state"))
+    mid = await apply(panel, order.id, seen("unknown", "Weird state"))
+    assert mid.status == OrderStatus.IN_PROGRESS and mid.provider_status == "Weird state"
+    done = await apply(panel, order.id, seen("canceled", "Cancelled"))
+    assert done.status == OrderStatus.CANCELED and done.refunded == Decimal("2.00")
+    assert await panel.balance() == Decimal("10.00")
+    async with panel.sm() as session:
+        history = (
+            await session.scalars(
+                select(OrderStatusChange.new_status)
+                .where(OrderStatusChange.order_id == order.id)
+                .order_by(OrderStatusChange.id)
+            )
+        ).all()
+    assert history == ["queued", "pending", "in_progress", "canceled"]
+
+
+def test_partial_refund_clamps_and_rounds_down() -> None:
+    assert partial_refund(Decimal("1"), 3, 1) == Decimal("0.33333333")
+    assert partial_refund(Decimal("1"), 100, -5) == 0
+    assert partial_refund(Decimal("1"), 100, 500) == Decimal("1")
+
+
+async def test_someone_elses_order_cannot_be_canceled(panel: Panel) -> None:
+    order_id = await place(panel)
+    async with panel.sm() as session:
+        try:
+            await request_cancel(session, panel.registry, 4242, order_id)
+        except OrderError as exc:
+            assert exc.code == "order_not_found"
+        else:
+            raise AssertionError("canceled someone else's order")
+    assert await panel.balance() == Decimal("8.00")
+
+
+async def test_cancel_of_a_queued_order_refunds_at_once(panel: Panel) -> None:
+    order_id = await place(panel)
+    async with panel.sm() as session:
+        result = await request_cancel(session, panel.registry, CUSTOMER, order_id)
+        assert result.code == "canceled"
+    assert await panel.balance() == Decimal("10.00")
+    assert panel.fake.count("add") == 0

@@ -1,0 +1,112 @@
+"""Auto Order: every add outcome through real HTTP to the fake provider (SPEC §5)."""
+
+import asyncio
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from core.ordering import OrderDraft, place_order
+from core.statuses import OrderStatus
+from core.submission import due_queued_orders, recover_interrupted, submit_order
+from db.engine import write_tx
+from db.models import AdminAlert, Notification, Order, Provider, Service
+from tests.core.conftest import ADMINS, CUSTOMER, Panel
+from tests.fakes.provider_server import FakeProvider
+
+
+async def place(panel: Panel, key: str = "k", quantity: int = 1000) -> int:
+    async with panel.sm() as session:
+        order = await place_order(
+            session,
+            CUSTOMER,
+            OrderDraft(panel.service_id, "https://instagram.com/p/x", quantity),
+            key=key,
+            admin_ids=ADMINS,
+        )
+        return order.id
+
+
+async def submit(panel: Panel, order_id: int) -> Order:
+    async with panel.sm() as session:
+        order = await submit_order(session, panel.registry, order_id, admin_ids=ADMINS)
+        assert order is not None
+        return order
+
+
+async def test_accepted_order_is_pending_with_the_provider_id(panel: Panel) -> None:
+    order = await submit(panel, await place(panel))
+    assert order.status == OrderStatus.PENDING
+    assert order.provider_order_id in panel.fake.orders
+    [add] = panel.fake.requests_for("add")
+    assert add.form == {
+        "key": "core-key",
+        "action": "add",
+        "service": "1",
+        "link": "https://instagram.com/p/x",
+        "quantity": "1000",
+    }
+    assert await panel.balance() == Decimal("8.00")
+
+
+async def test_rejection_fails_and_refunds_in_full(panel: Panel) -> None:
+    async with panel.sm() as session, write_tx(session):
+        service = await session.get(Service, panel.service_id)
+        service.provider_service_id = "999"  # the provider does not know it
+    order = await submit(panel, await place(panel))
+    assert order.status == OrderStatus.FAILED
+    assert order.error_code == "invalid_service"
+    assert order.refunded == Decimal("2.00")
+    assert await panel.balance() == Decimal("10.00")
+
+
+async def test_no_funds_stays_queued_with_backoff_and_alerts_admins(panel: Panel) -> None:
+    panel.fake.set_fault("add", "not_enough_funds")
+    order = await submit(panel, await place(panel))
+    assert order.status == OrderStatus.QUEUED and order.next_attempt_at is not None
+    async with panel.sm() as session:
+        provider = await session.get(Provider, panel.provider_id)
+        assert provider.retry_after is not None
+        assert await session.get(AdminAlert, f"provider:{panel.provider_id}:no_funds")
+        assert await due_queued_orders(session) == []  # waits for the backoff
+    assert await panel.balance() == Decimal("8.00")  # still charged: it will be sent
+
+
+async def test_connection_refused_is_not_sent_and_stays_queued(panel: Panel) -> None:
+    async with panel.sm() as session, write_tx(session):
+        provider = await session.get(Provider, panel.provider_id)
+        provider.api_url = FakeProvider.closed_url()
+    order = await submit(panel, await place(panel))
+    assert order.status == OrderStatus.QUEUED
+    assert order.error_code == "not_sent"
+
+
+async def test_timeout_after_send_goes_to_review_and_is_never_resent(panel: Panel) -> None:
+    panel.fake.set_fault("add", "timeout")
+    order_id = await place(panel)
+    order = await submit(panel, order_id)
+    assert order.status == OrderStatus.REVIEW and order.error_code == "ambiguous"
+    again = await submit(panel, order_id)
+    assert again.status == OrderStatus.REVIEW
+    assert panel.fake.count("add") == 1
+    async with panel.sm() as session:
+        alerts = (
+            await session.scalars(select(Notification).where(Notification.kind == "admin_alert"))
+        ).all()
+        assert [a.chat_id for a in alerts] == [9001]
+
+
+async def test_concurrent_submitters_send_one_add(panel: Panel) -> None:
+    order_id = await place(panel)
+    await asyncio.gather(*(submit(panel, order_id) for _ in range(5)))
+    assert panel.fake.count("add") == 1
+
+
+async def test_recovery_moves_only_interrupted_orders_to_review(panel: Panel) -> None:
+    interrupted, queued = await place(panel, "a"), await place(panel, "b")
+    async with panel.sm() as session, write_tx(session):
+        (await session.get(Order, interrupted)).status = OrderStatus.SUBMITTING
+    async with panel.sm() as session:
+        assert await recover_interrupted(session, ADMINS) == [interrupted]
+        assert (await session.get(Order, interrupted)).status == OrderStatus.REVIEW
+        assert (await session.get(Order, queued)).status == OrderStatus.QUEUED
+    assert panel.fake.count("add") == 0
