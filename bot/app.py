@@ -35,8 +35,7 @@ class App:
     scheduler: AsyncIOScheduler
 
     async def close(self) -> None:
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+        """Release connections; the scheduler is stopped by dp.shutdown."""
         await self.registry.close()
         await self.bot.session.close()
         await self.engine.dispose()
@@ -50,7 +49,7 @@ async def create_app(settings: Settings, *, migrate: bool = True) -> App:
     registry = ProviderRegistry()
     i18n = create_i18n(settings.default_language)
     bot = create_bot(settings)
-    dp = create_dispatcher(settings, i18n, sessionmaker=sessionmaker, registry=registry, i18n=i18n)
+    dp = create_dispatcher(settings, i18n, sessionmaker=sessionmaker, registry=registry)
     scheduler = create_scheduler(
         build_jobs(
             settings=settings, sessionmaker=sessionmaker, registry=registry, bot=bot, i18n=i18n

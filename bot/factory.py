@@ -54,6 +54,7 @@ def create_dispatcher(settings: Settings, i18n: I18n, **workflow_data: Any) -> D
         settings=settings,
         currency=settings.currency,
         admin_ids=settings.admin_ids,
+        i18n=i18n,
         **workflow_data,
     )
     dp.update.outer_middleware(DbSessionMiddleware(workflow_data["sessionmaker"]))
