@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
@@ -28,10 +30,10 @@ async def ensure_webhook(app: App) -> None:
         log.info("webhook set")
 
 
-async def run_webhook(app: App) -> None:
+def build_webhook_app(app: App) -> web.Application:
+    """The aiohttp app: Telegram's updates on WEBHOOK_PATH (secret checked), /healthz."""
     settings = app.settings
     assert settings.webhook_secret is not None
-    await ensure_webhook(app)
     web_app = web.Application()
     SimpleRequestHandler(
         dispatcher=app.dp, bot=app.bot, secret_token=settings.webhook_secret.get_secret_value()
@@ -42,10 +44,22 @@ async def run_webhook(app: App) -> None:
 
     web_app.router.add_get("/healthz", health)
     setup_application(web_app, app.dp, bot=app.bot)
-    await web._run_app(
-        web_app,
-        host=settings.webhook_listen_host,
-        port=settings.webhook_listen_port,
-        print=None,
-        handle_signals=True,
-    )
+    return web_app
+
+
+async def run_webhook(app: App) -> None:
+    """Serve until SIGINT/SIGTERM; dp.startup/shutdown run with the web app's."""
+    settings = app.settings
+    await ensure_webhook(app)
+    runner = web.AppRunner(build_webhook_app(app), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, settings.webhook_listen_host, settings.webhook_listen_port).start()
+    log.info("webhook server on %s:%s", settings.webhook_listen_host, settings.webhook_listen_port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
