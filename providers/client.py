@@ -1,0 +1,345 @@
+"""SmmApiClient: the SMM panel "API v2" over one shared httpx.AsyncClient.
+
+Wire rules (smm-api-v2.md §1–§2): always POST form-encoded to the full stored URL with the
+key as a form field (never in the URL, never logged); decode JSON whatever the Content-Type;
+read the body of every status code, because errors come as HTTP 200 and successes as 201.
+Read-only actions are retried with backoff (and after Retry-After on 429); ``add`` is never
+retried here, because a lost answer does not mean a lost order (§8.1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import httpx
+
+from providers.add_request import AddRequest, build_add_form
+from providers.decode import (
+    parse_add,
+    parse_balance,
+    parse_order_status,
+    parse_services,
+    unwrap_single,
+)
+from providers.decode_multi import (
+    parse_cancel,
+    parse_multi_refill,
+    parse_multi_refill_status,
+    parse_multi_status,
+    parse_refill,
+    parse_refill_status,
+)
+from providers.errors import (
+    ApiError,
+    NonJSONResponse,
+    ProviderError,
+    RateLimited,
+    TransportError,
+)
+from providers.outcomes import AddOutcome
+from providers.parsing import ci, decode_json, error_message, to_text
+from providers.ratelimit import TokenBucket
+from providers.types import (
+    Balance,
+    CancelResult,
+    MultiStatusResult,
+    OrderStatus,
+    RefillResult,
+    RefillStatus,
+    Service,
+)
+from providers.wire import (
+    chunked,
+    looks_like_waf,
+    mask_secret,
+    retry_after,
+    unique_ids,
+)
+
+log = logging.getLogger(__name__)
+
+_HEADERS = {
+    # Some WAFs challenge obvious script user agents (S23).
+    "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/126.0 Safari/537.36 smm-storefront-bot/0.1",
+    "Accept": "application/json, text/plain, */*",
+}
+# Raised before a single byte of the request left this process: safe to resend even `add`.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+
+class SmmApiClient:
+    """One provider account. Share one instance per provider: it owns the pacing."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        api_url: str,
+        api_key: str,
+        *,
+        name: str = "",
+        requests_per_second: float = 5.0,
+        max_concurrency: int = 4,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 20.0,
+        services_read_timeout: float = 60.0,
+        read_retries: int = 2,
+        retry_backoff: float = 0.5,
+        max_retry_wait: float = 30.0,
+    ) -> None:
+        self.http = http
+        self.api_url = api_url.strip()
+        self._api_key = api_key.strip()
+        self.name = name or self.api_url
+        self.read_retries = read_retries
+        self.retry_backoff = retry_backoff
+        self.max_retry_wait = max_retry_wait
+        self._timeout = httpx.Timeout(read_timeout, connect=connect_timeout, pool=connect_timeout)
+        self._services_timeout = httpx.Timeout(
+            read_timeout, connect=connect_timeout, read=services_read_timeout, pool=connect_timeout
+        )
+        self._bucket = TokenBucket(requests_per_second)
+        self._slots = asyncio.Semaphore(max_concurrency)
+
+    @property
+    def masked_key(self) -> str:
+        return mask_secret(self._api_key)
+
+    def __repr__(self) -> str:
+        return f"SmmApiClient(name={self.name!r}, api_url={self.api_url!r}, key={self.masked_key})"
+
+    # --- public API -------------------------------------------------------------------------
+
+    async def services(self) -> list[Service]:
+        """The provider catalogue (may be several MB: longer read timeout)."""
+        return parse_services(await self._read("services", {}, http_timeout=self._services_timeout))
+
+    async def add(self, request: AddRequest) -> AddOutcome:
+        """Place one order. Never raises for provider/network failures; never retried.
+
+        ValueError if the request lacks a field its service type requires.
+        """
+        form = build_add_form(request)
+        form.pop("action")
+        try:
+            outcome = parse_add(await self._request("add", form))
+        except ProviderError as exc:
+            outcome = AddOutcome.from_error(exc)
+        log.info(
+            "provider %s: add service=%s -> %s %s",
+            self.name,
+            form["service"],
+            outcome.kind,
+            outcome.provider_order_id or (outcome.error and repr(outcome.error)),
+        )
+        return outcome
+
+    async def status(self, order_id: str) -> OrderStatus:
+        """One order's status; ApiError(order_not_found) for an unknown id."""
+        order_id = str(order_id).strip()
+        body = await self._read("status", {"order": order_id})
+        return parse_order_status(order_id, unwrap_single(order_id, body))
+
+    async def multi_status(self, order_ids: Iterable[str]) -> MultiStatusResult:
+        """Statuses of many orders: deduped, ≤100 per request, one request per chunk."""
+        chunks = chunked(unique_ids(order_ids))
+        parts = await asyncio.gather(*(self._status_chunk(chunk) for chunk in chunks))
+        merged = MultiStatusResult()
+        for part in parts:
+            merged.results.update(part.results)
+            merged.missing.extend(part.missing)
+            merged.failed.update(part.failed)
+            merged.positional = merged.positional or part.positional
+        return merged
+
+    async def refill(self, order_id: str) -> RefillResult:
+        """Ask for a refill; ApiError when refused (also when nested in the answer, Q12)."""
+        order_id = str(order_id).strip()
+        return parse_refill(order_id, await self._request("refill", {"order": order_id}))
+
+    async def multi_refill(self, order_ids: Iterable[str]) -> dict[str, RefillResult]:
+        """Refill many orders (``orders=``); every id gets a RefillResult, never raises."""
+
+        async def one(chunk: list[str]) -> dict[str, RefillResult]:
+            try:
+                body = await self._request("refill", {"orders": ",".join(chunk)})
+                return parse_multi_refill(chunk, body)
+            except ProviderError as exc:
+                self._log_chunk_failure("refill", chunk, exc)
+                return {
+                    i: RefillResult(order_id=i, refill_id=None, accepted=False, error=exc)
+                    for i in chunk
+                }
+
+        return await self._per_chunk(order_ids, one)
+
+    async def refill_status(self, refill_id: str) -> RefillStatus:
+        """One refill's status; ApiError(refill_not_found) for an unknown refill."""
+        refill_id = str(refill_id).strip()
+        return parse_refill_status(
+            refill_id, await self._read("refill_status", {"refill": refill_id})
+        )
+
+    async def multi_refill_status(self, refill_ids: Iterable[str]) -> dict[str, RefillStatus]:
+        """Statuses of many refills (``refills=``); every id gets a RefillStatus."""
+
+        async def one(chunk: list[str]) -> dict[str, RefillStatus]:
+            try:
+                body = await self._read("refill_status", {"refills": ",".join(chunk)})
+                return parse_multi_refill_status(chunk, body)
+            except ProviderError as exc:
+                self._log_chunk_failure("refill_status", chunk, exc)
+                return {
+                    i: RefillStatus(refill_id=i, status=None, raw_status=None, error=exc)
+                    for i in chunk
+                }
+
+        return await self._per_chunk(refill_ids, one)
+
+    async def cancel(self, order_ids: Iterable[str]) -> dict[str, CancelResult]:
+        """Ask to cancel orders (``orders=``). ``accepted`` ≠ canceled: confirm via status."""
+
+        async def one(chunk: list[str]) -> dict[str, CancelResult]:
+            try:
+                return parse_cancel(
+                    chunk, await self._request("cancel", {"orders": ",".join(chunk)})
+                )
+            except ProviderError as exc:
+                self._log_chunk_failure("cancel", chunk, exc)
+                return {i: CancelResult(order_id=i, accepted=False, error=exc) for i in chunk}
+
+        return await self._per_chunk(order_ids, one)
+
+    async def balance(self) -> Balance:
+        """The account balance; also the cheapest check that url and key work."""
+        return parse_balance(await self._read("balance", {}))
+
+    async def call(self, action: str, fields: Mapping[str, str] | None = None) -> Any:
+        """One raw request (no retry): decoded JSON, or a ProviderError (ApiError on refusal)."""
+        return await self._request(action, dict(fields or {}))
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    async def _status_chunk(self, chunk: list[str]) -> MultiStatusResult:
+        try:
+            body = await self._read("status", {"orders": ",".join(chunk)})
+            return parse_multi_status(chunk, body)
+        except ProviderError as exc:
+            self._log_chunk_failure("status", chunk, exc)
+            return MultiStatusResult(failed=dict.fromkeys(chunk, exc))
+
+    async def _per_chunk(self, ids: Iterable[str], one: Any) -> dict[str, Any]:
+        parts = await asyncio.gather(*(one(chunk) for chunk in chunked(unique_ids(ids))))
+        return {key: value for part in parts for key, value in part.items()}
+
+    def _log_chunk_failure(self, action: str, chunk: list[str], exc: ProviderError) -> None:
+        log.warning("provider %s: %s for %d ids failed: %r", self.name, action, len(chunk), exc)
+
+    async def _read(
+        self, action: str, fields: dict[str, str], *, http_timeout: httpx.Timeout | None = None
+    ) -> Any:
+        """A read-only request, retried on 429 / transport / non-JSON failures (bounded)."""
+        attempt = 0
+        while True:
+            try:
+                return await self._request(action, fields, http_timeout=http_timeout)
+            except RateLimited as exc:
+                wait = exc.retry_after if exc.retry_after is not None else self._backoff(attempt)
+                if attempt >= self.read_retries or wait > self.max_retry_wait:
+                    raise
+                self._bucket.pause(wait)  # every caller of this provider waits, not only us
+            except (TransportError, NonJSONResponse):
+                if attempt >= self.read_retries:
+                    raise
+                wait = self._backoff(attempt)
+                await asyncio.sleep(wait)
+            attempt += 1
+            log.info(
+                "provider %s: retrying %s (attempt %d) after %.2f s",
+                self.name,
+                action,
+                attempt + 1,
+                wait,
+            )
+
+    def _backoff(self, attempt: int) -> float:
+        return self.retry_backoff * (2**attempt) * random.uniform(0.75, 1.25)
+
+    async def _request(
+        self, action: str, fields: dict[str, str], *, http_timeout: httpx.Timeout | None = None
+    ) -> Any:
+        """One POST; returns decoded JSON of a success envelope, else raises a ProviderError."""
+        form = {"key": self._api_key, "action": action, **fields}
+        await self._bucket.acquire()
+        async with self._slots:
+            started = time.monotonic()
+            try:
+                response = await self.http.post(
+                    self.api_url, data=form, headers=_HEADERS, timeout=http_timeout or self._timeout
+                )
+            except (*_NOT_SENT, httpx.InvalidURL) as exc:
+                raise self._transport_error(action, exc, request_sent=False) from None
+            except httpx.HTTPError as exc:
+                # Read/write timeouts, resets, a keep-alive connection closed under us:
+                # the request may have been processed.
+                raise self._transport_error(action, exc, request_sent=True) from None
+        elapsed_ms = (time.monotonic() - started) * 1000
+        log.debug(
+            "provider %s: %s -> HTTP %d in %.0f ms",
+            self.name,
+            action,
+            response.status_code,
+            elapsed_ms,
+        )
+        return self._decode(action, response)
+
+    def _transport_error(
+        self, action: str, exc: Exception, *, request_sent: bool
+    ) -> TransportError:
+        detail = self._scrub(str(exc)) or "no detail"
+        message = f"{type(exc).__name__}: {detail}"
+        log.warning("provider %s: %s failed: %s", self.name, action, message)
+        return TransportError(message, request_sent=request_sent, action=action)
+
+    def _decode(self, action: str, response: httpx.Response) -> Any:
+        status = response.status_code
+        if status == 429:
+            wait, reset_epoch = retry_after(response.headers)
+            raise RateLimited(wait, reset_epoch=reset_epoch, action=action)
+        text = response.content.decode("utf-8", errors="replace")
+        try:
+            body = decode_json(text)
+        except ValueError:
+            raise NonJSONResponse(
+                status,
+                self._scrub(text.strip()[:300]),
+                blocked_by_waf=looks_like_waf(response, text),
+                action=action,
+            ) from None
+        message = error_message(body)
+        if message is not None:
+            raise ApiError.from_message(self._scrub(message), action=action, http_status=status)
+        if status >= 500 or status < 200:
+            raise TransportError(
+                f"HTTP {status} without an error message",
+                request_sent=True,
+                status_code=status,
+                action=action,
+            )
+        if status >= 300:
+            # A 4xx with JSON is a definite refusal even without an "error" key (S7, S13).
+            data = ci(body)
+            text_message = to_text(data.get("message")) or to_text(data.get("msg"))
+            raise ApiError.from_message(
+                self._scrub(text_message or f"HTTP {status}"), action=action, http_status=status
+            )
+        return body
+
+    def _scrub(self, text: str) -> str:
+        """Remove the key from any text that may end up in an exception or a log line."""
+        return text.replace(self._api_key, self.masked_key) if self._api_key else text

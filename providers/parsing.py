@@ -1,0 +1,175 @@
+"""Tolerant readers for the loosely typed values providers send (Q3–Q6, Q21, Q37).
+
+The same field arrives as "0.90", 0.9, 12.5, "", null or "Unknown" depending on the panel;
+these helpers turn all of them into Decimal / int / bool / None without ever raising.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+_TRUE = frozenset({"1", "true", "yes", "y", "on", "sim", "enabled", "available", "active"})
+_FALSE = frozenset({"0", "false", "no", "n", "off", "nao", "não", "disabled", "unavailable"})
+
+
+class CIMap(Mapping[str, Any]):
+    """Read-only, case-insensitive view of a JSON object ("Start_Count" == "start_count").
+
+    An exact lower-case key wins over a differently-cased duplicate.
+    """
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self._data: dict[str, Any] = {}
+        for key, value in data.items():
+            folded = str(key).lower()
+            if folded not in self._data or str(key) == folded:
+                self._data[folded] = value
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key.lower()]
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key.lower() in self._data
+
+
+def ci(data: Any) -> CIMap:
+    """A case-insensitive view of ``data`` (an empty one if it is not an object)."""
+    return CIMap(data if isinstance(data, Mapping) else {})
+
+
+def decode_json(text: str) -> Any:
+    """Decode a body as JSON whatever its Content-Type said; BOM and whitespace stripped.
+
+    Raises ValueError for empty or non-JSON text.
+    """
+    cleaned = text.lstrip("\ufeff").strip()
+    if not cleaned:
+        raise ValueError("empty body")
+    return json.loads(cleaned)
+
+
+def to_decimal(value: Any) -> Decimal | None:
+    """Money/rate from str, int, float (via str, never binary) or Decimal; else None."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, Decimal):
+        return value if value.is_finite() else None
+    if isinstance(value, int | float):
+        value = str(value)
+    if not isinstance(value, str):
+        return None
+    text = value.strip().replace(" ", "")
+    if not text:
+        return None
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+def to_int(value: Any) -> int | None:
+    """A count from "157", 157, 157.0, "157.0"; null, "" and "Unknown" give None."""
+    number = to_decimal(value)
+    return int(number) if number is not None else None
+
+
+def to_remains(value: Any) -> int | None:
+    """``remains``: "+N" is SmartPanel's encoding of over-delivery, i.e. −N (Q6)."""
+    number = to_int(value)
+    if number is not None and isinstance(value, str) and value.strip().startswith("+"):
+        return -abs(number)
+    return number
+
+
+def to_bool(value: Any) -> bool | None:
+    """true/false from bools, 0/1, "1"/"0", "true", "yes", ...; missing or odd → None (Q39)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return value != 0
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+    return None
+
+
+def to_id(value: Any) -> str | None:
+    """An opaque id as a string (Q8/Q9): 23501, "23501", "W8F3K2Q9" → str; else None."""
+    if value is None or isinstance(value, bool | dict | list):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).strip()
+    return text or None
+
+
+def to_text(value: Any) -> str | None:
+    """A display string; empty and non-scalar values give None."""
+    if value is None or isinstance(value, dict | list):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def error_message(body: Any) -> str | None:
+    """The refusal message of a top-level answer per §2 rules 2–3, or None.
+
+    ``{"error": "..."}`` (also with extra keys such as a numeric ``status``) and
+    ``{"status": "error", "message"|"msg": "..."}``. A top-level ``status`` is never read
+    as an order status here (Q15).
+    """
+    if not isinstance(body, Mapping):
+        return None
+    data = ci(body)
+    error = data.get("error")
+    if error not in (None, "", False, 0, [], {}):
+        return _flatten(error)
+    # Rule 3 needs a message: a bare {"status": "Error"} is a refill/order *status* word.
+    message = to_text(data.get("message")) or to_text(data.get("msg"))
+    status = data.get("status")
+    if message and isinstance(status, str) and status.strip().lower() in ("error", "fail"):
+        return message
+    if message and data.get("success") is False:
+        return message
+    return None
+
+
+def entry_error(value: Any) -> str | None:
+    """The error inside one entry of a multi answer: a bare string or ``{"error": ...}``."""
+    if isinstance(value, str):
+        return value.strip() or "error"
+    return error_message(value)
+
+
+def _flatten(error: Any) -> str:
+    if isinstance(error, Mapping):
+        inner = ci(error)
+        return to_text(inner.get("message")) or to_text(inner.get("msg")) or json.dumps(error)
+    if isinstance(error, list):
+        return "; ".join(_flatten(item) for item in error)
+    return str(error).strip()
+
+
+def is_success_envelope(body: Any) -> bool:
+    """Prose-only success answers (Q14): ``{"success": "..."}`` or ``{"status": "success"}``."""
+    data = ci(body)
+    success = data.get("success")
+    if isinstance(success, str) and success.strip():
+        return True
+    if success is True:
+        return True
+    status = data.get("status")
+    return isinstance(status, str) and status.strip().lower() in ("success", "ok")

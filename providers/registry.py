@@ -1,0 +1,95 @@
+"""ProviderRegistry: one client per provider account, all over one pooled httpx client.
+
+The pacing (token bucket, concurrency) lives in the client, so a provider must map to the
+same client instance for every caller — handlers, jobs, admin checks. A changed URL or key
+gives a fresh client; ``api_url == "demo"`` gives the one in-process DemoProvider.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import httpx
+
+from providers.client import SmmApiClient
+from providers.demo import DemoProvider
+from providers.interface import ProviderAPI
+
+DEMO_URL = "demo"
+
+
+class ProviderRecord(Protocol):
+    """What the registry needs from a provider row (the app passes its SQLAlchemy model)."""
+
+    id: Any
+    name: str
+    api_url: str
+    api_key: str
+
+
+def is_demo_url(api_url: str | None) -> bool:
+    return (api_url or "").strip().lower() == DEMO_URL
+
+
+def default_http_client() -> httpx.AsyncClient:
+    """The shared pool. Keep-alive expiry is below common server idle timeouts (Apache: 5 s):
+    a pooled connection the server already closed would turn an ``add`` ambiguous."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(20.0, connect=10.0),
+        limits=httpx.Limits(
+            max_connections=100, max_keepalive_connections=20, keepalive_expiry=4.0
+        ),
+        follow_redirects=False,  # a 301/302 would silently turn the POST into a GET without form
+    )
+
+
+class ProviderRegistry:
+    """Hands out the ProviderAPI for a provider record; ``close()`` closes the owned pool."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient | None = None,
+        *,
+        demo: DemoProvider | None = None,
+        **client_options: Any,
+    ) -> None:
+        self._owns_http = http is None
+        self.http = http if http is not None else default_http_client()
+        self.demo = demo if demo is not None else DemoProvider()
+        self._client_options = client_options
+        self._clients: dict[Any, tuple[tuple[str, str], SmmApiClient]] = {}
+
+    def get(self, provider: ProviderRecord) -> ProviderAPI:
+        """The cached client for this provider id (new one if its URL or key changed)."""
+        if is_demo_url(provider.api_url):
+            return self.demo
+        credentials = (provider.api_url.strip(), provider.api_key.strip())
+        cached = self._clients.get(provider.id)
+        if cached is not None and cached[0] == credentials:
+            return cached[1]
+        client = self.make_client(provider.api_url, provider.api_key, provider.name)
+        assert isinstance(client, SmmApiClient)
+        self._clients[provider.id] = (credentials, client)
+        return client
+
+    def make_client(self, api_url: str, api_key: str, name: str = "") -> ProviderAPI:
+        """An uncached client, e.g. to check a provider before saving it (/addprovider)."""
+        if is_demo_url(api_url):
+            return self.demo
+        return SmmApiClient(self.http, api_url, api_key, name=name, **self._client_options)
+
+    def forget(self, provider_id: Any) -> None:
+        """Drop the cached client of a deleted provider."""
+        self._clients.pop(provider_id, None)
+
+    async def close(self) -> None:
+        """Close the httpx client if this registry created it."""
+        self._clients.clear()
+        if self._owns_http:
+            await self.http.aclose()
+
+    async def __aenter__(self) -> ProviderRegistry:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
