@@ -42,7 +42,7 @@ from providers.errors import (
     TransportError,
 )
 from providers.outcomes import AddOutcome
-from providers.parsing import ci, decode_json, error_message, to_text
+from providers.parsing import ci, decode_json, entry_error, error_message, to_text
 from providers.ratelimit import TokenBucket
 from providers.types import (
     Balance,
@@ -142,8 +142,11 @@ class SmmApiClient:
     async def status(self, order_id: str) -> OrderStatus:
         """One order's status; ApiError(order_not_found) for an unknown id."""
         order_id = str(order_id).strip()
-        body = await self._read("status", {"order": order_id})
-        return parse_order_status(order_id, unwrap_single(order_id, body))
+        entry = unwrap_single(order_id, await self._read("status", {"order": order_id}))
+        message = entry_error(entry)  # e.g. {"23501": {"error": "Incorrect order ID"}}
+        if message is not None:
+            raise ApiError.from_message(self._scrub(message), action="status")
+        return parse_order_status(order_id, entry)
 
     async def multi_status(self, order_ids: Iterable[str]) -> MultiStatusResult:
         """Statuses of many orders: deduped, ≤100 per request, one request per chunk."""

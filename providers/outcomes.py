@@ -79,7 +79,13 @@ class AddOutcome:
 def classify_add_failure(error: ProviderError) -> AddOutcomeKind:
     """rejected / no_funds / not_sent / ambiguous for a failed add (see module doc)."""
     if isinstance(error, ApiError):
-        return "no_funds" if error.code == error_codes.INSUFFICIENT_FUNDS else "rejected"
+        if error.code == error_codes.INSUFFICIENT_FUNDS:
+            return "no_funds"
+        # A crashing server (5xx) with text we cannot classify is not a definite refusal.
+        server_error = error.http_status is not None and error.http_status >= 500
+        if server_error and error.code == error_codes.UNKNOWN_API_ERROR:
+            return "ambiguous"
+        return "rejected"
     if isinstance(error, TransportError) and not error.request_sent:
         return "not_sent"
     # Sent (or maybe sent) and no definite answer: 5xx, reset, read timeout, 429, non-JSON,

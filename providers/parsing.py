@@ -135,10 +135,13 @@ def error_message(body: Any) -> str | None:
         return None
     data = ci(body)
     error = data.get("error")
+    message = to_text(data.get("message")) or to_text(data.get("msg"))
     if error not in (None, "", False, 0, [], {}):
+        # {"error": true|104, "message": "..."}: the words are in message.
+        if isinstance(error, bool | int | float) and message:
+            return message
         return _flatten(error)
     # Rule 3 needs a message: a bare {"status": "Error"} is a refill/order *status* word.
-    message = to_text(data.get("message")) or to_text(data.get("msg"))
     status = data.get("status")
     if message and isinstance(status, str) and status.strip().lower() in ("error", "fail"):
         return message

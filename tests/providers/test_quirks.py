@@ -175,3 +175,19 @@ async def test_q37_title_case_keys_everywhere(fake: FakeProvider, client: Any) -
         10,
         True,
     )
+
+
+async def test_single_status_answered_keyed_by_id(fake: FakeProvider, client: Any) -> None:
+    fake.respond("status", body={"23501": {"status": "In progress", "remains": "5"}})
+    assert (await client.status("23501")).status == "in_progress"
+    fake.respond("status", body={"23501": {"error": "Incorrect order ID"}})
+    with pytest.raises(ApiError) as caught:
+        await client.status("23501")
+    assert caught.value.code == "order_not_found"
+
+
+async def test_q16_error_flag_with_message(fake: FakeProvider, client: Any) -> None:
+    fake.respond("balance", body={"error": True, "message": "Incorrect API key"})
+    with pytest.raises(ApiError) as caught:
+        await client.balance()
+    assert (caught.value.code, caught.value.message) == ("invalid_key", "Incorrect API key")
