@@ -17,7 +17,7 @@ from bot.i18n import create_i18n
 from db.engine import create_engine, make_sessionmaker
 from db.migrate import upgrade
 from providers import ProviderRegistry
-from scheduler.jobs import build_jobs
+from scheduler.jobs import build_jobs, recover_on_startup
 from scheduler.setup import create_scheduler
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,8 @@ async def create_app(settings: Settings, *, migrate: bool = True) -> App:
     dp.workflow_data["scheduler"] = scheduler
 
     async def on_startup() -> None:
+        # Before any job runs: an order a crash left mid-submission goes to review.
+        await recover_on_startup(sessionmaker, settings.admin_ids)
         scheduler.start()
         log.info("scheduler started with %d jobs", len(scheduler.get_jobs()))
 

@@ -1,11 +1,141 @@
-"""The periodic jobs of the panel, wired with the app's objects."""
+"""The periodic jobs of the panel, wired with the app's objects.
+
+Each job is a small function over core. Replica safety lives below the jobs: an order is
+claimed by a conditional UPDATE before it is sent, status answers are applied to rows
+locked with SKIP LOCKED and only while still active, notifications are leased before they
+are sent, and the watches take a transaction-level advisory lock on PostgreSQL.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import logging
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
+from aiogram import Bot
+from aiogram.utils.i18n import I18n
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.status_sync import sync_order_statuses, sync_refill_statuses
+from core.statuses import OrderStatus
+from core.submission import due_queued_orders, recover_interrupted, submit_order
+from core.watch import check_balances, check_prices, check_stale_orders
+from db.models import Order
+from providers import ProviderRegistry
+from scheduler.sender import OutboxSender
 from scheduler.setup import PeriodicJob
 
+if TYPE_CHECKING:
+    from bot.config import Settings
 
-def build_jobs(**deps: Any) -> list[PeriodicJob]:
-    return []
+log = logging.getLogger(__name__)
+
+SEND_INTERVAL = 1.0
+BALANCE_INTERVAL = 600.0
+PRICE_INTERVAL = 3600.0
+STALE_INTERVAL = 1800.0
+SUBMIT_BATCH = 50
+
+
+async def recover_on_startup(
+    sessionmaker: async_sessionmaker[AsyncSession], admin_ids: frozenset[int]
+) -> list[int]:
+    """Before the scheduler starts: orders caught mid-submission by a crash go to review
+    (the provider may have them); nothing else changes."""
+    async with sessionmaker() as session:
+        ids = await recover_interrupted(session, admin_ids)
+    if ids:
+        log.warning("start-up: %d order(s) interrupted during submission moved to review", len(ids))
+    return ids
+
+
+async def submit_due_orders(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    registry: ProviderRegistry,
+    admin_ids: frozenset[int],
+    *,
+    batch: int = SUBMIT_BATCH,
+) -> int:
+    """Due queued orders, oldest first, one lane per provider (lanes run side by side).
+
+    An order that comes back queued put its provider into backoff: the rest of that lane
+    waits for a later run instead of asking the provider again at once.
+    """
+    async with sessionmaker() as session:
+        ids = await due_queued_orders(session, limit=batch)
+        if not ids:
+            return 0
+        rows = await session.execute(
+            select(Order.id, Order.provider_id).where(Order.id.in_(ids)).order_by(Order.id)
+        )
+        lanes: dict[int | None, list[int]] = {}
+        for order_id, provider_id in rows:
+            lanes.setdefault(provider_id, []).append(order_id)
+
+    async def lane(order_ids: list[int]) -> int:
+        submitted = 0
+        async with sessionmaker() as session:
+            for order_id in order_ids:
+                try:
+                    order = await submit_order(
+                        session, registry, order_id, admin_ids=admin_ids, notify_customer=True
+                    )
+                except Exception:
+                    log.exception("submission of order %s failed", order_id)
+                    return submitted
+                submitted += 1
+                if order is not None and order.status == OrderStatus.QUEUED:
+                    return submitted
+        return submitted
+
+    return sum(await asyncio.gather(*(lane(ids) for ids in lanes.values())))
+
+
+def build_jobs(
+    *,
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    registry: ProviderRegistry,
+    bot: Bot,
+    i18n: I18n,
+    **_: Any,
+) -> list[PeriodicJob]:
+    admins = settings.admin_ids
+    sender = OutboxSender(bot, sessionmaker, i18n, currency=settings.currency)
+
+    async def submit() -> None:
+        await submit_due_orders(sessionmaker, registry, admins)
+
+    async def sync_orders() -> None:
+        report = await sync_order_statuses(sessionmaker, registry)
+        if report.changed or report.errors:
+            log.info("status sync: %s", report)
+
+    async def sync_refills() -> None:
+        report = await sync_refill_statuses(sessionmaker, registry)
+        if report.changed or report.errors:
+            log.info("refill sync: %s", report)
+
+    async def send() -> None:
+        await sender.run()
+
+    async def balances() -> None:
+        await check_balances(sessionmaker, registry, admins)
+
+    async def prices() -> None:
+        await check_prices(sessionmaker, registry, admins)
+
+    async def stale() -> None:
+        await check_stale_orders(sessionmaker, admins, older_than=timedelta(hours=24))
+
+    return [
+        PeriodicJob("submit_orders", submit, settings.submit_interval_seconds),
+        PeriodicJob("sync_order_statuses", sync_orders, settings.status_sync_seconds),
+        PeriodicJob("sync_refill_statuses", sync_refills, settings.status_sync_seconds),
+        PeriodicJob("send_notifications", send, SEND_INTERVAL),
+        PeriodicJob("watch_provider_balances", balances, BALANCE_INTERVAL),
+        PeriodicJob("watch_provider_prices", prices, PRICE_INTERVAL),
+        PeriodicJob("watch_stale_orders", stale, STALE_INTERVAL),
+    ]

@@ -1,0 +1,304 @@
+"""Watching providers and orders for the admins (SPEC §4 alerts): balances, prices, stale orders.
+
+Each check asks the providers first (no transaction open), then writes in one short
+transaction. On PostgreSQL that transaction starts with a transaction-level advisory lock
+per check, so replicas running the same check at the same moment write (and alert) once; the
+lock ends with the transaction. Alerts go through core.notify.alert_admins, deduplicated per
+key for an interval.
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core import notify
+from core.money import format_money
+from core.statuses import ACTIVE_STATUSES, OrderStatus
+from db.engine import write_tx
+from db.models import Order, Provider, ProviderError, ProviderService, Service
+from db.types import utcnow
+from providers import ApiError, Balance, ProviderRegistry
+from providers import ProviderError as ProviderFailure
+from providers import Service as RemoteService
+
+log = logging.getLogger(__name__)
+
+LOW_BALANCE_INTERVAL = timedelta(hours=6)
+PRICE_ALERT_INTERVAL = timedelta(hours=24)
+STALE_AFTER = timedelta(hours=24)
+STALE_ALERT_INTERVAL = timedelta(hours=24)
+STALE_LISTED = 30  # order ids named in the digest; the rest are counted
+STALE_STATUSES = frozenset({OrderStatus.QUEUED, *ACTIVE_STATUSES})
+
+
+async def try_job_lock(session: AsyncSession, name: str) -> bool:
+    """Inside a transaction: False if another replica holds the lock `name` right now.
+
+    PostgreSQL: pg_try_advisory_xact_lock, released at commit/rollback. SQLite runs one
+    process, and its write transactions (BEGIN IMMEDIATE) are serialised anyway.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    key = zlib.crc32(name.encode()) - 2**31  # a stable signed 32-bit key
+    return bool(await session.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}))
+
+
+def _error_text(error: Exception) -> str:
+    return (str(error) or type(error).__name__)[:2000]
+
+
+# --- provider balances ----------------------------------------------------------------------
+
+
+@dataclass
+class BalanceCheck:
+    provider_id: int
+    balance: Balance | None
+    error: ProviderFailure | None
+
+
+async def check_balances(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    registry: ProviderRegistry,
+    admin_ids: frozenset[int],
+) -> list[BalanceCheck]:
+    """balance() of every enabled provider, stored; admins alerted below the threshold."""
+    async with sessionmaker() as session:
+        providers = list(await session.scalars(select(Provider).where(Provider.enabled)))
+    checks = []
+    for provider in providers:
+        try:
+            checks.append(BalanceCheck(provider.id, await registry.get(provider).balance(), None))
+        except ProviderFailure as exc:
+            checks.append(BalanceCheck(provider.id, None, exc))
+    if not checks:
+        return checks
+    async with sessionmaker() as session, write_tx(session):
+        if not await try_job_lock(session, "watch_balances"):
+            return checks
+        now = utcnow()
+        for check in checks:
+            provider = await session.get(Provider, check.provider_id)
+            if provider is None:
+                continue
+            if check.error is not None:
+                await _balance_failed(session, provider, check.error, admin_ids)
+                continue
+            assert check.balance is not None
+            provider.balance = check.balance.amount
+            provider.currency = check.balance.currency or provider.currency
+            provider.balance_checked_at = now
+            threshold = provider.low_balance_threshold
+            if threshold > 0 and check.balance.amount < threshold:
+                await notify.alert_admins(
+                    session,
+                    admin_ids,
+                    f"provider:{provider.id}:low_balance",
+                    "provider_low_balance",
+                    {
+                        "provider": provider.name,
+                        "balance": format_money(check.balance.amount),
+                        "currency": provider.currency or "",
+                        "threshold": format_money(threshold),
+                    },
+                    interval=LOW_BALANCE_INTERVAL,
+                )
+    return checks
+
+
+async def _balance_failed(
+    session: AsyncSession, provider: Provider, error: ProviderFailure, admin_ids: frozenset[int]
+) -> None:
+    message = _error_text(error)
+    session.add(
+        ProviderError(
+            provider_id=provider.id,
+            action="balance",
+            code=getattr(error, "code", None) or type(error).__name__,
+            message=message,
+        )
+    )
+    provider.last_error, provider.last_error_at = message, utcnow()
+    if isinstance(error, ApiError) and error.stop_provider:
+        key, kind = f"provider:{provider.id}:key", "provider_key"
+        payload: dict[str, object] = {"provider": provider.name, "message": message[:300]}
+    else:
+        key, kind = f"provider:{provider.id}:failing", "provider_failing"
+        payload = {"provider": provider.name, "failures": 1, "message": message[:300]}
+    await notify.alert_admins(session, admin_ids, key, kind, payload)
+
+
+# --- provider prices ------------------------------------------------------------------------
+
+
+@dataclass
+class PriceCheck:
+    provider_id: int
+    services: int  # services the provider listed
+    above: list[int]  # our service ids now priced below the provider's rate
+    gone: list[int]  # our service ids the provider no longer offers
+    error: ProviderFailure | None = None
+
+
+async def check_prices(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    registry: ProviderRegistry,
+    admin_ids: frozenset[int],
+) -> list[PriceCheck]:
+    """services() of every enabled provider: refresh the imported catalogue's rates and
+    availability, and alert when a provider's rate is above what we charge for it."""
+    async with sessionmaker() as session:
+        providers = list(await session.scalars(select(Provider).where(Provider.enabled)))
+    results = []
+    for provider in providers:
+        try:
+            catalogue = await registry.get(provider).services()
+        except ProviderFailure as exc:
+            log.warning("price watch: services of %s failed: %r", provider.name, exc)
+            results.append(PriceCheck(provider.id, 0, [], [], exc))
+            continue
+        async with sessionmaker() as session, write_tx(session):
+            if not await try_job_lock(session, f"watch_prices:{provider.id}"):
+                continue
+            results.append(await _apply_catalogue(session, provider.id, catalogue, admin_ids))
+    return results
+
+
+async def _apply_catalogue(
+    session: AsyncSession,
+    provider_id: int,
+    catalogue: list[RemoteService],
+    admin_ids: frozenset[int],
+) -> PriceCheck:
+    provider = await session.get(Provider, provider_id)
+    assert provider is not None
+    offered = {s.id: s for s in catalogue}
+    for row in await session.scalars(
+        select(ProviderService).where(ProviderService.provider_id == provider_id)
+    ):
+        remote = offered.get(row.service_id)
+        if remote is None:
+            if row.available:
+                row.available = False
+            continue
+        if row.rate != remote.rate:
+            row.rate = remote.rate
+        if row.rate_basis != remote.rate_basis:
+            row.rate_basis = remote.rate_basis
+        if (row.min, row.max) != (remote.min, remote.max):
+            row.min, row.max = remote.min, remote.max
+        if not row.available:
+            row.available = True
+    check = PriceCheck(provider_id, len(catalogue), [], [])
+    mapped = await session.scalars(
+        select(Service)
+        .where(
+            Service.provider_id == provider_id,
+            Service.provider_service_id.is_not(None),
+            Service.enabled,
+        )
+        .order_by(Service.id)
+    )
+    for service in mapped:
+        remote = offered.get(service.provider_service_id or "")
+        if remote is None:
+            check.gone.append(service.id)
+            await notify.alert_admins(
+                session,
+                admin_ids,
+                f"service:{service.id}:unavailable",
+                "service_unavailable",
+                {
+                    "service_id": service.id,
+                    "service": service.name,
+                    "provider": provider.name,
+                    "provider_service_id": service.provider_service_id,
+                },
+                interval=PRICE_ALERT_INTERVAL,
+            )
+        elif provider_cost(remote, service) > service.price:
+            check.above.append(service.id)
+            await notify.alert_admins(
+                session,
+                admin_ids,
+                f"service:{service.id}:price_above",
+                "provider_price_above",
+                {
+                    "service_id": service.id,
+                    "service": service.name,
+                    "provider": provider.name,
+                    "price": format_money(service.price),
+                    "rate": format_money(provider_cost(remote, service)),
+                    "per": "package" if service.rate_basis == "flat" else "1000",
+                },
+                interval=PRICE_ALERT_INTERVAL,
+            )
+    return check
+
+
+def provider_cost(remote: RemoteService, service: Service) -> Decimal:
+    """The provider's price in the unit our price is in (per 1000, or one package).
+
+    A flat provider rate for a per-1000 service (or the other way round) is converted with
+    the service's minimum as the package size, the smallest order either side accepts.
+    """
+    if remote.rate_basis == service.rate_basis:
+        return remote.rate
+    if remote.rate_basis == "flat":  # we sell per 1000, they bill per package
+        return remote.rate * 1000 / max(service.min, 1)
+    return remote.rate * max(service.min, 1) / 1000
+
+
+# --- stale orders ---------------------------------------------------------------------------
+
+
+async def check_stale_orders(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    admin_ids: frozenset[int],
+    *,
+    older_than: timedelta = STALE_AFTER,
+) -> list[int]:
+    """Queued or active orders without a status change for `older_than`: one admin digest."""
+    cutoff = utcnow() - older_than
+    async with sessionmaker() as session, write_tx(session):
+        if not await try_job_lock(session, "watch_stale_orders"):
+            return []
+        condition = (Order.status.in_(list(STALE_STATUSES)), Order.status_changed_at < cutoff)
+        total = await session.scalar(select(func.count()).where(*condition)) or 0
+        ids = list(
+            await session.scalars(
+                select(Order.id).where(*condition).order_by(Order.id).limit(STALE_LISTED)
+            )
+        )
+        if total:
+            await notify.alert_admins(
+                session,
+                admin_ids,
+                "orders:stale",
+                "stale_orders",
+                {
+                    "count": total,
+                    "order_ids": ids,
+                    "hours": int(older_than.total_seconds() // 3600),
+                },
+                interval=STALE_ALERT_INTERVAL,
+            )
+    return ids
+
+
+__all__ = [
+    "BalanceCheck",
+    "PriceCheck",
+    "check_balances",
+    "check_prices",
+    "check_stale_orders",
+    "provider_cost",
+    "try_job_lock",
+]

@@ -1,0 +1,218 @@
+"""The words of the notifications the outbox sends (core decides what to tell, this how).
+
+Rendered at send time in the recipient's language. Payloads (written by core):
+- order_status: order_id, service, old, new, refund (str amount or None), error_code, remains
+- balance_change: amount (signed str), balance (after, str), note, kind (ledger kind)
+- refill_status: order_id, service, status (completed | rejected | failed)
+- admin_alert: alert (kind) plus that kind's fields, see ALERTS below
+Every provider or user string goes through html.quote (HTML parse mode).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from aiogram import html
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+
+from core import notify
+from core.money import format_money
+from core.status_sync import REFILL_STATUS
+
+MAX_LENGTH = 4096
+
+
+class UnknownNotification(ValueError):
+    """A kind (or alert kind) this code cannot word: the row is skipped, not retried."""
+
+
+def render(
+    i18n: I18n, locale: str | None, kind: str, payload: dict[str, Any], *, currency: str
+) -> str:
+    """The message text for one outbox row, in `locale` (the default if it has no catalog)."""
+    renderer = RENDERERS.get(kind)
+    if renderer is None:
+        raise UnknownNotification(kind)
+    with i18n.context(), i18n.use_locale(locale or i18n.default_locale):
+        text = renderer(payload, currency)
+    return text if len(text) <= MAX_LENGTH else text[: MAX_LENGTH - 1] + "…"
+
+
+def status_label(status: str | None) -> str:
+    labels = {
+        "queued": _("Queued"),
+        "submitting": _("Queued"),
+        "pending": _("Pending"),
+        "processing": _("Processing"),
+        "in_progress": _("In progress"),
+        "completed": _("Completed"),
+        "partial": _("Partial"),
+        "canceled": _("Cancelled"),
+        "failed": _("Failed"),
+        "review": _("Awaiting review"),
+        "manual": _("Processing"),
+    }
+    if status is None:
+        return _("New")
+    return labels.get(status, status)
+
+
+def failure_reason(error_code: str | None) -> str:
+    """Plain words for why a provider refused an order (core stores the code)."""
+    reasons = {
+        "invalid_link": _("the link was not accepted; check that it is correct and public"),
+        "quantity_below_min": _("the quantity is below the minimum for this service"),
+        "quantity_above_max": _("the quantity is above the maximum for this service"),
+        "invalid_service": _("this service is no longer available"),
+        "duplicate_active_order": _(
+            "there is already an active order for this link; wait until it is finished"
+        ),
+        "dripfeed_unsupported": _("this service does not accept these delivery settings"),
+    }
+    return reasons.get(error_code or "", _("the order could not be placed"))
+
+
+def _amount(value: Any, currency: str) -> str:
+    try:
+        return format_money(Decimal(str(value)), currency)
+    except (InvalidOperation, ValueError):
+        return html.quote(str(value))
+
+
+def order_status_text(payload: dict[str, Any], currency: str) -> str:
+    new = payload.get("new")
+    lines = [
+        _("#{order_id} · {service} — {old} → {new}").format(
+            order_id=payload.get("order_id"),
+            service=html.quote(str(payload.get("service") or "")),
+            old=status_label(payload.get("old")),
+            new=status_label(new),
+        )
+    ]
+    if new == "partial" and payload.get("remains") is not None:
+        lines.append(_("Not delivered: {remains}").format(remains=payload["remains"]))
+    if new == "failed":
+        lines.append(
+            _("Reason: {reason}.").format(reason=failure_reason(payload.get("error_code")))
+        )
+    if new == "review":
+        lines.append(_("We are checking this order and will let you know."))
+    if payload.get("refund"):
+        lines.append(
+            _("💰 Refunded {amount} to your balance.").format(
+                amount=_amount(payload["refund"], currency)
+            )
+        )
+    return "\n".join(lines)
+
+
+def balance_change_text(payload: dict[str, Any], currency: str) -> str:
+    try:
+        amount = Decimal(str(payload.get("amount")))
+    except (InvalidOperation, ValueError):
+        amount = Decimal(0)
+    if amount >= 0:
+        line = _("💰 Your balance was topped up by {amount}.")
+    else:
+        line = _("Your balance was reduced by {amount}.")
+    lines = [line.format(amount=format_money(abs(amount), currency))]
+    if payload.get("balance") is not None:
+        lines.append(_("Balance: {amount}").format(amount=_amount(payload["balance"], currency)))
+    if payload.get("note"):
+        lines.append(_("Note: {note}").format(note=html.quote(str(payload["note"]))))
+    return "\n".join(lines)
+
+
+def refill_status_text(payload: dict[str, Any], currency: str) -> str:
+    words = {
+        "completed": _("refill completed"),
+        "rejected": _("refill rejected by the provider"),
+        "failed": _("refill failed"),
+    }
+    status = str(payload.get("status") or "")
+    return _("🔁 #{order_id} · {service} — {what}").format(
+        order_id=payload.get("order_id"),
+        service=html.quote(str(payload.get("service") or "")),
+        what=words.get(status, html.quote(status)),
+    )
+
+
+def _q(payload: dict[str, Any], key: str) -> str:
+    return html.quote(str(payload.get(key, "")))
+
+
+def _stale_orders(p: dict[str, Any]) -> str:
+    ids = ", ".join(f"#{i}" for i in p.get("order_ids") or [])
+    more = int(p.get("count") or 0) - len(p.get("order_ids") or [])
+    text = _("⏳ {count} orders have had no status change for {hours} h: {ids}").format(
+        count=p.get("count"), hours=p.get("hours"), ids=ids
+    )
+    return text + (_(" and {more} more").format(more=more) if more > 0 else "")
+
+
+ALERTS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "provider_no_funds": lambda p: _(
+        "⚠️ Provider <b>{provider}</b> has no funds: orders wait in the queue until it is topped up."
+    ).format(provider=_q(p, "provider")),
+    "provider_key": lambda p: _(
+        "⚠️ Provider <b>{provider}</b> refused our API key or account: {message}"
+    ).format(provider=_q(p, "provider"), message=_q(p, "message")),
+    "provider_failing": lambda p: _(
+        "⚠️ Provider <b>{provider}</b> is failing ({failures} errors in a row): {message}"
+    ).format(provider=_q(p, "provider"), failures=p.get("failures"), message=_q(p, "message")),
+    "provider_low_balance": lambda p: _(
+        "⚠️ Provider <b>{provider}</b> balance is low: {balance} {currency} (threshold {threshold})."
+    ).format(
+        provider=_q(p, "provider"),
+        balance=_q(p, "balance"),
+        currency=_q(p, "currency"),
+        threshold=_q(p, "threshold"),
+    ),
+    "provider_price_above": lambda p: _(
+        "⚠️ Service {service_id} <b>{service}</b>: provider {provider} now charges {rate} "
+        "per {per}, above our price {price}. Use /setprice to update it."
+    ).format(
+        service_id=p.get("service_id"),
+        service=_q(p, "service"),
+        provider=_q(p, "provider"),
+        rate=_q(p, "rate"),
+        per=_q(p, "per"),
+        price=_q(p, "price"),
+    ),
+    "service_unavailable": lambda p: _(
+        "⚠️ Service {service_id} <b>{service}</b>: provider {provider} no longer offers its "
+        "service {provider_service_id}."
+    ).format(
+        service_id=p.get("service_id"),
+        service=_q(p, "service"),
+        provider=_q(p, "provider"),
+        provider_service_id=_q(p, "provider_service_id"),
+    ),
+    "orders_review": lambda p: _(
+        "🔎 Order #{order_id} needs review: {reason}. See /review."
+    ).format(order_id=p.get("order_id"), reason=_q(p, "reason")),
+    "orders_manual": lambda p: _("🛠 New manual order #{order_id} · {service}.").format(
+        order_id=p.get("order_id"), service=_q(p, "service")
+    ),
+    "stale_orders": _stale_orders,
+}
+
+
+def admin_alert_text(payload: dict[str, Any], currency: str) -> str:
+    kind = str(payload.get("alert") or "")
+    renderer = ALERTS.get(kind)
+    if renderer is not None:
+        return renderer(payload)
+    details = ", ".join(f"{k}={v}" for k, v in payload.items() if k != "alert")
+    return _("⚠️ Alert {kind}: {details}").format(kind=html.quote(kind), details=html.quote(details))
+
+
+RENDERERS: dict[str, Callable[[dict[str, Any], str], str]] = {
+    notify.ORDER_STATUS: order_status_text,
+    notify.BALANCE_CHANGE: balance_change_text,
+    notify.ADMIN_ALERT: admin_alert_text,
+    REFILL_STATUS: refill_status_text,
+}

@@ -1,0 +1,59 @@
+"""Pacing of Telegram sends (SPEC §9): ≤ 25 messages/s overall, ≤ 1 message/s per chat.
+
+Sends are spaced evenly (a token bucket of capacity one) rather than allowed to burst, with
+a small margin, so that the limits hold in every one-second window as Telegram measures
+them, not just on average. A 429 pauses every send for its retry_after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+MARGIN = 1.05  # 5 % slower than the limits: network jitter must not push us over
+
+
+class Pacer:
+    def __init__(
+        self,
+        per_second: float = 25.0,
+        chat_interval: float = 1.0,
+        *,
+        margin: float = MARGIN,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.spacing = margin / per_second
+        self.chat_interval = chat_interval * margin
+        self._clock = clock
+        self._next = 0.0  # earliest time of the next send overall
+        self._chat_next: dict[int, float] = {}
+        self._lock = asyncio.Lock()
+
+    def pause(self, seconds: float) -> None:
+        """Nothing is sent for `seconds` from now (Telegram's retry_after)."""
+        self._next = max(self._next, self._clock() + seconds)
+
+    async def wait(self, chat_id: int) -> None:
+        """Wait for this chat's turn, then for a slot overall; the send may go right after.
+
+        Sends to one chat are expected to come from one task at a time (the sender keeps one
+        task per chat), so only the overall slot needs the lock.
+        """
+        chat_wait = self._chat_next.get(chat_id, 0.0) - self._clock()
+        if chat_wait > 0:
+            await asyncio.sleep(chat_wait)
+        async with self._lock:
+            while True:
+                now = self._clock()
+                slot = max(now, self._next)
+                if slot <= now:
+                    break
+                await asyncio.sleep(slot - now)
+            self._next = now + self.spacing
+        self._chat_next[chat_id] = now + self.chat_interval
+        self._forget_idle(now)
+
+    def _forget_idle(self, now: float) -> None:
+        if len(self._chat_next) > 10_000:
+            self._chat_next = {c: t for c, t in self._chat_next.items() if t > now}

@@ -1,0 +1,170 @@
+"""The outbox sender: due notifications rendered in the recipient's language and sent, paced.
+
+Per claimed row exactly one outcome is written: sent; skipped (the user blocked the bot or
+never started it, or the row cannot be worded) with the reason kept; failed and retried
+later with backoff; or postponed when Telegram says to wait longer than we wait inline.
+TelegramRetryAfter is obeyed (every send pauses) and the same message is retried without
+counting a failure. Nothing raised here escapes a run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from aiogram import Bot
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramRetryAfter,
+)
+from aiogram.types import LinkPreviewOptions
+from aiogram.utils.i18n import I18n
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from handlers.notifications import UnknownNotification, render
+from scheduler import outbox
+from scheduler.pacing import Pacer
+
+log = logging.getLogger(__name__)
+
+MAX_INLINE_WAIT = 30.0  # a longer retry_after releases the row instead of holding the lease
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+# What happened to one row, for the rest of its chat's rows in this run.
+DONE, WAIT, BLOCKED = "done", "wait", "blocked"
+
+
+@dataclass
+class SendReport:
+    claimed: int = 0
+    sent: int = 0
+    skipped: int = 0
+    failed: int = 0
+    postponed: int = 0
+    waited: int = 0  # 429s obeyed
+
+
+def unreachable(error: Exception) -> bool:
+    """The user blocked the bot, deleted the account, or the chat does not exist."""
+    if isinstance(error, TelegramForbiddenError):
+        return True
+    return isinstance(error, TelegramBadRequest) and "chat not found" in error.message.lower()
+
+
+class OutboxSender:
+    def __init__(
+        self,
+        bot: Bot,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        i18n: I18n,
+        *,
+        currency: str,
+        pacer: Pacer | None = None,
+        batch: int = 100,
+        per_chat: int = 5,
+        lease: timedelta = timedelta(minutes=2),
+    ) -> None:
+        self.bot = bot
+        self.sessionmaker = sessionmaker
+        self.i18n = i18n
+        self.currency = currency
+        self.pacer = pacer or Pacer()
+        self.batch = batch
+        self.per_chat = per_chat
+        self.lease = lease
+
+    async def run(self) -> SendReport:
+        """One pass: claim a batch, send it (one task per chat), record every outcome."""
+        report = SendReport()
+        try:
+            rows = await outbox.claim_due(
+                self.sessionmaker, limit=self.batch, per_chat=self.per_chat, lease=self.lease
+            )
+        except Exception:
+            log.exception("outbox: claiming notifications failed")
+            return report
+        report.claimed = len(rows)
+        by_chat: dict[int, list[outbox.Outgoing]] = {}
+        for row in rows:
+            by_chat.setdefault(row.chat_id, []).append(row)
+        await asyncio.gather(*(self._send_chat(chat, report) for chat in by_chat.values()))
+        if rows:
+            log.info("outbox: %s", report)
+        return report
+
+    async def _send_chat(self, rows: list[outbox.Outgoing], report: SendReport) -> None:
+        blocked = False
+        for index, row in enumerate(rows):
+            try:
+                if blocked:  # found unreachable a moment ago: no need to ask Telegram again
+                    await outbox.mark_skipped(self.sessionmaker, row.id, "the chat is unreachable")
+                    report.skipped += 1
+                    continue
+                outcome = await self._send_one(row, report)
+            except Exception:  # a database error while recording: the lease brings it back
+                log.exception("outbox: notification %s could not be recorded", row.id)
+                outcome = WAIT
+            if outcome == WAIT:
+                # Later rows of this chat wait for the next run, keeping their order; the
+                # claim skips them while an earlier one is waiting for its retry.
+                await self._release(rows[index + 1 :])
+                return
+            blocked = outcome == BLOCKED
+
+    async def _release(self, rows: list[outbox.Outgoing]) -> None:
+        for row in rows:
+            try:
+                await outbox.postpone(self.sessionmaker, row.id, 0)
+            except Exception:
+                log.exception("outbox: notification %s could not be released", row.id)
+
+    async def _send_one(self, row: outbox.Outgoing, report: SendReport) -> str:
+        """Send one row and record the outcome: DONE, WAIT (the chat's next rows wait for
+        the next run) or BLOCKED (the chat cannot be reached)."""
+        if row.blocked:
+            await outbox.mark_skipped(self.sessionmaker, row.id, "the user has blocked the bot")
+            report.skipped += 1
+            return BLOCKED
+        try:
+            text = render(self.i18n, row.language, row.kind, row.payload, currency=self.currency)
+        except UnknownNotification as exc:
+            await outbox.mark_skipped(self.sessionmaker, row.id, f"unknown kind: {exc}")
+            report.skipped += 1
+            return DONE
+        except Exception as exc:
+            log.exception("outbox: rendering notification %s failed", row.id)
+            await outbox.mark_failed(self.sessionmaker, row, f"render: {exc!r}")
+            report.failed += 1
+            return WAIT
+        while True:
+            await self.pacer.wait(row.chat_id)
+            try:
+                await self.bot.send_message(row.chat_id, text, link_preview_options=NO_PREVIEW)
+            except TelegramRetryAfter as exc:
+                report.waited += 1
+                self.pacer.pause(exc.retry_after)
+                if exc.retry_after > MAX_INLINE_WAIT:
+                    await outbox.postpone(self.sessionmaker, row.id, exc.retry_after, exc.message)
+                    report.postponed += 1
+                    return WAIT
+                log.info("outbox: Telegram asks to wait %s s", exc.retry_after)
+                continue  # the same message again, once the pause is over
+            except Exception as exc:
+                return await self._failed(row, exc, report)
+            await outbox.mark_sent(self.sessionmaker, row.id)
+            report.sent += 1
+            return DONE
+
+    async def _failed(self, row: outbox.Outgoing, exc: Exception, report: SendReport) -> str:
+        reason = f"{type(exc).__name__}: {exc}"
+        if unreachable(exc):
+            log.info("outbox: chat %s is unreachable (%s); marked blocked", row.chat_id, exc)
+            await outbox.mark_skipped(self.sessionmaker, row.id, reason, block_chat=row.chat_id)
+            report.skipped += 1
+            return BLOCKED
+        log.warning("outbox: sending notification %s failed: %s", row.id, reason)
+        await outbox.mark_failed(self.sessionmaker, row, reason)
+        report.failed += 1
+        return WAIT
