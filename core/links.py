@@ -79,6 +79,12 @@ def accepts_username(service_name: str, platform: str | None) -> bool:
     return platform in PROFILE_URLS and any(w in service_name.lower() for w in _PROFILE_WORDS)
 
 
+def example_host(platform: str | None) -> str | None:
+    """The host a customer would recognise for a platform ("instagram.com"), else None."""
+    hosts = PLATFORM_HOSTS.get(platform or "")
+    return hosts[0] if hosts else None
+
+
 @dataclass(frozen=True)
 class LinkCheck:
     link: str | None  # the normalised link to order with, when valid

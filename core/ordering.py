@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from core import billing, notify
 from core.money import ZERO, round_down
-from core.pricing import charge_for, check_quantity, input_kind
+from core.pricing import ORDERABLE_TYPES, charge_for, check_quantity, input_kind
 from core.statuses import OrderStatus
 from db.engine import write_tx
 from db.models import Category, Order, OrderStatusChange, Service, User
@@ -54,6 +54,40 @@ class Quote:
     @property
     def missing(self) -> Decimal:
         return max(ZERO, self.charge - self.balance)
+
+
+def _orderable() -> tuple[ColumnElement[bool], ...]:
+    """Services a customer can order: enabled, in an enabled category, of a type the chat
+    can collect."""
+    return (
+        Service.enabled.is_(True),
+        Category.enabled.is_(True),
+        Service.type.in_(sorted(ORDERABLE_TYPES)),
+    )
+
+
+async def orderable_categories(session: AsyncSession) -> list[tuple[Category, int]]:
+    """Enabled categories that hold at least one orderable service, with that count."""
+    rows = await session.execute(
+        select(Category, func.count(Service.id))
+        .join(Service, Service.category_id == Category.id)
+        .where(*_orderable())
+        .group_by(Category.id)
+        .order_by(Category.sort, Category.name)
+    )
+    return [(category, count) for category, count in rows]
+
+
+async def category_services(session: AsyncSession, category_id: int) -> list[Service]:
+    """The orderable services of one category, by Service ID (empty if it is disabled)."""
+    rows = await session.scalars(
+        select(Service)
+        .join(Category)
+        .where(Service.category_id == category_id, *_orderable())
+        .options(selectinload(Service.category))
+        .order_by(Service.id)
+    )
+    return list(rows)
 
 
 async def orderable_service(session: AsyncSession, service_id: int) -> Service:
@@ -229,6 +263,28 @@ def partial_refund(charge: Decimal, quantity: int, remains: int) -> Decimal:
         return ZERO
     remains = min(max(remains, 0), quantity)
     return round_down(charge * remains / quantity)
+
+
+async def order_by_key(session: AsyncSession, user_id: int, key: str) -> Order | None:
+    """The order a confirmation already placed (double tap, replay), if any."""
+    return await session.scalar(
+        select(Order)
+        .where(Order.idempotency_key == key, Order.user_id == user_id)
+        .options(selectinload(Order.service))
+        .execution_options(populate_existing=True)
+    )
+
+
+async def orders_by_key_prefix(session: AsyncSession, user_id: int, key: str) -> list[Order]:
+    """The orders one mass-order confirmation placed (keys `<key>:<n>`), by id."""
+    rows = await session.scalars(
+        select(Order)
+        .where(Order.idempotency_key.like(f"{key}:%"), Order.user_id == user_id)
+        .options(selectinload(Order.service))
+        .order_by(Order.id)
+        .execution_options(populate_existing=True)
+    )
+    return list(rows)
 
 
 async def user_orders(

@@ -12,6 +12,8 @@ QUANTITY_TYPES = frozenset({"default"})
 LINES_TYPES = {"custom_comments": "comments", "mentions_custom_list": "usernames"}
 FLAT_LINES_TYPES = {"custom_comments_package": "comments"}
 PACKAGE_TYPES = frozenset({"package"})
+# Every type the chat can collect an order for (the catalogue shows only these).
+ORDERABLE_TYPES = QUANTITY_TYPES | set(LINES_TYPES) | set(FLAT_LINES_TYPES) | PACKAGE_TYPES
 
 
 def input_kind(service_type: str) -> str | None:

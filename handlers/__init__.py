@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import balance, fallback, menu
+from handlers import balance, catalog, fallback, mass_order, menu, my_orders, order_flow
 
 
 def get_routers() -> list[Router]:
     return [
         menu.create_router(),
         balance.create_router(),
+        order_flow.create_router(),  # /cancel first: it leaves any flow
+        catalog.create_router(),
+        my_orders.create_router(),
+        mass_order.create_router(),
         fallback.create_router(),
     ]

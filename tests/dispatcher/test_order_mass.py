@@ -1,0 +1,177 @@
+"""/massorder: preview of mixed lines, one Confirm for the valid ones, idempotent."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from handlers.mass_order import MassCallback
+from tests.dispatcher.order_seed import (
+    balance,
+    charges_of,
+    fsm,
+    give_money,
+    orders_of,
+    seed_catalog,
+)
+
+ALICE = 1001
+
+
+@pytest.fixture
+async def catalog(app):
+    return await seed_catalog(app.sessionmaker)
+
+
+def mixed_lines(c) -> str:
+    return "\n".join(
+        [
+            f"{c.followers} | https://instagram.com/alice | 1000",  # 1: ok, 2.00
+            "this is not an order",  # 2: bad format
+            "",  # blank lines are skipped but keep the numbering
+            "99999 | https://instagram.com/alice | 1000",  # 4: unknown service
+            f"{c.followers} | https://tiktok.com/@alice | 1000",  # 5: wrong platform
+            f"{c.followers} | https://instagram.com/alice | 50",  # 6: below min
+            f"{c.views} | tiktok.com/@alice/video/1 | 2000",  # 7: ok, 1.00
+            f"{c.comments} | https://instagram.com/p/x | 3",  # 8: needs a list
+            f"{c.likes} | https://instagram.com/p/x | many",  # 9: not a number
+            f"{c.likes} | https://instagram.com/p/x | 120",  # 10: step
+            f"{c.followers} | <script> | 100",  # 11: not a link
+            f"#{c.package} | https://instagram.com/alice",  # 12: ok, package 5.00
+        ]
+    )
+
+
+async def test_preview_lists_good_and_bad_lines_then_places_the_good_ones(
+    app, chat, catalog
+) -> None:
+    await give_money(app.sessionmaker, ALICE, "10")
+    alice = chat(ALICE)
+    prompt = await alice.send("/massorder")
+    assert "service_id | link | quantity" in prompt.text
+    preview = await alice.send(mixed_lines(catalog))
+    text = preview.text
+    assert f"✅ Line 1: #{catalog.followers} Instagram Followers · 1000 · 2.00 USD" in text
+    assert f"✅ Line 7: #{catalog.views} TikTok Views · 2000 · 1.00 USD" in text
+    assert f"✅ Line 12: #{catalog.package} Instagram Starter Package · 1 · 5.00 USD" in text
+    assert "❌ Line 2: bad format" in text
+    assert "❌ Line 4: unknown service 99999" in text
+    assert "❌ Line 5: bad link: this service takes Instagram links" in text
+    assert "❌ Line 6: quantity below the minimum 100" in text
+    assert "❌ Line 8: this service needs a list" in text
+    assert "❌ Line 9: the quantity is not a number" in text
+    assert "❌ Line 10: the quantity must be a multiple of 50" in text
+    assert "❌ Line 11: bad link" in text
+    assert "&lt;script&gt;" not in text and "<script>" not in text
+    assert "Valid orders: 3 of 11" in text
+    assert "Total charge: 8.00 USD" in text
+    assert "Balance after: 2.00 USD" in text
+    assert [label for label, _ in preview.buttons()] == ["✅ Confirm", "✖ Cancel"]
+    assert await orders_of(app.sessionmaker, ALICE) == []
+
+    data = preview.button("Confirm")
+    done = await alice.press(data)
+    orders = await orders_of(app.sessionmaker, ALICE)
+    assert [o.service_id for o in orders] == [catalog.followers, catalog.views, catalog.package]
+    assert [o.quantity for o in orders] == [1000, 2000, 1]
+    for order in orders:
+        assert f"#{order.id} · " in done.text
+    assert "Mass order placed: 3 orders" in done.text
+    assert await balance(app.sessionmaker, ALICE) == Decimal("2.00")
+
+    again = await alice.press(data)  # double tap / replay
+    assert "Already placed" in again.alerts[-1].text
+    assert len(await orders_of(app.sessionmaker, ALICE)) == 3
+    assert await charges_of(app.sessionmaker, ALICE) == 3
+    assert await balance(app.sessionmaker, ALICE) == Decimal("2.00")
+
+
+async def test_lines_under_the_command_in_the_same_message(app, chat, catalog) -> None:
+    await give_money(app.sessionmaker, ALICE, "10")
+    alice = chat(ALICE)
+    preview = await alice.send(
+        f"/massorder {catalog.followers} | instagram.com/a | 100\n"
+        f"{catalog.followers} | instagram.com/b | 200"
+    )
+    assert "Valid orders: 2 of 2" in preview.text and "Total charge: 0.60 USD" in preview.text
+    await alice.press_button("Confirm")
+    assert [o.link for o in await orders_of(app.sessionmaker, ALICE)] == [
+        "https://instagram.com/a",
+        "https://instagram.com/b",
+    ]
+
+
+async def test_too_many_lines_is_refused_clearly(app, chat, catalog) -> None:
+    alice = chat(ALICE)
+    lines = "\n".join(f"{catalog.followers} | instagram.com/u{n} | 100" for n in range(51))
+    reply = await alice.send(f"/massorder\n{lines}")
+    assert "Too many lines: 51. At most 50" in reply.text
+    assert await orders_of(app.sessionmaker, ALICE) == []
+
+
+async def test_fifty_lines_preview_fits_telegram_messages(app, chat, catalog) -> None:
+    await give_money(app.sessionmaker, ALICE, "1000")
+    alice = chat(ALICE)
+    long_link = "instagram.com/" + "x" * 1500
+    lines = "\n".join(f"{catalog.followers} | {long_link}{n} | 100" for n in range(50))
+    reply = await alice.send(f"/massorder\n{lines}")
+    assert all(len(text) < 4096 for text in reply.texts)
+    assert "Valid orders: 50 of 50" in reply.text
+    await alice.press_button("Confirm")
+    assert len(await orders_of(app.sessionmaker, ALICE)) == 50
+
+
+async def test_not_enough_balance_for_the_total(app, chat, catalog) -> None:
+    await give_money(app.sessionmaker, ALICE, "1")
+    alice = chat(ALICE)
+    reply = await alice.send(
+        f"/massorder {catalog.followers} | instagram.com/a | 400\n"
+        f"{catalog.followers} | instagram.com/b | 400"
+    )
+    assert "Total charge: 1.60 USD" in reply.text
+    assert "Not enough balance (1.00 USD): 0.60 USD missing" in reply.text
+    assert not any("Confirm" in label for label, _ in reply.buttons())
+    assert await orders_of(app.sessionmaker, ALICE) == []
+
+
+async def test_nothing_valid_offers_no_confirm(app, chat, catalog) -> None:
+    alice = chat(ALICE)
+    reply = await alice.send("/massorder garbage")
+    assert "Nothing to order" in reply.text
+    assert [label for label, _ in reply.buttons()] == ["✖ Cancel"]
+    assert await fsm(app.dp, app.bot, ALICE).get_state() == "MassOrderFlow:lines"
+
+
+async def test_forged_or_cancelled_confirm_does_nothing(app, chat, catalog) -> None:
+    await give_money(app.sessionmaker, ALICE, "10")
+    alice = chat(ALICE)
+    preview = await alice.send(f"/massorder {catalog.followers} | instagram.com/a | 100")
+    data = preview.button("Confirm")
+    forged = await alice.press(MassCallback(action="confirm", nonce="00ff").pack())
+    assert "no longer active" in forged.alerts[-1].text
+    assert "Cancelled" in (await alice.send("/cancel")).text
+    stale = await alice.press(data)
+    assert "no longer active" in stale.alerts[-1].text
+    assert await orders_of(app.sessionmaker, ALICE) == []
+    assert await balance(app.sessionmaker, ALICE) == Decimal("10")
+
+
+@pytest.mark.parametrize("step", ["lines", "confirm"])
+async def test_cancel_from_each_mass_state(app, chat, catalog, step: str) -> None:
+    await give_money(app.sessionmaker, ALICE, "10")
+    alice = chat(ALICE)
+    await alice.send("/massorder")
+    if step == "confirm":
+        await alice.send(f"{catalog.followers} | instagram.com/a | 100")
+    assert await fsm(app.dp, app.bot, ALICE).get_state() == f"MassOrderFlow:{step}"
+    assert "Cancelled" in (await alice.send("/cancel")).text
+    assert await fsm(app.dp, app.bot, ALICE).get_state() is None
+
+
+async def test_cancel_button_and_wrong_input(app, chat, catalog) -> None:
+    alice = chat(ALICE)
+    preview = await alice.send(f"/massorder {catalog.followers} | instagram.com/a | 100")
+    reply = await alice.press(preview.button("Cancel"))
+    assert "Cancelled" in reply.text
+    assert await fsm(app.dp, app.bot, ALICE).get_state() is None
