@@ -10,15 +10,15 @@ key for an interval.
 from __future__ import annotations
 
 import logging
-import zlib
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import notify
+from core.locks import job_lock
 from core.money import format_money
 from core.statuses import ACTIVE_STATUSES, OrderStatus
 from db.engine import write_tx
@@ -36,18 +36,6 @@ STALE_AFTER = timedelta(hours=24)
 STALE_ALERT_INTERVAL = timedelta(hours=24)
 STALE_LISTED = 30  # order ids named in the digest; the rest are counted
 STALE_STATUSES = frozenset({OrderStatus.QUEUED, *ACTIVE_STATUSES})
-
-
-async def try_job_lock(session: AsyncSession, name: str) -> bool:
-    """Inside a transaction: False if another replica holds the lock `name` right now.
-
-    PostgreSQL: pg_try_advisory_xact_lock, released at commit/rollback. SQLite runs one
-    process, and its write transactions (BEGIN IMMEDIATE) are serialised anyway.
-    """
-    if session.get_bind().dialect.name != "postgresql":
-        return True
-    key = zlib.crc32(name.encode()) - 2**31  # a stable signed 32-bit key
-    return bool(await session.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}))
 
 
 def _error_text(error: Exception) -> str:
@@ -81,7 +69,7 @@ async def check_balances(
     if not checks:
         return checks
     async with sessionmaker() as session, write_tx(session):
-        if not await try_job_lock(session, "watch_balances"):
+        if not await job_lock(session, "watch_balances"):
             return checks
         now = utcnow()
         for check in checks:
@@ -165,7 +153,7 @@ async def check_prices(
             results.append(PriceCheck(provider.id, 0, [], [], exc))
             continue
         async with sessionmaker() as session, write_tx(session):
-            if not await try_job_lock(session, f"watch_prices:{provider.id}"):
+            if not await job_lock(session, f"watch_prices:{provider.id}"):
                 continue
             results.append(await _apply_catalogue(session, provider.id, catalogue, admin_ids))
     return results
@@ -268,7 +256,7 @@ async def check_stale_orders(
     """Queued or active orders without a status change for `older_than`: one admin digest."""
     cutoff = utcnow() - older_than
     async with sessionmaker() as session, write_tx(session):
-        if not await try_job_lock(session, "watch_stale_orders"):
+        if not await job_lock(session, "watch_stale_orders"):
             return []
         condition = (Order.status.in_(list(STALE_STATUSES)), Order.status_changed_at < cutoff)
         total = await session.scalar(select(func.count()).where(*condition)) or 0
@@ -300,5 +288,4 @@ __all__ = [
     "check_prices",
     "check_stale_orders",
     "provider_cost",
-    "try_job_lock",
 ]

@@ -4,7 +4,8 @@ A claim is a lease: the claimed rows' next_attempt_at moves `lease` into the fut
 short transaction (rows selected FOR UPDATE SKIP LOCKED on PostgreSQL), so another replica
 or the next run does not take them while they are being sent. A process that dies while
 sending leaves them to be sent again once the lease runs out. Rows of a chat wait behind an
-earlier row of that chat that is waiting for a retry, so a chat reads its messages in order.
+earlier row of that chat that is waiting for a retry or being sent, so a chat reads its
+messages in order and at the pace of one sender.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
+from core.locks import job_lock
 from db.engine import write_tx
 from db.models import Notification, User
 from db.types import utcnow
@@ -61,6 +63,9 @@ async def claim_due(
         earlier.next_attempt_at > now,
     )
     async with sessionmaker() as session, write_tx(session):
+        # Claims are serialised across replicas (a few milliseconds each): a claim then sees
+        # the leases of the one before, so two replicas never send to one chat side by side.
+        await job_lock(session, "outbox_claim", wait=True)
         candidates = await session.execute(
             select(Notification.id, Notification.chat_id)
             .where(
