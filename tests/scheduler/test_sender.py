@@ -1,0 +1,317 @@
+"""The outbox sender against the fake Bot API over HTTP (SPEC §9): delivered in the
+recipient's language, paced, 429 obeyed, blocked users marked and skipped, failures retried."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiogram import Bot
+from aiogram.client.default import DefaultBotProperties
+from aiogram.enums import ParseMode
+from aiogram.utils.i18n import I18n
+from babel.messages.catalog import Catalog
+from babel.messages.mofile import write_mo
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.i18n import create_i18n
+from core import notify
+from core.users import ensure_user
+from db.engine import create_engine, make_sessionmaker, write_tx
+from db.models import Notification, User
+from db.types import utcnow
+from scheduler.sender import OutboxSender
+from tests.fakes.telegram_server import CHAT_NOT_FOUND, DEACTIVATED, FakeTelegram
+
+ALICE, BOB, CAROL = 1001, 1002, 1003
+ADMIN = 9001
+
+
+def status_payload(order_id: int = 42, old: str = "in_progress", new: str = "completed",
+                   **extra: Any) -> dict[str, Any]:  # fmt: skip
+    return {"order_id": order_id, "service": "Instagram Followers", "old": old, "new": new,
+            "refund": None, "error_code": None, "remains": None} | extra  # fmt: skip
+
+
+@dataclass
+class Outbox:
+    fake: FakeTelegram
+    bot: Bot
+    sm: async_sessionmaker[AsyncSession]
+    i18n: I18n
+
+    def sender(self, **kwargs: Any) -> OutboxSender:
+        return OutboxSender(self.bot, self.sm, self.i18n, currency="USD", **kwargs)
+
+    async def users(self, *ids: int, language: str = "en") -> None:
+        async with self.sm() as session, write_tx(session):
+            for user_id in ids:
+                session.add(User(id=user_id, first_name=f"User {user_id}", language=language))
+
+    async def enqueue(self, chat_id: int, kind: str = notify.ORDER_STATUS,
+                      payload: dict[str, Any] | None = None) -> int:  # fmt: skip
+        async with self.sm() as session, write_tx(session):
+            row = notify.enqueue(session, chat_id, kind, payload or status_payload())
+            await session.flush()
+            return row.id
+
+    async def rows(self) -> dict[int, Notification]:
+        async with self.sm() as session:
+            return {n.id: n for n in await session.scalars(select(Notification))}
+
+    async def user(self, user_id: int) -> User:
+        async with self.sm() as session:
+            user = await session.get(User, user_id)
+            assert user is not None
+            return user
+
+    def texts(self, chat_id: int) -> list[str]:
+        return [m.text for m in self.fake.history(chat_id)]
+
+    async def drain(self, sender: OutboxSender, *, rounds: int = 10) -> None:
+        for _ in range(rounds):
+            report = await sender.run()
+            if not report.claimed:
+                return
+
+
+@pytest.fixture
+async def outbox(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[Outbox]:
+    async with FakeTelegram() as fake:
+        bot = fake.create_bot(default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+        yield Outbox(fake, bot, sessionmaker, create_i18n("en"))
+        await bot.session.close()
+
+
+async def test_a_status_change_reaches_the_customer_as_one_message(outbox: Outbox) -> None:
+    await outbox.users(ALICE)
+    row_id = await outbox.enqueue(ALICE)
+    report = await outbox.sender().run()
+    assert report.sent == 1
+    assert outbox.texts(ALICE) == ["#42 · Instagram Followers — In progress → Completed"]
+    row = (await outbox.rows())[row_id]
+    assert row.status == "sent" and row.sent_at is not None and row.attempts == 1
+    assert (await outbox.sender().run()).claimed == 0  # never twice
+
+
+async def test_refunds_reasons_and_escaping_are_in_the_message(outbox: Outbox) -> None:
+    await outbox.users(ALICE)
+    await outbox.enqueue(ALICE, payload=status_payload(
+        7, "in_progress", "partial", refund="0.50000000", remains=250,
+        service="<Likes & more>",
+    ))  # fmt: skip
+    await outbox.enqueue(ALICE, payload=status_payload(
+        8, "queued", "failed", refund="2.00000000", error_code="invalid_link",
+    ))  # fmt: skip
+    await outbox.enqueue(ALICE, payload=status_payload(9, "submitting", "review"))
+    await outbox.drain(outbox.sender())
+    partial, failed, review = outbox.texts(ALICE)
+    assert partial.startswith("#7 · <Likes & more> — In progress → Partial")
+    assert "Not delivered: 250" in partial and "Refunded 0.50 USD" in partial
+    assert failed.startswith("#8 · Instagram Followers — Queued → Failed")
+    assert "link" in failed and "Refunded 2.00 USD" in failed
+    assert review.startswith("#9 · Instagram Followers — Queued → Awaiting review")
+
+
+def catalog_dir(tmp_path: Path) -> Path:
+    """A Russian catalog with the words one status message needs."""
+    words = {
+        "#{order_id} · {service} — {old} → {new}": "#{order_id} · {service} — {old} → {new}",
+        "In progress": "В работе",
+        "Completed": "Выполнен",
+    }
+    for language in ("en", "ru"):
+        catalog = Catalog(locale=language, domain="messages")
+        for source, translated in words.items():
+            catalog.add(source, translated if language == "ru" else source)
+        folder = tmp_path / language / "LC_MESSAGES"
+        folder.mkdir(parents=True)
+        with (folder / "messages.mo").open("wb") as fh:
+            write_mo(fh, catalog)
+    return tmp_path
+
+
+async def test_each_recipient_reads_their_own_language(outbox: Outbox, tmp_path: Path) -> None:
+    outbox.i18n = I18n(path=catalog_dir(tmp_path), default_locale="en", domain="messages")
+    await outbox.users(ALICE)
+    await outbox.users(BOB, language="ru")
+    await outbox.enqueue(ALICE)
+    await outbox.enqueue(BOB)
+    await outbox.enqueue(ADMIN)  # an admin who never wrote to the bot: the default language
+    await outbox.sender().run()
+    assert outbox.texts(ALICE) == ["#42 · Instagram Followers — In progress → Completed"]
+    assert outbox.texts(BOB) == ["#42 · Instagram Followers — В работе → Выполнен"]
+    assert outbox.texts(ADMIN) == ["#42 · Instagram Followers — In progress → Completed"]
+
+
+async def test_telegram_429_is_obeyed_and_the_message_delivered_after_it(
+    outbox: Outbox,
+) -> None:
+    await outbox.users(ALICE)
+    row_id = await outbox.enqueue(ALICE)
+    outbox.fake.fail_next("sendMessage", chat_id=ALICE, error_code=429, retry_after=1)
+    report = await outbox.sender().run()
+    refused, delivered = outbox.fake.calls_of("sendMessage")
+    assert refused.error_code == 429 and delivered.ok
+    assert delivered.at - refused.at >= 1.0
+    assert report.sent == 1 and report.waited == 1 and report.failed == 0
+    row = (await outbox.rows())[row_id]
+    assert row.status == "sent" and row.attempts == 1  # the 429 is not a failed attempt
+    assert outbox.texts(ALICE) == ["#42 · Instagram Followers — In progress → Completed"]
+
+
+@pytest.mark.parametrize(
+    ("code", "description"),
+    [(403, "Forbidden: bot was blocked by the user"), (403, DEACTIVATED), (400, CHAT_NOT_FOUND)],
+)
+async def test_an_unreachable_user_is_marked_and_skipped(
+    outbox: Outbox, code: int, description: str
+) -> None:
+    await outbox.users(ALICE, BOB)
+    outbox.fake.block(BOB, code, description)
+    first = await outbox.enqueue(BOB)
+    second = await outbox.enqueue(BOB, payload=status_payload(43))
+    delivered = await outbox.enqueue(ALICE)
+    await outbox.drain(outbox.sender())
+    assert len(outbox.fake.calls_of("sendMessage", chat_id=BOB)) == 1  # asked once only
+    rows = await outbox.rows()
+    assert rows[first].status == "skipped" and description in (rows[first].last_error or "")
+    assert rows[second].status == "skipped" and rows[second].last_error
+    assert rows[delivered].status == "sent"
+    assert (await outbox.user(BOB)).is_blocked
+    later = await outbox.enqueue(BOB, payload=status_payload(44))
+    await outbox.drain(outbox.sender())
+    assert len(outbox.fake.calls_of("sendMessage", chat_id=BOB)) == 1  # not asked again
+    assert (await outbox.rows())[later].status == "skipped"
+    # Writing to the bot again makes the user reachable again.
+    outbox.fake.unblock(BOB)
+    async with outbox.sm() as session:
+        await ensure_user(session, BOB, first_name="Bob", username=None, language="en")
+    await outbox.enqueue(BOB, payload=status_payload(45))
+    await outbox.drain(outbox.sender())
+    assert outbox.texts(BOB) == ["#45 · Instagram Followers — In progress → Completed"]
+
+
+async def test_a_failed_send_is_retried_later_and_the_chat_keeps_its_order(
+    outbox: Outbox,
+) -> None:
+    await outbox.users(ALICE)
+    first = await outbox.enqueue(ALICE, payload=status_payload(1))
+    second = await outbox.enqueue(ALICE, payload=status_payload(2))
+    outbox.fake.fail_next("sendMessage", chat_id=ALICE, error_code=500)
+    before = utcnow()
+    report = await outbox.sender().run()
+    assert report.failed == 1 and report.sent == 0
+    rows = await outbox.rows()
+    assert rows[first].status == "pending" and rows[first].attempts == 1
+    assert "Internal Server Error" in (rows[first].last_error or "")
+    assert rows[first].next_attempt_at >= before + timedelta(seconds=4)
+    assert rows[second].status == "pending"  # waits behind the first one
+    assert (await outbox.sender().run()).claimed == 0
+    async with outbox.sm() as session, write_tx(session):  # the backoff has passed
+        await session.execute(update(Notification).values(next_attempt_at=utcnow()))
+    await outbox.drain(outbox.sender())
+    assert [t.split(" ·")[0] for t in outbox.texts(ALICE)] == ["#1", "#2"]
+    assert (await outbox.rows())[first].attempts == 2
+
+
+async def test_pace_stays_within_telegram_limits(outbox: Outbox) -> None:
+    chats = list(range(2001, 2031))
+    await outbox.users(*chats, ALICE)
+    for chat in chats:
+        for order_id in (1, 2):
+            await outbox.enqueue(chat, payload=status_payload(order_id))
+    for order_id in range(1, 4):
+        await outbox.enqueue(ALICE, payload=status_payload(order_id))
+    await outbox.drain(outbox.sender())
+    calls = outbox.fake.calls_of("sendMessage")
+    assert len(calls) == 63 and all(c.ok for c in calls)
+    times = sorted(c.at for c in calls)
+    busiest = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
+    assert busiest <= 25, busiest
+    for chat in [*chats, ALICE]:
+        at = [c.at for c in calls if c.params["chat_id"] == chat]
+        gaps = [b - a for a, b in itertools.pairwise(at)]
+        assert gaps and min(gaps) >= 1.0, (chat, gaps)
+    assert [t.split(" ·")[0] for t in outbox.texts(ALICE)] == ["#1", "#2", "#3"]
+
+
+async def test_two_replicas_never_send_one_notification_twice(any_database_url: str) -> None:
+    """Two processes (own engine, own Bot, own pacing) draining one outbox in small batches."""
+    chats = list(range(3001, 3025))
+    engines = [create_engine(any_database_url) for _ in range(2)]
+    async with FakeTelegram() as fake:
+        bots = [fake.create_bot() for _ in engines]
+        replicas = [
+            Outbox(fake, bot, make_sessionmaker(engine), create_i18n("en"))
+            for bot, engine in zip(bots, engines, strict=True)
+        ]
+        try:
+            await replicas[0].users(*chats)
+            for chat in chats:
+                await replicas[0].enqueue(chat)
+                await replicas[0].enqueue(chat, payload=status_payload(43))
+            await asyncio.gather(
+                *(r.drain(r.sender(batch=7), rounds=30) for r in (*replicas, replicas[0]))
+            )
+            rows = await replicas[0].rows()
+        finally:
+            for bot in bots:
+                await bot.session.close()
+            for engine in engines:
+                await engine.dispose()
+    calls = fake.calls_of("sendMessage")
+    assert sorted(c.params["chat_id"] for c in calls) == sorted(chats * 2)
+    for chat in chats:
+        assert [m.text.split(" ·")[0] for m in fake.history(chat)] == ["#42", "#43"]
+    assert {n.status for n in rows.values()} == {"sent"}
+
+
+ALERTS: list[tuple[str, dict[str, Any], Callable[[str], bool]]] = [
+    ("provider_no_funds", {"provider": "Main"}, lambda t: "Main" in t and "no funds" in t),
+    ("provider_key", {"provider": "Main", "message": "Invalid API key"},
+     lambda t: "Invalid API key" in t),
+    ("provider_failing", {"provider": "Main", "failures": 3, "message": "<html> 502"},
+     lambda t: "3 errors" in t and "<html> 502" in t),
+    ("orders_review", {"order_id": 5, "reason": "timeout"}, lambda t: "#5" in t),
+    ("orders_manual", {"order_id": 6, "service": "Custom"}, lambda t: "#6" in t),
+    ("provider_low_balance",
+     {"provider": "Main", "balance": "3.00", "currency": "USD", "threshold": "10.00"},
+     lambda t: "3.00 USD" in t and "10.00" in t),
+    ("provider_price_above",
+     {"service_id": 3, "service": "Likes", "provider": "Main", "price": "1.00",
+      "rate": "1.20", "per": "1000"}, lambda t: "1.20" in t and "1.00" in t),
+    ("service_unavailable",
+     {"service_id": 3, "service": "Likes", "provider": "Main", "provider_service_id": "77"},
+     lambda t: "77" in t),
+    ("stale_orders", {"count": 40, "order_ids": [1, 2, 3], "hours": 24},
+     lambda t: "#1, #2, #3" in t and "37 more" in t),
+    ("something_new", {"x": "<b>"}, lambda t: "something_new" in t and "<b>" in t),
+]  # fmt: skip
+
+
+async def test_admin_alerts_and_balance_changes_are_worded(outbox: Outbox) -> None:
+    admins = [ADMIN + i for i in range(len(ALERTS))]  # one chat each: no per-chat pacing
+    for admin, (kind, payload, _) in zip(admins, ALERTS, strict=True):
+        await outbox.enqueue(admin, notify.ADMIN_ALERT, {"alert": kind, **payload})
+    await outbox.users(ALICE)
+    await outbox.enqueue(ALICE, notify.BALANCE_CHANGE, {"amount": "25", "balance": "30.5",
+                                                        "note": "bonus <3"})  # fmt: skip
+    await outbox.enqueue(ALICE, notify.BALANCE_CHANGE, {"amount": "-5", "balance": "25.5"})
+    unknown = await outbox.enqueue(ALICE, "carrier_pigeon", {})
+    await outbox.drain(outbox.sender())
+    for admin, (kind, _, check) in zip(admins, ALERTS, strict=True):
+        [text] = outbox.texts(admin)
+        assert check(text), (kind, text)
+    topped, reduced = outbox.texts(ALICE)
+    assert "25.00 USD" in topped and "30.50 USD" in topped and "bonus <3" in topped
+    assert "reduced by 5.00 USD" in reduced
+    row = (await outbox.rows())[unknown]
+    assert row.status == "skipped" and "carrier_pigeon" in (row.last_error or "")

@@ -1,0 +1,65 @@
+"""The submission job over the fake provider (SPEC §5): queued orders go out oldest first,
+a provider out of funds is backed off (one request, admins told), never sent twice."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+from core.ordering import OrderDraft, place_order
+from core.statuses import OrderStatus
+from scheduler.jobs import submit_due_orders
+from tests.scheduler.conftest import ADMINS, CUSTOMER, Panel
+
+
+async def place(panel: Panel, count: int) -> list[int]:
+    ids = []
+    async with panel.sm() as session:
+        for n in range(count):
+            draft = OrderDraft(panel.service_id, f"https://instagram.com/p{n}", 100)
+            order = await place_order(session, CUSTOMER, draft, key=f"k{n}", admin_ids=ADMINS)
+            ids.append(order.id)
+    return ids
+
+
+async def test_queued_orders_are_submitted_oldest_first_and_the_customer_told(
+    panel: Panel,
+) -> None:
+    ids = await place(panel, 4)
+    assert await submit_due_orders(panel.sm, panel.registry, ADMINS) == 4
+    links = [r.form["link"] for r in panel.fake.requests_for("add")]
+    assert links == [f"https://instagram.com/p{n}" for n in range(4)]
+    orders = await panel.orders()
+    assert all(orders[i].status == OrderStatus.PENDING and orders[i].provider_order_id
+               for i in ids)  # fmt: skip
+    notes = await panel.notifications(kind="order_status")
+    assert [(n.chat_id, n.payload["order_id"], n.payload["new"]) for n in notes] == [
+        (CUSTOMER, i, "pending") for i in ids
+    ]
+    assert await submit_due_orders(panel.sm, panel.registry, ADMINS) == 0
+    assert panel.fake.count("add") == 4
+
+
+async def test_a_provider_out_of_funds_is_asked_once_and_admins_told(panel: Panel) -> None:
+    ids = await place(panel, 3)
+    panel.fake.balance = Decimal("0")
+    await submit_due_orders(panel.sm, panel.registry, ADMINS)
+    await submit_due_orders(panel.sm, panel.registry, ADMINS)
+    assert panel.fake.count("add") == 1  # the rest wait for the provider's backoff
+    orders = await panel.orders()
+    assert {orders[i].status for i in ids} == {OrderStatus.QUEUED}
+    assert orders[ids[0]].next_attempt_at is not None
+    alerts = [n.payload for n in await panel.notifications(kind="admin_alert")]
+    assert [a["alert"] for a in alerts] == ["provider_no_funds"]
+    assert await panel.balance() == Decimal("100000") - 3 * Decimal("0.2")  # still charged
+
+
+async def test_replicas_submitting_at_once_send_each_order_once(any_panel: Panel) -> None:
+    panel = any_panel
+    ids = await place(panel, 6)
+    replicas = [panel, panel.reopen(), panel.reopen()]
+    await asyncio.gather(*(submit_due_orders(r.sm, r.registry, ADMINS) for r in replicas))
+    assert panel.fake.count("add") == 6
+    orders = await panel.orders()
+    assert {orders[i].status for i in ids} == {OrderStatus.PENDING}
+    assert len(await panel.notifications(kind="order_status")) == 6

@@ -1,0 +1,125 @@
+"""Watch jobs (SPEC §4 alerts): provider balances, provider prices vs ours, stale orders."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from sqlalchemy import select, update
+
+from core.statuses import OrderStatus
+from core.watch import check_balances, check_prices, check_stale_orders
+from db.engine import write_tx
+from db.models import Order, Provider, ProviderError, ProviderService, Service
+from db.types import utcnow
+from tests.scheduler.conftest import ADMINS, Panel
+
+
+async def alerts(panel: Panel, kind: str) -> list[dict[str, object]]:
+    return [n.payload for n in await panel.notifications(kind="admin_alert")
+            if n.payload["alert"] == kind]  # fmt: skip
+
+
+async def provider(panel: Panel) -> Provider:
+    async with panel.sm() as session:
+        row = await session.get(Provider, panel.provider_id)
+        assert row is not None
+        return row
+
+
+async def set_threshold(panel: Panel, threshold: str) -> None:
+    async with panel.sm() as session, write_tx(session):
+        await session.execute(update(Provider).values(low_balance_threshold=Decimal(threshold)))
+
+
+async def test_balances_are_stored_and_a_low_one_alerted_once(any_panel: Panel) -> None:
+    panel = any_panel
+    await set_threshold(panel, "50")
+    await check_balances(panel.sm, panel.registry, ADMINS)
+    stored = await provider(panel)
+    assert stored.balance == Decimal("100") and stored.currency == "USD"
+    assert stored.balance_checked_at is not None
+    assert await alerts(panel, "provider_low_balance") == []
+    await set_threshold(panel, "150")
+    await check_balances(panel.sm, panel.registry, ADMINS)
+    await check_balances(panel.sm, panel.registry, ADMINS)
+    [alert] = await alerts(panel, "provider_low_balance")
+    assert alert["balance"] == "100.00" and alert["threshold"] == "150.00"
+
+
+async def test_a_failing_balance_check_is_logged_and_alerted(panel: Panel) -> None:
+    panel.fake.set_fault("balance", "http_500")
+    await check_balances(panel.sm, panel.registry, ADMINS)
+    await check_balances(panel.sm, panel.registry, ADMINS)
+    assert len(await alerts(panel, "provider_failing")) == 1
+    async with panel.sm() as session:
+        errors = list(await session.scalars(select(ProviderError)))
+    assert [e.action for e in errors] == ["balance", "balance"]
+    assert (await provider(panel)).last_error
+    panel.fake.clear_faults()
+    panel.fake.respond("balance", body={"error": "Invalid API key"})
+    await check_balances(panel.sm, panel.registry, ADMINS)
+    assert len(await alerts(panel, "provider_key")) == 1
+
+
+async def test_provider_rates_are_refreshed_and_a_price_below_cost_alerted_once(
+    any_panel: Panel,
+) -> None:
+    panel = any_panel
+    async with panel.sm() as session, write_tx(session):
+        for remote, rate in (("1", "0.90"), ("3", "5.00"), ("99", "1.00")):
+            session.add(ProviderService(
+                provider_id=panel.provider_id, service_id=remote, name=f"remote {remote}",
+                rate=Decimal(rate), min=1, max=1000,
+                rate_basis="flat" if remote == "3" else "per_1000",
+            ))  # fmt: skip
+        base = await session.get(Service, panel.service_id)
+        assert base is not None
+        package = Service(
+            category_id=base.category_id, name="Starter Package", type="Package",
+            price=Decimal("6.00"), rate_basis="flat", min=1, max=1, mode="auto",
+            provider_id=panel.provider_id, provider_service_id="3",
+        )  # fmt: skip
+        gone = Service(
+            category_id=base.category_id, name="Old Likes", price=Decimal("1.00"),
+            provider_id=panel.provider_id, provider_service_id="99", mode="auto",
+        )  # fmt: skip
+        session.add_all([package, gone])
+    await check_prices(panel.sm, panel.registry, ADMINS)
+    assert await alerts(panel, "provider_price_above") == []
+    [unavailable] = await alerts(panel, "service_unavailable")
+    assert unavailable["service_id"] == gone.id
+
+    panel.fake.services[0]["rate"] = "2.50"  # followers: now above our 2.00 per 1000
+    panel.fake.services[2]["rate"] = "6.10"  # the package: above our 6.00 flat
+    await check_prices(panel.sm, panel.registry, ADMINS)
+    await check_prices(panel.sm, panel.registry, ADMINS)
+    above = await alerts(panel, "provider_price_above")
+    assert sorted((a["service_id"], a["rate"], a["price"], a["per"]) for a in above) == [
+        (panel.service_id, "2.50", "2.00", "1000"),
+        (package.id, "6.10", "6.00", "package"),
+    ]
+    assert len(await alerts(panel, "service_unavailable")) == 1
+    async with panel.sm() as session:
+        rows = {r.service_id: r for r in await session.scalars(select(ProviderService))}
+    assert rows["1"].rate == Decimal("2.5") and rows["1"].available
+    assert rows["3"].rate == Decimal("6.1")
+    assert not rows["99"].available
+
+
+async def test_stale_orders_make_one_admin_digest(panel: Panel) -> None:
+    old = await panel.add_orders(3)
+    fresh = await panel.add_orders(1)
+    done = await panel.add_orders(1, status=OrderStatus.COMPLETED)
+    async with panel.sm() as session, write_tx(session):
+        await session.execute(
+            update(Order)
+            .where(Order.id.in_([i for i, _ in old + done]))
+            .values(status_changed_at=utcnow() - timedelta(hours=30))
+        )
+    listed = await check_stale_orders(panel.sm, ADMINS)
+    assert listed == [i for i, _ in old]
+    await check_stale_orders(panel.sm, ADMINS)
+    [digest] = await alerts(panel, "stale_orders")
+    assert digest["count"] == 3 and digest["order_ids"] == [i for i, _ in old]
+    assert fresh[0][0] not in digest["order_ids"]  # type: ignore[operator]
