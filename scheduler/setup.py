@@ -31,11 +31,23 @@ def guarded(job_id: str, func: JobFunc) -> JobFunc:
         except Exception:
             log.exception("job %s failed; it runs again at its next interval", job_id)
 
-    run.__name__ = f"job_{job_id}"
+    run.__name__ = run.__qualname__ = f"job_{job_id}"
     return run
 
 
+class _SkippedTickFilter(logging.Filter):
+    """max_instances=1 is deliberate: a tick that finds its job still running (a long send
+    batch, a slow provider) is expected, not worth a warning every second."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in record.getMessage()
+
+
+_SKIPPED_TICKS = _SkippedTickFilter()
+
+
 def create_scheduler(jobs: list[PeriodicJob]) -> AsyncIOScheduler:
+    logging.getLogger("apscheduler.scheduler").addFilter(_SKIPPED_TICKS)  # idempotent
     scheduler = AsyncIOScheduler(
         job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 30}
     )
@@ -45,6 +57,7 @@ def create_scheduler(jobs: list[PeriodicJob]) -> AsyncIOScheduler:
             "interval",
             seconds=job.seconds,
             id=job.id,
+            name=job.id,
             replace_existing=True,
         )
     return scheduler
