@@ -1,0 +1,58 @@
+"""What the customer is told right after Confirm, for each Auto Order outcome that stays
+in the panel (queued) — pending, failed and review run end to end in tests/e2e."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+
+import pytest
+
+from providers import ProviderRegistry
+from tests.dispatcher.order_seed import balance, give_money, orders_of, seed_catalog
+from tests.fakes.provider_server import FakeProvider
+
+ALICE = 1001
+
+
+@pytest.fixture
+async def registry(app) -> AsyncIterator[ProviderRegistry]:
+    registry = ProviderRegistry(
+        read_timeout=0.5, connect_timeout=0.5, read_retries=0, requests_per_second=1000
+    )
+    app.dp.workflow_data["registry"] = registry
+    yield registry
+    await registry.close()
+
+
+async def confirm_auto_order(app, chat) -> str:
+    await give_money(app.sessionmaker, ALICE, "10")
+    alice = chat(ALICE)
+    await alice.send("/neworder")
+    await alice.press_button("Instagram")
+    await alice.press_button("Instagram Followers Auto")
+    await alice.send("https://instagram.com/alice")
+    await alice.send("1000")
+    return (await alice.press_button("Confirm")).text
+
+
+async def test_unreachable_provider_keeps_the_order_queued(app, chat, registry) -> None:
+    await seed_catalog(app.sessionmaker, provider_url=FakeProvider.closed_url())
+    text = await confirm_auto_order(app, chat)
+    [order] = await orders_of(app.sessionmaker, ALICE)
+    assert f"Order #{order.id} placed" in text
+    assert "Status: Queued, it will be sent shortly." in text
+    assert order.status == "queued" and order.attempts == 1
+    assert await balance(app.sessionmaker, ALICE) == Decimal("8.50")
+
+
+async def test_provider_without_funds_keeps_the_order_queued(app, chat, registry) -> None:
+    async with FakeProvider(api_key="k") as fake:
+        fake.set_fault("add", "not_enough_funds", times=1)
+        await seed_catalog(app.sessionmaker, provider_url=fake.url, provider_key="k")
+        text = await confirm_auto_order(app, chat)
+        assert fake.count("add") == 1
+    [order] = await orders_of(app.sessionmaker, ALICE)
+    assert "Status: Queued, it will be sent shortly." in text
+    assert order.status == "queued"
+    assert await balance(app.sessionmaker, ALICE) == Decimal("8.50")
