@@ -222,7 +222,11 @@ async def change_status(
     amount refunded."""
     old = order.status
     refunded = ZERO
-    if refund > 0 and refund_reason:
+    # A reason already refunded returns the first ledger row unchanged: not a new refund.
+    done = refund_reason and await billing.find_entry(
+        session, billing.refund_key(order.id, refund_reason)
+    )
+    if refund > 0 and refund_reason and not done:
         amount = min(round_down(refund), order.charge - order.refunded)
         entry = await billing.refund(
             session,

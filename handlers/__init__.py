@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import balance, catalog, fallback, mass_order, menu, my_orders, order_flow
+from handlers import admin, balance, catalog, fallback, mass_order, menu, my_orders, order_flow
 
 
 def get_routers() -> list[Router]:
     return [
+        admin.create_router(),  # ADMIN_IDS only; others fall through to fallback
         menu.create_router(),
         balance.create_router(),
         order_flow.create_router(),  # /cancel first: it leaves any flow

@@ -1,0 +1,255 @@
+"""/import: a provider's catalogue (action=services) into the panel (SPEC §4).
+
+Rules, so re-running is always safe:
+- Provider rows are upserted by (provider, service id) into provider_services.
+- A panel service is created only the first time a provider service is seen, in a category
+  named after the provider's category (platform guessed from that name). Later imports
+  update the panel services *currently mapped* to it (name, description, type, min/max,
+  refill/cancel/drip-feed and price) and never create a second one, so a service the admin
+  remapped elsewhere does not come back.
+- Price = rate × (1 + markup/100), 8 places. A price an admin set by hand (/setprice) is
+  kept; if the provider's rate rose above it, the result lists it and admins are alerted.
+- Services the provider dropped are marked unavailable and their panel services switched
+  off; if they come back they stay off until an admin switches them on.
+- Types the chat cannot collect (core.pricing.input_kind is None) are imported switched off.
+- Panel services never get enabled by a re-import: an admin's "off" sticks.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import notify
+from core.admin_actions import audit
+from core.catalog import CatalogError, manually_priced, provider_by_name
+from core.links import guess_platform
+from core.money import money
+from core.pricing import input_kind
+from db.engine import write_tx
+from db.models import Category, ProviderService, Service
+from providers import ProviderRegistry
+from providers import Service as RemoteService
+
+MAX_MARKUP = Decimal(10000)
+OTHER_CATEGORY = "Other"
+
+
+@dataclass
+class BelowCost:
+    service_id: int
+    name: str
+    price: Decimal
+    rate: Decimal
+
+
+@dataclass
+class ImportResult:
+    provider: str
+    currency: str | None
+    fetched: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    disabled_unsupported: int = 0
+    unsupported_types: Counter[str] = field(default_factory=Counter)
+    dropped: int = 0
+    disabled_dropped: int = 0
+    returned: int = 0
+    kept_prices: int = 0
+    categories_created: int = 0
+    below_cost: list[BelowCost] = field(default_factory=list)
+
+
+def marked_up(rate: Decimal, markup: Decimal) -> Decimal:
+    return money(rate * (1 + markup / 100))
+
+
+async def import_services(
+    session: AsyncSession,
+    registry: ProviderRegistry,
+    provider_name: str,
+    markup: Decimal,
+    *,
+    admin_id: int,
+    admin_ids: frozenset[int] = frozenset(),
+) -> ImportResult:
+    """Fetch the provider's services and apply them in one transaction (see module rules).
+
+    Raises CatalogError for a bad markup or unknown provider; a provider failure propagates
+    as providers.ProviderError before anything is written.
+    """
+    if not 0 <= markup <= MAX_MARKUP:
+        raise CatalogError("bad_markup", markup=markup)
+    provider = await provider_by_name(session, provider_name)
+    await session.commit()  # no transaction held over the provider call
+    remote = {row.id: row for row in await registry.get(provider).services()}
+    async with write_tx(session):
+        provider = await provider_by_name(session, provider.name)
+        result = ImportResult(provider.name, provider.currency, fetched=len(remote))
+        known = {
+            ps.service_id: ps
+            for ps in await session.scalars(
+                select(ProviderService).where(ProviderService.provider_id == provider.id)
+            )
+        }
+        mapped: dict[str, list[Service]] = {}
+        for svc in await session.scalars(select(Service).where(Service.provider_id == provider.id)):
+            mapped.setdefault(svc.provider_service_id or "", []).append(svc)
+        manual = await manually_priced(session)
+
+        new_rows: list[RemoteService] = []
+        for row in remote.values():
+            ps = known.get(row.id)
+            if ps is None:
+                session.add(_new_provider_service(provider.id, row))
+                new_rows.append(row)
+                continue
+            if not ps.available:
+                result.returned += 1
+            _copy_provider_service(ps, row)
+            for svc in mapped.get(row.id, []):
+                _update_service(svc, row, markup, svc.id in manual, result)
+        for service_id, ps in known.items():
+            if service_id in remote or not ps.available:
+                continue
+            ps.available = False
+            result.dropped += 1
+            for svc in mapped.get(service_id, []):
+                if svc.enabled:
+                    svc.enabled = False
+                    result.disabled_dropped += 1
+        await _create_services(session, new_rows, provider.id, markup, result)
+        for item in result.below_cost:
+            await notify.alert_admins(
+                session,
+                admin_ids,
+                f"service:{item.service_id}:below_cost",
+                "provider_price_above",
+                {
+                    "provider": provider.name,
+                    "service_id": item.service_id,
+                    "service": item.name[:100],
+                    "price": str(item.price),
+                    "cost": str(item.rate),
+                },
+            )
+        audit(
+            session,
+            admin_id,
+            "catalog.import",
+            f"provider:{provider.id}",
+            None,
+            {
+                "markup": str(markup),
+                "fetched": result.fetched,
+                "created": result.created,
+                "updated": result.updated,
+                "dropped": result.dropped,
+            },
+        )
+    return result
+
+
+def _new_provider_service(provider_id: int, row: RemoteService) -> ProviderService:
+    ps = ProviderService(provider_id=provider_id, service_id=row.id)
+    _copy_provider_service(ps, row)
+    return ps
+
+
+def _copy_provider_service(ps: ProviderService, row: RemoteService) -> None:
+    ps.name = row.name
+    ps.type = row.type[:64]
+    ps.category = row.category
+    ps.rate, ps.rate_basis = row.rate, row.rate_basis
+    ps.min, ps.max = row.min, row.max
+    ps.refill, ps.cancel, ps.dripfeed = row.refill, row.cancel, row.dripfeed
+    ps.description = row.description
+    ps.available = True
+
+
+def _update_service(
+    svc: Service, row: RemoteService, markup: Decimal, manual_price: bool, result: ImportResult
+) -> None:
+    before = _fields(svc)
+    svc.name, svc.description = row.name, row.description
+    svc.type, svc.rate_basis = row.type[:64], row.rate_basis
+    svc.min, svc.max = row.min, row.max
+    svc.refill, svc.cancel, svc.dripfeed = bool(row.refill), bool(row.cancel), bool(row.dripfeed)
+    if manual_price:
+        result.kept_prices += 1
+        if svc.price < row.rate:
+            result.below_cost.append(BelowCost(svc.id, svc.name, svc.price, row.rate))
+    else:
+        svc.price = marked_up(row.rate, markup)
+    if _fields(svc) == before:
+        result.unchanged += 1
+    else:
+        result.updated += 1
+
+
+def _fields(svc: Service) -> tuple[object, ...]:
+    return (
+        svc.name,
+        svc.description,
+        svc.type,
+        svc.rate_basis,
+        svc.min,
+        svc.max,
+        svc.refill,
+        svc.cancel,
+        svc.dripfeed,
+        svc.price,
+    )
+
+
+def category_name(row: RemoteService) -> str:
+    return ((row.category or "").strip() or OTHER_CATEGORY)[:255]
+
+
+async def _create_services(
+    session: AsyncSession,
+    rows: list[RemoteService],
+    provider_id: int,
+    markup: Decimal,
+    result: ImportResult,
+) -> None:
+    if not rows:
+        return
+    categories = {c.name: c for c in await session.scalars(select(Category))}
+    for name in dict.fromkeys(category_name(row) for row in rows):
+        if name not in categories:
+            categories[name] = Category(name=name, platform=guess_platform(name))
+            session.add(categories[name])
+            result.categories_created += 1
+    await session.flush()
+    for row in rows:
+        supported = input_kind(row.type) is not None
+        if not supported:
+            result.disabled_unsupported += 1
+            result.unsupported_types[row.type] += 1
+        session.add(
+            Service(
+                category_id=categories[category_name(row)].id,
+                name=row.name,
+                description=row.description,
+                type=row.type[:64],
+                price=marked_up(row.rate, markup),
+                rate_basis=row.rate_basis,
+                min=row.min,
+                max=row.max,
+                mode="auto",
+                provider_id=provider_id,
+                provider_service_id=row.id,
+                refill=bool(row.refill),
+                cancel=bool(row.cancel),
+                dripfeed=bool(row.dripfeed),
+                enabled=supported,
+            )
+        )
+        result.created += 1
+    await session.flush()

@@ -1,0 +1,384 @@
+"""Providers: /addprovider, /providerset, /providers, /check, /errors."""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from decimal import Decimal
+from typing import Any
+
+from aiogram import Router, html
+from aiogram.exceptions import TelegramAPIError
+from aiogram.filters import Command, CommandObject
+from aiogram.types import Message
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import health
+from core.catalog import (
+    CatalogError,
+    connect_provider,
+    mapped_counts,
+    search_providers,
+    set_provider_option,
+)
+from db.models import Provider, ProviderError
+from handlers.admin.common import amount, answer_long, args_of, clip, to_amount, usage, when
+from providers import (
+    ApiError,
+    Balance,
+    NonJSONResponse,
+    ProviderRegistry,
+    RateLimited,
+    TransportError,
+    is_demo_url,
+    mask_secret,
+)
+from providers import ProviderError as ProviderFailure
+
+ERRORS_SHOWN = 20
+
+
+def addprovider_usage() -> str:
+    return usage(
+        "/addprovider NAME API_URL API_KEY [LOW_BALANCE_THRESHOLD]",
+        _("Example: <code>/addprovider main https://panel.example/api/v2 KEY 10</code>"),
+        _("Try the built-in demo provider: <code>/addprovider demo demo demo</code>"),
+    )
+
+
+def providerset_usage() -> str:
+    return usage(
+        "/providerset NAME on|off|threshold AMOUNT",
+        _("on/off: use the provider or not; threshold: alert when its balance is below AMOUNT."),
+    )
+
+
+def failure_text(exc: ProviderFailure, url: str) -> str:
+    """What went wrong with a provider call, in plain words for the owner."""
+    message = clip(exc.message, 300)
+    if isinstance(exc, ApiError):
+        return _("the provider refused the request: {message}").format(message=message)
+    if isinstance(exc, NonJSONResponse):
+        return _(
+            "{url} did not answer like an SMM panel API (HTTP {status}, not JSON). "
+            "Check the API URL: it usually ends with /api/v2."
+        ).format(url=clip(url, 120), status=exc.status_code)
+    if isinstance(exc, RateLimited):
+        return _("the provider is limiting our requests; try again in a minute.")
+    if isinstance(exc, TransportError):
+        return _("could not reach {url}: {message}").format(url=clip(url, 120), message=message)
+    return message
+
+
+def catalog_error_text(error: CatalogError) -> str:
+    d = error.details
+    texts = {
+        "bad_name": _("A provider name is 1-64 letters, digits, dots, dashes or underscores."),
+        "bad_url": _("{url} is not an API URL (http:// or https://, or demo).").format(
+            url=clip(str(d.get("url")), 120)
+        ),
+        "bad_threshold": _("The threshold must be a number, 0 or more."),
+        "unknown_provider": _("No provider named {name}. See /providers.").format(
+            name=clip(str(d.get("name")), 64)
+        ),
+        "bad_option": providerset_usage(),
+    }
+    return texts.get(error.code, error.code)
+
+
+def balance_line(provider: Provider) -> str:
+    if provider.balance is None:
+        return _("Balance: unknown")
+    line = _("Balance: {balance} {currency}").format(
+        balance=amount(provider.balance), currency=html.quote(provider.currency or "")
+    )
+    if provider.low_balance_threshold > 0:
+        line += " " + _("(alert below {threshold})").format(
+            threshold=amount(provider.low_balance_threshold)
+        )
+        if provider.balance < provider.low_balance_threshold:
+            line += " ⚠️ " + _("LOW")
+    return line
+
+
+def create_router() -> Router:
+    router = Router(name="admin.providers")
+
+    @router.message(Command("addprovider"))
+    async def add_provider(
+        message: Message,
+        command: CommandObject,
+        session: AsyncSession,
+        registry: ProviderRegistry,
+    ) -> None:
+        args = args_of(command)
+        if len(args) not in (3, 4):
+            await message.answer(addprovider_usage())
+            return
+        name, api_url, api_key = args[:3]
+        threshold = to_amount(args[3]) if len(args) == 4 else None
+        if len(args) == 4 and threshold is None:
+            await message.answer(addprovider_usage())
+            return
+        assert message.from_user is not None
+        try:
+            result = await connect_provider(
+                session,
+                registry,
+                name,
+                api_url,
+                api_key,
+                admin_id=message.from_user.id,
+                threshold=threshold,
+            )
+        except CatalogError as error:
+            await message.answer(catalog_error_text(error) + "\n\n" + addprovider_usage())
+            return
+        lines = []
+        if result.error is not None:
+            lines.append(
+                _("❌ Could not connect {name}: {reason}").format(
+                    name=clip(name, 64), reason=failure_text(result.error, api_url)
+                )
+            )
+            if result.provider is not None:
+                lines.append(_("Nothing changed: the provider keeps its current URL and key."))
+            else:
+                lines.append(_("Nothing was saved. Check the URL and the key and send it again."))
+        else:
+            provider, balance = result.provider, result.balance
+            assert provider is not None and balance is not None
+            title = (
+                _("✅ Provider {name} connected.")
+                if result.created
+                else _("✅ Provider {name} updated.")
+            )
+            lines += [
+                title.format(name=f"<b>{clip(provider.name, 64)}</b>"),
+                _("Balance: {balance} {currency}").format(
+                    balance=amount(balance.amount), currency=html.quote(balance.currency or "—")
+                ),
+                _("Key: {key}").format(key=html.quote(mask_secret(provider.api_key))),
+                _(
+                    "Next: <code>/import {name} 30</code> imports its services with a 30% markup."
+                ).format(name=clip(provider.name, 64)),
+            ]
+        if not is_demo_url(api_url):
+            # The command carries the API key: do not leave it in the chat history.
+            with suppress(TelegramAPIError):
+                await message.delete()
+                lines.append(_("(Your message with the key was deleted from the chat.)"))
+        await message.answer("\n".join(lines))
+
+    @router.message(Command("providerset"))
+    async def provider_set(message: Message, command: CommandObject, session: AsyncSession) -> None:
+        args = args_of(command)
+        if len(args) < 2 or args[1] not in ("on", "off", "threshold"):
+            await message.answer(providerset_usage())
+            return
+        value: Decimal | None = None
+        if args[1] == "threshold":
+            value = to_amount(args[2]) if len(args) == 3 else None
+            if value is None:
+                await message.answer(providerset_usage())
+                return
+        elif len(args) != 2:
+            await message.answer(providerset_usage())
+            return
+        assert message.from_user is not None
+        try:
+            provider = await set_provider_option(
+                session, args[0], args[1], value, admin_id=message.from_user.id
+            )
+        except CatalogError as error:
+            await message.answer(catalog_error_text(error))
+            return
+        state = _("enabled") if provider.enabled else _("disabled")
+        await message.answer(
+            _("Provider {name}: {state}, low-balance alert below {threshold}.").format(
+                name=f"<b>{clip(provider.name, 64)}</b>",
+                state=state,
+                threshold=amount(provider.low_balance_threshold),
+            )
+        )
+
+    @router.message(Command("providers"))
+    async def list_providers(
+        message: Message, session: AsyncSession, registry: ProviderRegistry
+    ) -> None:
+        providers = await search_providers(session, None)
+        if not providers:
+            await message.answer(_("No providers yet.") + "\n\n" + addprovider_usage())
+            return
+        answers = await health.refresh_balances(session, registry, providers)
+        counts = await mapped_counts(session)
+        rows = {p.id: p for p in await session.scalars(select(Provider))}
+        lines = [_("<b>Providers</b>")]
+        for provider in providers:
+            row = rows.get(provider.id, provider)
+            total, enabled = counts.get(row.id, (0, 0))
+            state = "✅ " + _("enabled") if row.enabled else "⏸ " + _("disabled")
+            lines += ["", f"<b>{clip(row.name, 64)}</b> · {state}", balance_line(row)]
+            answer = answers.get(row.id)
+            if isinstance(answer, ProviderFailure):
+                lines.append("❌ " + failure_text(answer, row.api_url))
+            elif isinstance(answer, Balance):
+                lines.append(_("Checked just now."))
+            lines.append(
+                _("Services mapped: {total} ({enabled} switched on)").format(
+                    total=total, enabled=enabled
+                )
+            )
+            if row.last_error:
+                lines.append(
+                    _("Last error: {error} ({when})").format(
+                        error=clip(row.last_error, 200), when=when(row.last_error_at)
+                    )
+                )
+            lines.append(
+                _("URL: {url} · key {key}").format(
+                    url=clip(row.api_url, 100), key=html.quote(mask_secret(row.api_key))
+                )
+            )
+        await answer_long(message, lines)
+
+    @router.message(Command("check"))
+    async def check(
+        message: Message,
+        command: CommandObject,
+        session: AsyncSession,
+        registry: ProviderRegistry,
+        currency: str,
+        admin_ids: frozenset[int],
+    ) -> None:
+        args = args_of(command)
+        if len(args) > 1:
+            await message.answer(usage("/check [NAME]"))
+            return
+        providers = await search_providers(session, args[0] if args else None)
+        if not providers:
+            text = (
+                catalog_error_text(CatalogError("unknown_provider", name=args[0]))
+                if args
+                else _("No providers yet.") + "\n\n" + addprovider_usage()
+            )
+            await message.answer(text)
+            return
+        panel_problems = [] if args else await health.unmapped_auto_services(session)
+        reports = await health.check_all(session, registry, currency=currency, providers=providers)
+        await health.raise_alerts(session, admin_ids, reports)
+        lines = [_("<b>Auto Order check</b>")]
+        for report in reports:
+            lines += ["", report_header(report)]
+            lines += [problem_line(p) for p in report.problems] or ["✅ " + _("all good")]
+        if panel_problems:
+            lines += ["", _("<b>Panel</b>")] + [problem_line(p) for p in panel_problems]
+        await answer_long(message, lines)
+
+    @router.message(Command("errors"))
+    async def errors(message: Message, command: CommandObject, session: AsyncSession) -> None:
+        args = args_of(command)
+        if len(args) > 1:
+            await message.answer(usage("/errors [NAME]"))
+            return
+        stmt = (
+            select(ProviderError, Provider.name)
+            .join(Provider, Provider.id == ProviderError.provider_id)
+            .order_by(ProviderError.id.desc())
+            .limit(ERRORS_SHOWN)
+        )
+        if args:
+            providers = await search_providers(session, args[0])
+            if not providers:
+                await message.answer(
+                    catalog_error_text(CatalogError("unknown_provider", name=args[0]))
+                )
+                return
+            stmt = stmt.where(ProviderError.provider_id == providers[0].id)
+        rows = (await session.execute(stmt)).all()
+        if not rows:
+            await message.answer(_("No provider errors recorded."))
+            return
+        lines = [_("<b>Recent provider errors</b> (newest first)")]
+        for error, name in rows:
+            order = f" · #{error.order_id}" if error.order_id else ""
+            code = f" [{html.quote(error.code)}]" if error.code else ""
+            lines.append(
+                f"{when(error.created_at)} · <b>{clip(name, 40)}</b> · "
+                f"{html.quote(error.action)}{order}{code}: {clip(error.message, 200)}"
+            )
+        await answer_long(message, lines)
+
+    return router
+
+
+def report_header(report: health.ProviderReport) -> str:
+    provider = report.provider
+    head = f"<b>{clip(provider.name, 64)}</b>"
+    if report.balance is not None:
+        head += " · " + _("key OK, balance {balance} {currency}").format(
+            balance=amount(report.balance.amount),
+            currency=html.quote(report.balance.currency or ""),
+        )
+    return head + " · " + _("{count} services checked").format(count=report.services_checked)
+
+
+def problem_line(problem: health.Problem) -> str:
+    """One line per finding; service names and provider text are escaped."""
+    d: dict[str, Any] = dict(problem.details)
+    if "service" in d:
+        d["service"] = clip(str(d["service"]), 50)
+    for key in ("price", "cost", "balance", "threshold"):
+        if key in d:
+            d[key] = amount(d[key])
+    for key in (
+        "message",
+        "provider_service_id",
+        "ours",
+        "theirs",
+        "currency",
+        "provider_currency",
+    ):
+        if key in d:
+            d[key] = clip(str(d[key] or ""), 200)
+    texts = {
+        "provider_disabled": _(
+            "⏸ The provider is disabled but {services} switched-on services are mapped to it: "
+            "their orders will wait."
+        ),
+        "key_invalid": _("❌ API key refused: {message}"),
+        "unreachable": _("❌ Provider unreachable: {message}"),
+        "low_balance": _(
+            "⚠️ Balance {balance} {currency} is below the alert threshold {threshold}."
+        ),
+        "currency_mismatch": _(
+            "⚠️ The provider bills in {provider_currency}, the panel sells in {ours}: "
+            "prices are not compared with its rates."
+        ),
+        "not_offered": _(
+            "❌ #{service_id} {service}: provider service {provider_service_id} is no longer "
+            "offered (fix with /map or /service {service_id} off)."
+        ),
+        "type_mismatch": _("❌ #{service_id} {service}: our type {ours}, the provider's {theirs}."),
+        "min_below": _(
+            "⚠️ #{service_id} {service}: min {ours} is below the provider's min {theirs}."
+        ),
+        "max_above": _(
+            "⚠️ #{service_id} {service}: max {ours} is above the provider's max {theirs}."
+        ),
+        "price_below_cost": _(
+            "💸 #{service_id} {service}: price {price} is below the provider's cost {cost}."
+        ),
+        "refill_unsupported": _(
+            "⚠️ #{service_id} {service}: promises refill, the provider does not offer it."
+        ),
+        "cancel_unsupported": _(
+            "⚠️ #{service_id} {service}: promises cancel, the provider does not offer it."
+        ),
+        "unmapped_auto": _(
+            "❌ #{service_id} {service}: auto mode but not mapped to a provider (use /map)."
+        ),
+    }
+    template = texts.get(problem.code)
+    return template.format(**d) if template else html.quote(problem.code)
