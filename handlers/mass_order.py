@@ -18,13 +18,20 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.billing import InsufficientFunds
 from core.links import PLATFORM_NAMES
 from core.mass_order import MAX_LINES, MassLine, MassPreview, TooManyLines, check_mass_order
 from core.money import ZERO
-from core.ordering import OrderDraft, OrderError, orders_by_key_prefix, place_orders
+from core.ordering import (
+    OrderDraft,
+    OrderError,
+    may_submit_now,
+    orders_by_key_prefix,
+    place_orders,
+)
 from core.statuses import OrderStatus
 from core.submission import submit_order
 from db.models import Order, User
@@ -151,6 +158,13 @@ def stale_text() -> str:
     return _("This preview is no longer active. Send /massorder again.")
 
 
+async def answer_already_placed(query: CallbackQuery, orders: list[Order]) -> None:
+    await query.answer(
+        _("Already placed: {ids}.").format(ids=", ".join(f"#{o.id}" for o in orders)),
+        show_alert=True,
+    )
+
+
 # --- handlers ---------------------------------------------------------------------------
 
 
@@ -271,10 +285,7 @@ def create_router() -> Router:
         key = mass_key(user.id, callback_data.nonce)
         placed = await orders_by_key_prefix(session, user.id, key)
         if placed:  # a double tap or a replay
-            await query.answer(
-                _("Already placed: {ids}.").format(ids=", ".join(f"#{o.id}" for o in placed)),
-                show_alert=True,
-            )
+            await answer_already_placed(query, placed)
             return
         data = await state.get_data()
         if await state.get_state() != MassOrderFlow.confirm or data.get("mass") != (
@@ -293,6 +304,13 @@ def create_router() -> Router:
                 show_alert=True,
             )
             return
+        except IntegrityError:  # the same key placed concurrently (no event isolation)
+            await session.rollback()
+            placed = await orders_by_key_prefix(session, user.id, key)
+            if not placed:
+                raise
+            await answer_already_placed(query, placed)
+            return
         except OrderError:
             await state.set_state(MassOrderFlow.lines)
             await query.answer(
@@ -303,9 +321,10 @@ def create_router() -> Router:
         await query.answer()
         for order in orders:
             try:
-                await submit_order(
-                    session, registry, order.id, admin_ids=admin_ids, notify_customer=False
-                )
+                if await may_submit_now(session, order.id):
+                    await submit_order(
+                        session, registry, order.id, admin_ids=admin_ids, notify_customer=False
+                    )
             except Exception:  # left queued: the scheduler sends it
                 log.exception("submitting order %s failed", order.id)
         orders = await orders_by_key_prefix(session, user.id, key)

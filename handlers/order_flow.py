@@ -19,6 +19,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.billing import InsufficientFunds
@@ -26,6 +27,7 @@ from core.links import accepts_username, check_link
 from core.ordering import (
     OrderDraft,
     OrderError,
+    may_submit_now,
     order_by_key,
     orderable_service,
     place_order,
@@ -33,7 +35,7 @@ from core.ordering import (
 )
 from core.pricing import check_quantity, input_kind, lines_field, parse_quantity, split_lines
 from core.submission import submit_order
-from db.models import Service, User
+from db.models import Order, Service, User
 from handlers.catalog import (
     FlowCallback,
     ServicePick,
@@ -96,6 +98,15 @@ def unavailable_text() -> str:
 
 def cancelled_text() -> str:
     return _("Cancelled. Nothing was ordered.")
+
+
+async def answer_already_placed(query: CallbackQuery, order: Order) -> None:
+    await query.answer(
+        _("Order #{id} is already placed: {status}.").format(
+            id=order.id, status=status_label(order.status)
+        ),
+        show_alert=True,
+    )
 
 
 # --- handlers ---------------------------------------------------------------------------
@@ -330,12 +341,7 @@ def create_router() -> Router:
         key = confirm_key(user.id, callback_data.nonce)
         placed = await order_by_key(session, user.id, key)
         if placed is not None:  # a double tap or a replay: the order it already placed
-            await query.answer(
-                _("Order #{id} is already placed: {status}.").format(
-                    id=placed.id, status=status_label(placed.status)
-                ),
-                show_alert=True,
-            )
+            await answer_already_placed(query, placed)
             return
         data = await state.get_data()
         if await state.get_state() != OrderFlow.confirm or data.get("confirm") != (
@@ -360,18 +366,23 @@ def create_router() -> Router:
             await state.clear()
             await query.answer(unavailable_text(), show_alert=True)
             return
+        except IntegrityError:  # the same key placed concurrently (no event isolation)
+            await session.rollback()
+            placed = await order_by_key(session, user.id, key)
+            if placed is None:
+                raise
+            await answer_already_placed(query, placed)
+            return
         await state.clear()
         await query.answer()
         try:
-            order = (
+            if await may_submit_now(session, order.id):
                 await submit_order(
                     session, registry, order.id, admin_ids=admin_ids, notify_customer=False
                 )
-                or order
-            )
-        except Exception:  # the scheduler submits queued orders again; never lose the answer
+        except Exception:  # left queued: the scheduler sends it; never lose the answer
             log.exception("submitting order %s failed", order.id)
-            order = await order_by_key(session, user.id, key) or order
+        order = await order_by_key(session, user.id, key) or order
         await show(query, bot, placed_text(order, currency), after_order_keyboard())
 
     return router

@@ -89,13 +89,13 @@ def price_text(service: Service, currency: str) -> str:
 
 
 def expected_link_text(platform: str | None, username_ok: bool) -> str:
-    """What the link step expects, e.g. "an Instagram link (instagram.com/…)"."""
+    """What the link step expects, e.g. "a link to Instagram (instagram.com/…)"."""
     host = example_host(platform)
     name = PLATFORM_NAMES.get(platform or "", "")
     if host and username_ok:
-        return _("a {platform} link ({host}/…) or an @username").format(platform=name, host=host)
+        return _("a link to {platform} ({host}/…) or an @username").format(platform=name, host=host)
     if host:
-        return _("a {platform} link ({host}/…)").format(platform=name, host=host)
+        return _("a link to {platform} ({host}/…)").format(platform=name, host=host)
     return _("a link (https://…)")
 
 

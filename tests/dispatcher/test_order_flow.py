@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from decimal import Decimal
 
@@ -96,7 +97,7 @@ async def test_service_card_shows_everything_and_asks_for_the_link(app, chat, ca
     assert "Min / max: 100 / 10000" in text
     assert "Refill: ✅ yes · Cancel: ✖ no" in text
     assert "Real &lt;b&gt;looking&lt;/b&gt; &amp; fast" in text  # description escaped
-    assert "Instagram link (instagram.com/…) or an @username" in text
+    assert "Send a link to Instagram (instagram.com/…) or an @username." in text
     state = await fsm(app.dp, app.bot, ALICE).get_state()
     assert state == "OrderFlow:link"
 
@@ -148,7 +149,7 @@ async def test_bad_links_are_refused_and_the_flow_waits(
     alice = chat(ALICE)
     reply = await to_quantity(alice, link)
     assert expected in reply.text
-    assert "Instagram link (instagram.com/…)" in reply.text
+    assert "a link to Instagram (instagram.com/…)" in reply.text
     assert await fsm(app.dp, app.bot, ALICE).get_state() == "OrderFlow:link"
     assert await orders_of(app.sessionmaker, ALICE) == []
     good = await alice.send("instagram.com/alice")
@@ -401,3 +402,20 @@ async def test_menu_button_callback_shape(app, chat, catalog) -> None:
     alice = chat(ALICE)
     reply = await alice.press(MenuCallback(action="new_order").pack())
     assert "Choose a category" in reply.text
+
+
+async def test_concurrent_double_tap_without_isolation_still_places_one_order(
+    app, chat, catalog
+) -> None:
+    """Event isolation is not the guard: the idempotency key is (SPEC §5, STYLE 8)."""
+    from aiogram.fsm.storage.memory import DisabledEventIsolation
+
+    await give_money(app.sessionmaker, ALICE, "10")
+    alice = chat(ALICE)
+    await to_quantity(alice)
+    data = confirm_data(await alice.send("1000"))
+    app.dp.fsm.events_isolation = DisabledEventIsolation()
+    await asyncio.gather(alice.press(data), alice.press(data), alice.press(data))
+    assert len(await orders_of(app.sessionmaker, ALICE)) == 1
+    assert await charges_of(app.sessionmaker, ALICE) == 1
+    assert await balance(app.sessionmaker, ALICE) == Decimal("8.00")

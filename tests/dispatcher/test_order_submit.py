@@ -56,3 +56,35 @@ async def test_provider_without_funds_keeps_the_order_queued(app, chat, registry
     assert "Status: Queued, it will be sent shortly." in text
     assert order.status == "queued"
     assert await balance(app.sessionmaker, ALICE) == Decimal("8.50")
+
+
+async def test_provider_in_backoff_is_not_called_again_at_confirm(app, chat, registry) -> None:
+    async with FakeProvider(api_key="k") as fake:
+        fake.set_fault("add", "not_enough_funds")
+        await seed_catalog(app.sessionmaker, provider_url=fake.url, provider_key="k")
+        await confirm_auto_order(app, chat)
+        alice = chat(ALICE)
+        await alice.send("/neworder")
+        await alice.press_button("Instagram")
+        await alice.press_button("Instagram Followers Auto")
+        await alice.send("https://instagram.com/bob")
+        await alice.send("1000")
+        text = (await alice.press_button("Confirm")).text
+        assert fake.count("add") == 1  # the second order waits for the scheduler
+    assert "Status: Queued, it will be sent shortly." in text
+    assert [o.status for o in await orders_of(app.sessionmaker, ALICE)] == ["queued", "queued"]
+
+
+async def test_disabled_provider_is_not_called(app, chat, registry) -> None:
+    from db.engine import write_tx
+    from db.models import Provider
+
+    async with FakeProvider(api_key="k") as fake:
+        await seed_catalog(app.sessionmaker, provider_url=fake.url, provider_key="k")
+        async with app.sessionmaker() as session, write_tx(session):
+            provider = await session.get(Provider, 1)
+            assert provider is not None
+            provider.enabled = False
+        text = await confirm_auto_order(app, chat)
+        assert fake.count("add") == 0
+    assert "Status: Queued, it will be sent shortly." in text
