@@ -79,23 +79,26 @@ def order_snapshot(order: Order) -> dict[str, Any]:
     }
 
 
-async def load_order(session: AsyncSession, order_id: int) -> Order | None:
-    """The order as it is now, with service, provider and history."""
+async def load_order(
+    session: AsyncSession, order_id: int, *, for_update: bool = False
+) -> Order | None:
+    """The order as it is now, with service, provider and history. `for_update` locks the
+    row (PostgreSQL) so the submitter's conditional claim waits for this transaction."""
+    stmt = select(Order).where(Order.id == order_id)
+    if for_update:
+        stmt = stmt.with_for_update(of=Order)
     return await session.scalar(
-        select(Order)
-        .where(Order.id == order_id)
-        .options(
+        stmt.options(
             selectinload(Order.service),
             selectinload(Order.provider),
             selectinload(Order.history),
             selectinload(Order.user),
-        )
-        .execution_options(populate_existing=True)
+        ).execution_options(populate_existing=True)
     )
 
 
 async def _order_for_update(session: AsyncSession, order_id: int) -> Order:
-    order = await load_order(session, order_id)
+    order = await load_order(session, order_id, for_update=True)
     if order is None:
         raise ActionError("order_not_found", order_id=order_id)
     if order.status == OrderStatus.SUBMITTING:

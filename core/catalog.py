@@ -1,19 +1,17 @@
-"""The panel's catalogue as admins shape it: providers, mapping, prices, service switches.
+"""The panel's catalogue as admins shape it: mapping, prices, service switches, listings.
 
-Import lives in core.catalog_import. Every change is audited (core.admin_actions.audit); a
-price set by hand is recorded as a "service.setprice" audit row, which is also how a
-re-import knows to leave that price alone.
+Import lives in core.catalog_import, provider accounts in core.provider_accounts. Every
+change is audited (core.admin_actions.audit); a price set by hand is recorded as a
+"service.setprice" audit row, which is also how a re-import knows to leave that price alone.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-import httpx
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -21,10 +19,7 @@ from core.admin_actions import audit
 from core.pricing import input_kind
 from db.engine import write_tx
 from db.models import AdminAuditLog, Category, Provider, ProviderService, Service
-from db.types import utcnow
-from providers import Balance, ProviderError, ProviderRegistry, is_demo_url, mask_secret
 
-NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 SETPRICE_ACTION = "service.setprice"
 
 
@@ -37,16 +32,6 @@ class CatalogError(Exception):
         self.details = details
 
 
-def valid_api_url(api_url: str) -> bool:
-    if is_demo_url(api_url):
-        return True
-    try:
-        url = httpx.URL(api_url)
-    except (httpx.InvalidURL, TypeError):
-        return False
-    return url.scheme in ("http", "https") and bool(url.host)
-
-
 async def provider_by_name(session: AsyncSession, name: str) -> Provider:
     provider = await session.scalar(
         select(Provider).where(func.lower(Provider.name) == name.strip().lower())
@@ -54,129 +39,6 @@ async def provider_by_name(session: AsyncSession, name: str) -> Provider:
     if provider is None:
         raise CatalogError("unknown_provider", name=name)
     return provider
-
-
-def provider_snapshot(provider: Provider) -> dict[str, Any]:
-    return {
-        "name": provider.name,
-        "api_url": provider.api_url,
-        "api_key": mask_secret(provider.api_key),
-        "enabled": provider.enabled,
-        "threshold": str(provider.low_balance_threshold),
-    }
-
-
-# --- providers ------------------------------------------------------------------------------
-
-
-@dataclass
-class ConnectResult:
-    provider: Provider | None  # None: not saved (a new provider whose check failed)
-    created: bool
-    balance: Balance | None
-    error: ProviderError | None
-
-
-async def connect_provider(
-    session: AsyncSession,
-    registry: ProviderRegistry,
-    name: str,
-    api_url: str,
-    api_key: str,
-    *,
-    admin_id: int,
-    threshold: Decimal | None = None,
-) -> ConnectResult:
-    """Check the key with a balance call first; save (or update) the provider only if it works.
-
-    A failing check saves nothing: a new provider is not created, an existing one keeps its
-    current URL and key (so a typo cannot break a working provider).
-    """
-    if not NAME_RE.match(name):
-        raise CatalogError("bad_name", name=name)
-    if not valid_api_url(api_url):
-        raise CatalogError("bad_url", url=api_url)
-    if threshold is not None and threshold < 0:
-        raise CatalogError("bad_threshold")
-    if session.in_transaction():
-        await session.commit()  # no transaction held over the provider call
-    client = registry.make_client(api_url, api_key, name)
-    try:
-        balance = await client.balance()
-    except ProviderError as exc:
-        existing = await session.scalar(
-            select(Provider).where(func.lower(Provider.name) == name.lower())
-        )
-        return ConnectResult(existing, False, None, exc)
-    async with write_tx(session):
-        provider = await session.scalar(
-            select(Provider).where(func.lower(Provider.name) == name.lower())
-        )
-        created = provider is None
-        before = None if provider is None else provider_snapshot(provider)
-        if provider is None:
-            provider = Provider(name=name, api_url=api_url, api_key=api_key)
-            session.add(provider)
-        provider.api_url, provider.api_key = api_url.strip(), api_key.strip()
-        provider.enabled = True
-        provider.consecutive_failures = 0
-        provider.last_error = provider.retry_after = None
-        provider.balance, provider.currency = balance.amount, balance.currency
-        provider.balance_checked_at = utcnow()
-        if threshold is not None:
-            provider.low_balance_threshold = threshold
-        await session.flush()
-        audit(
-            session,
-            admin_id,
-            "provider.connect",
-            f"provider:{provider.id}",
-            before,
-            provider_snapshot(provider),
-        )
-    return ConnectResult(provider, created, balance, None)
-
-
-PROVIDER_OPTIONS = ("on", "off", "threshold")
-
-
-async def set_provider_option(
-    session: AsyncSession, name: str, option: str, value: Decimal | None, *, admin_id: int
-) -> Provider:
-    """/providerset NAME on|off|threshold AMOUNT."""
-    if option not in PROVIDER_OPTIONS:
-        raise CatalogError("bad_option", option=option)
-    async with write_tx(session):
-        provider = await provider_by_name(session, name)
-        before = provider_snapshot(provider)
-        if option == "threshold":
-            if value is None or value < 0:
-                raise CatalogError("bad_threshold")
-            provider.low_balance_threshold = value
-        else:
-            provider.enabled = option == "on"
-            if provider.enabled:
-                provider.consecutive_failures = 0
-                provider.retry_after = None
-        audit(
-            session,
-            admin_id,
-            "provider.set",
-            f"provider:{provider.id}",
-            before,
-            provider_snapshot(provider),
-        )
-    return provider
-
-
-async def mapped_counts(session: AsyncSession) -> dict[int, tuple[int, int]]:
-    """provider id -> (services mapped, of which enabled)."""
-    rows = await session.execute(
-        select(Service.provider_id, func.count(), func.sum(case((Service.enabled, 1), else_=0)))
-        .where(Service.provider_id.is_not(None))
-        .group_by(Service.provider_id)
-    )
-    return {pid: (total, int(enabled or 0)) for pid, total, enabled in rows}
 
 
 # --- services -------------------------------------------------------------------------------
@@ -431,10 +293,3 @@ async def list_services(
         .limit(per_page)
     )
     return list(rows), total
-
-
-async def search_providers(session: AsyncSession, name: str | None) -> list[Provider]:
-    stmt = select(Provider).order_by(Provider.id)
-    if name:
-        stmt = stmt.where(func.lower(Provider.name) == name.strip().lower())
-    return list(await session.scalars(stmt))

@@ -27,9 +27,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import notify
 from core.admin_actions import audit
 from core.catalog import CatalogError, manually_priced, provider_by_name
+from core.health import PRICE_ABOVE, price_alert
 from core.links import guess_platform
 from core.money import money
 from core.pricing import input_kind
+from core.watch import PRICE_ALERT_INTERVAL
 from db.engine import write_tx
 from db.models import Category, ProviderService, Service
 from providers import ProviderRegistry
@@ -45,6 +47,7 @@ class BelowCost:
     name: str
     price: Decimal
     rate: Decimal
+    per: str  # "1000" or "package"
 
 
 @dataclass
@@ -97,6 +100,10 @@ async def import_services(
                 select(ProviderService).where(ProviderService.provider_id == provider.id)
             )
         }
+        if not remote and known:
+            # A glitch must not switch the whole catalogue off; a provider that really
+            # stopped selling is disabled with /providerset instead.
+            raise CatalogError("empty_catalogue", provider=provider.name)
         mapped: dict[str, list[Service]] = {}
         for svc in await session.scalars(select(Service).where(Service.provider_id == provider.id)):
             mapped.setdefault(svc.provider_service_id or "", []).append(svc)
@@ -128,15 +135,12 @@ async def import_services(
             await notify.alert_admins(
                 session,
                 admin_ids,
-                f"service:{item.service_id}:below_cost",
-                "provider_price_above",
-                {
-                    "provider": provider.name,
-                    "service_id": item.service_id,
-                    "service": item.name[:100],
-                    "price": str(item.price),
-                    "cost": str(item.rate),
-                },
+                f"service:{item.service_id}:price_above",
+                PRICE_ABOVE,
+                price_alert(
+                    provider.name, item.service_id, item.name, item.price, item.rate, item.per
+                ),
+                interval=PRICE_ALERT_INTERVAL,
             )
         audit(
             session,
@@ -183,7 +187,8 @@ def _update_service(
     if manual_price:
         result.kept_prices += 1
         if svc.price < row.rate:
-            result.below_cost.append(BelowCost(svc.id, svc.name, svc.price, row.rate))
+            per = "package" if row.rate_basis == "flat" else "1000"
+            result.below_cost.append(BelowCost(svc.id, svc.name, svc.price, row.rate, per))
     else:
         svc.price = marked_up(row.rate, markup)
     if _fields(svc) == before:

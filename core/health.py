@@ -7,21 +7,24 @@ refill or cancel the provider does not offer. Each finding is a Problem(code, de
 chat renders them. raise_alerts() turns the findings other admins must hear about into
 deduplicated admin alerts; the scheduler's periodic watch can call check_provider too.
 
-Alert kinds raised here (payloads in raise_alerts):
+Alert kinds raised here share keys and payloads with the scheduler's watches (core.watch):
   provider_low_balance {provider, balance, currency, threshold}
-  provider_price_above {provider, service_id, service, price, cost}
+  provider_price_above {service_id, service, provider, price, rate, per}
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import notify
+from core.money import format_money
+from core.watch import LOW_BALANCE_INTERVAL, PRICE_ALERT_INTERVAL, provider_cost
 from db.engine import write_tx
 from db.models import Category, Provider, Service
 from db.types import utcnow
@@ -139,9 +142,11 @@ def service_problems(
         problems.append(Problem("min_below", {**base, "ours": service.min, "theirs": remote.min}))
     if remote.max and service.max > remote.max:
         problems.append(Problem("max_above", {**base, "ours": service.max, "theirs": remote.max}))
-    if compare_prices and service.price < remote.rate:
+    cost = provider_cost(remote, service)
+    if compare_prices and service.price < cost:
+        per = "package" if service.rate_basis == "flat" else "1000"
         problems.append(
-            Problem("price_below_cost", {**base, "price": service.price, "cost": remote.rate})
+            Problem("price_below_cost", {**base, "price": service.price, "cost": cost, "per": per})
         )
     if service.refill and remote.refill is False:
         problems.append(Problem("refill_unsupported", base))
@@ -194,11 +199,13 @@ async def check_all(
 async def raise_alerts(
     session: AsyncSession, admin_ids: frozenset[int], reports: list[ProviderReport]
 ) -> None:
-    """Low balance and price-below-cost findings become deduplicated admin alerts."""
+    """Low balance and price-below-cost findings become admin alerts, with the same keys,
+    payloads and intervals as the scheduler's watches (core.watch): one alert either way."""
     async with write_tx(session):
         for report in reports:
             provider = report.provider
             for problem in report.problems:
+                d = problem.details
                 if problem.code == "low_balance":
                     await notify.alert_admins(
                         session,
@@ -207,25 +214,42 @@ async def raise_alerts(
                         LOW_BALANCE,
                         {
                             "provider": provider.name,
-                            "balance": str(problem.details["balance"]),
-                            "currency": problem.details["currency"],
-                            "threshold": str(problem.details["threshold"]),
+                            "balance": format_money(d["balance"]),
+                            "currency": d["currency"] or "",
+                            "threshold": format_money(d["threshold"]),
                         },
+                        interval=LOW_BALANCE_INTERVAL,
                     )
                 elif problem.code == "price_below_cost":
                     await notify.alert_admins(
                         session,
                         admin_ids,
-                        f"service:{problem.details['service_id']}:below_cost",
+                        f"service:{d['service_id']}:price_above",
                         PRICE_ABOVE,
-                        {
-                            "provider": provider.name,
-                            "service_id": problem.details["service_id"],
-                            "service": problem.details["service"][:100],
-                            "price": str(problem.details["price"]),
-                            "cost": str(problem.details["cost"]),
-                        },
+                        price_alert(
+                            provider.name,
+                            d["service_id"],
+                            d["service"],
+                            d["price"],
+                            d["cost"],
+                            d["per"],
+                        ),
+                        interval=PRICE_ALERT_INTERVAL,
                     )
+
+
+def price_alert(
+    provider: str, service_id: int, service: str, price: Decimal, cost: Decimal, per: str
+) -> dict[str, Any]:
+    """The provider_price_above payload (rendered by handlers.notifications)."""
+    return {
+        "service_id": service_id,
+        "service": service[:100],
+        "provider": provider,
+        "price": format_money(price),
+        "rate": format_money(cost),
+        "per": per,
+    }
 
 
 async def refresh_balances(

@@ -74,6 +74,10 @@ def error_text(error: CatalogError) -> str:
         ).format(
             provider=clip(str(d.get("provider")), 64), service=clip(str(d.get("service")), 64)
         ),
+        "empty_catalogue": _(
+            "{provider} answered with no services at all, so nothing was changed. If it really "
+            "stopped selling, switch it off: /providerset {provider} off"
+        ).format(provider=clip(str(d.get("provider")), 64)),
         "bad_price": _("The price must be a positive number."),
         "below_cost": _(
             "Refused: {price} is below the provider's cost {cost} {currency} per 1000. "

@@ -15,8 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import health
-from core.catalog import (
-    CatalogError,
+from core.catalog import CatalogError
+from core.provider_accounts import (
     connect_provider,
     mapped_counts,
     search_providers,
@@ -211,12 +211,11 @@ def create_router() -> Router:
         if not providers:
             await message.answer(_("No providers yet.") + "\n\n" + addprovider_usage())
             return
+        # Refreshed in place: the rows in `providers` carry the new balances and errors.
         answers = await health.refresh_balances(session, registry, providers)
         counts = await mapped_counts(session)
-        rows = {p.id: p for p in await session.scalars(select(Provider))}
         lines = [_("<b>Providers</b>")]
-        for provider in providers:
-            row = rows.get(provider.id, provider)
+        for row in providers:
             total, enabled = counts.get(row.id, (0, 0))
             state = "✅ " + _("enabled") if row.enabled else "⏸ " + _("disabled")
             lines += ["", f"<b>{clip(row.name, 64)}</b> · {state}", balance_line(row)]

@@ -7,7 +7,7 @@ from aiogram.methods import SendMessage
 from sqlalchemy import func, select
 
 from db.models import AdminAuditLog, LedgerEntry
-from handlers.admin.orders import OrderAction
+from handlers.admin.order_views import OrderAction
 from tests.admin.conftest import fund, place
 
 UNKNOWN = "Unknown command. Send /help to see what I can do."

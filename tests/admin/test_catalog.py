@@ -109,6 +109,14 @@ async def test_import_bad_arguments_and_failures(app, admin, fake) -> None:
     assert await services(app) == []
 
 
+async def test_an_empty_answer_does_not_wipe_the_catalogue(app, admin, fake) -> None:
+    await connect_and_import(admin, fake)
+    fake.services = []
+    text = (await admin.send("/import fp 50")).text
+    assert "answered with no services at all, so nothing was changed" in text
+    assert all(s.enabled for s in await services(app) if s.provider_service_id != "5")
+
+
 async def test_large_catalog_imports_in_seconds(app, admin, fake) -> None:
     fake.services = [
         {"service": i, "name": f"Service {i}", "type": "Default", "category": f"Cat {i % 40}",

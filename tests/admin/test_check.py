@@ -76,7 +76,7 @@ async def test_check_reports_a_dropped_service_and_low_balance(app, admin, fake)
     async with app.sessionmaker() as session:
         alert = await session.scalar(select(Notification).where(Notification.chat_id == ADMIN_ID))
     assert alert is not None and alert.payload["alert"] == "provider_low_balance"
-    assert alert.payload["threshold"] == "500.00000000"
+    assert alert.payload["threshold"] == "500.00"
 
 
 async def test_check_says_when_the_key_stopped_working(app, admin, fake) -> None:

@@ -11,7 +11,7 @@ from core.ordering import change_status
 from core.submission import submit_order
 from db.engine import write_tx
 from db.models import AdminAuditLog, LedgerEntry, Notification, Order
-from handlers.admin.orders import OrderAction
+from handlers.admin.order_views import OrderAction
 from tests.admin.conftest import CUSTOMER, balance, connect_and_import, fund, place, service_id_for
 from tests.conftest import ADMIN_ID
 
