@@ -7,6 +7,9 @@ with FOR UPDATE SKIP LOCKED on PostgreSQL, so two replicas never apply the same 
 and only while still active: a status seen twice, a retry, a restart or a second replica
 changes nothing the second time, and every refund is keyed per order and reason.
 
+Requests run side by side (per provider, and providers in parallel) while the answers are
+written one chunk at a time: on SQLite concurrent writers only queue for the write lock.
+
 A bad id never blocks the others: a per-id error is noted on that order, an id missing from
 the answer stays as it was, a failed chunk is logged as a provider error and retried next
 cycle.
@@ -87,6 +90,7 @@ async def sync_order_statuses(
         grouped = await active_orders_by_provider(session)
         providers = await _providers(session, grouped)
     report = SyncReport(providers=len(providers))
+    writer = asyncio.Lock()
     jobs = []
     for provider_id, orders in grouped.items():
         provider = providers.get(provider_id)
@@ -95,7 +99,7 @@ async def sync_order_statuses(
         remote = [(o.id, o.provider_order_id or "") for o in orders]
         jobs.append(
             _sync_provider_orders(
-                sessionmaker, registry.get(provider), provider, remote, chunk_size
+                sessionmaker, registry.get(provider), provider, remote, chunk_size, writer
             )
         )
     for part in await asyncio.gather(*jobs):
@@ -114,11 +118,13 @@ async def _sync_provider_orders(
     provider: Provider,
     orders: list[tuple[int, str]],
     chunk_size: int,
+    writer: asyncio.Lock,
 ) -> SyncReport:
     async def one(chunk: list[tuple[int, str]]) -> SyncReport:
         result = await api.multi_status([remote for _, remote in chunk])
         await _confirm_positional(api, result)
-        return await apply_status_chunk(sessionmaker, provider.id, chunk, result)
+        async with writer:
+            return await apply_status_chunk(sessionmaker, provider.id, chunk, result)
 
     return await _run_chunks(provider, orders, chunk_size, one)
 
@@ -249,13 +255,14 @@ async def sync_refill_statuses(
             grouped.setdefault(provider_id, []).append(_OpenRefill(refill_id, remote))
         providers = await _providers(session, grouped)
     report = SyncReport(providers=len(providers))
+    writer = asyncio.Lock()
     jobs = []
     for provider_id, refills in grouped.items():
         provider = providers.get(provider_id)
         if provider is not None:
             jobs.append(
                 _sync_provider_refills(
-                    sessionmaker, registry.get(provider), provider, refills, chunk_size
+                    sessionmaker, registry.get(provider), provider, refills, chunk_size, writer
                 )
             )
     for part in await asyncio.gather(*jobs):
@@ -269,10 +276,12 @@ async def _sync_provider_refills(
     provider: Provider,
     refills: list[_OpenRefill],
     chunk_size: int,
+    writer: asyncio.Lock,
 ) -> SyncReport:
     async def one(chunk: list[_OpenRefill]) -> SyncReport:
         answers = await api.multi_refill_status([r.provider_refill_id for r in chunk])
-        return await apply_refill_chunk(sessionmaker, provider.id, chunk, answers)
+        async with writer:
+            return await apply_refill_chunk(sessionmaker, provider.id, chunk, answers)
 
     return await _run_chunks(provider, refills, chunk_size, one)
 

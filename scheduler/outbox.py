@@ -51,7 +51,7 @@ async def claim_due(
     *,
     limit: int = 100,
     per_chat: int = 5,
-    lease: timedelta = timedelta(minutes=2),
+    lease: timedelta = timedelta(minutes=5),
 ) -> list[Outgoing]:
     """Due pending rows, oldest first, at most `per_chat` per chat, leased to the caller."""
     now = utcnow()

@@ -30,7 +30,7 @@ from scheduler.pacing import Pacer
 
 log = logging.getLogger(__name__)
 
-MAX_INLINE_WAIT = 30.0  # a longer retry_after releases the row instead of holding the lease
+MAX_INLINE_WAIT = 20.0  # a longer retry_after releases the row instead of holding the lease
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 # What happened to one row, for the rest of its chat's rows in this run.
 DONE, WAIT, BLOCKED = "done", "wait", "blocked"
@@ -54,6 +54,10 @@ def unreachable(error: Exception) -> bool:
 
 
 class OutboxSender:
+    """Sends due outbox rows; `run()` is the job. A run holds its rows for at most about
+    per_chat × (MAX_INLINE_WAIT + 1 s), well inside the lease, so no replica takes them
+    while they are still being sent."""
+
     def __init__(
         self,
         bot: Bot,
@@ -64,7 +68,7 @@ class OutboxSender:
         pacer: Pacer | None = None,
         batch: int = 100,
         per_chat: int = 5,
-        lease: timedelta = timedelta(minutes=2),
+        lease: timedelta = timedelta(minutes=5),
     ) -> None:
         self.bot = bot
         self.sessionmaker = sessionmaker
