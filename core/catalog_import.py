@@ -182,7 +182,7 @@ def _update_service(
     before = _fields(svc)
     svc.name, svc.description = row.name, row.description
     svc.type, svc.rate_basis = row.type[:64], row.rate_basis
-    svc.min, svc.max = row.min, row.max
+    svc.min, svc.max = max(row.min, 1), row.max
     svc.refill, svc.cancel, svc.dripfeed = bool(row.refill), bool(row.cancel), bool(row.dripfeed)
     if manual_price:
         result.kept_prices += 1
@@ -245,7 +245,7 @@ async def _create_services(
                 type=row.type[:64],
                 price=marked_up(row.rate, markup),
                 rate_basis=row.rate_basis,
-                min=row.min,
+                min=max(row.min, 1),  # a provider's 0 would let a customer order nothing
                 max=row.max,
                 mode="auto",
                 provider_id=provider_id,

@@ -116,6 +116,11 @@ async def do_resend(
         text = _("✅ #{id} sent: {status}, provider order {po}.").format(
             id=order.id, status=html.quote(order.status), po=clip(order.provider_order_id, 60)
         )
+    elif order.status in (OrderStatus.QUEUED, OrderStatus.SUBMITTING):
+        text = _(
+            "#{id} is queued: the provider did not take it yet ({error}); it is retried "
+            "automatically, see /order {id}."
+        ).format(id=order.id, error=clip(order.last_error or "—", 200))
     else:
         text = _("#{id} was sent again and is now {status}: {error}").format(
             id=order.id, status=html.quote(order.status), error=clip(order.last_error or "—", 300)

@@ -93,6 +93,15 @@ async def test_resend_command(app, admin, fake) -> None:
     assert "No order #77" in (await admin.send("/resend 77")).text
 
 
+async def test_resend_to_a_provider_without_funds_stays_queued(app, admin, fake) -> None:
+    order_id = await manual_order(app, admin, fake)
+    fake.set_fault("add", "not_enough_funds", times=1)
+    reply = await admin.send(f"/resend {order_id}")
+    assert f"#{order_id} is queued: the provider did not take it yet" in reply.text
+    assert "Not enough funds" in reply.text
+    assert (await order_row(app, order_id)).status == "queued"
+
+
 async def test_resend_of_a_rejected_order_reports_it(app, admin, fake) -> None:
     order_id = await manual_order(app, admin, fake)
     fake.services[0]["min"] = "5000"  # the provider changed its mind since the import
@@ -220,3 +229,19 @@ async def test_a_refund_reason_used_twice_is_not_counted_twice(app, admin, fake)
     await admin.send(f"/setstatus {order_id} canceled")
     assert (await order_row(app, order_id)).refunded == Decimal("1.35")
     assert await balance(app) == Decimal(20)
+
+
+async def test_review_pages_and_the_order_card_button(app, admin, fake) -> None:
+    await manual_order(app, admin, fake, quantity=100)
+    followers = await service_id_for(app, "1")
+    for i in range(9):
+        await place(app, followers, 100, key=f"more{i}")
+    reply = await admin.send("/review")
+    assert "<b>Orders waiting for you</b>: 10 · page 1/2" in reply.text
+    assert len(reply.buttons()) == 8 * 3 + 1
+    reply = await admin.press_button("▶")
+    assert "page 2/2" in reply.text and "<b>#9</b>" in reply.text
+    await admin.press_button("#10 ↻")  # manual: sent at once, no warning needed
+    assert fake.count("add") == 1
+    reply = await admin.press(OrderAction(action="card", order_id=10).pack())
+    assert "<b>Order #10</b> · pending" in reply.text

@@ -130,6 +130,9 @@ async def test_providers_lists_balance_mapping_and_last_error(app, admin, fake) 
     assert "Services mapped: 5 (4 switched on)" in text
     assert "&lt;b&gt;Not enough funds&lt;/b&gt;" in text
     assert API_KEY not in text
+    fake.api_key = "rotated"
+    text = (await admin.send("/providers")).text
+    assert "❌ the provider refused the request: Invalid API key" in text
 
 
 async def test_errors_lists_recent_provider_errors(app, admin, fake) -> None:
