@@ -2,7 +2,7 @@
 
 Rendered at send time in the recipient's language. Payloads (written by core):
 - order_status: order_id, service, old, new, refund (str amount or None), error_code, remains
-- balance_change: amount (signed str), balance (after, str), note, kind (ledger kind)
+- balance_change: amount (signed str), balance (after, str), note, currency (optional)
 - refill_status: order_id, service, status (completed | rejected | failed)
 - admin_alert: alert (kind) plus that kind's fields, see ALERTS below
 Every provider or user string goes through html.quote (HTML parse mode).
@@ -110,6 +110,7 @@ def order_status_text(payload: dict[str, Any], currency: str) -> str:
 
 
 def balance_change_text(payload: dict[str, Any], currency: str) -> str:
+    currency = str(payload.get("currency") or currency)
     try:
         amount = Decimal(str(payload.get("amount")))
     except (InvalidOperation, ValueError):
