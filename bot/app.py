@@ -41,12 +41,15 @@ class App:
         await self.engine.dispose()
 
 
-async def create_app(settings: Settings, *, migrate: bool = True) -> App:
+async def create_app(
+    settings: Settings, *, migrate: bool = True, registry: ProviderRegistry | None = None
+) -> App:
+    """Everything wired; `registry` lets tests give providers short timeouts."""
     if migrate:
         await asyncio.to_thread(upgrade, settings.database_url)
     engine = create_engine(settings.database_url)
     sessionmaker = make_sessionmaker(engine)
-    registry = ProviderRegistry()
+    registry = registry or ProviderRegistry()
     i18n = create_i18n(settings.default_language)
     bot = create_bot(settings)
     dp = create_dispatcher(settings, i18n, sessionmaker=sessionmaker, registry=registry)

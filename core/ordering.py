@@ -19,7 +19,7 @@ from core.money import ZERO, round_down
 from core.pricing import ORDERABLE_TYPES, charge_for, check_quantity, input_kind
 from core.statuses import OrderStatus
 from db.engine import write_tx
-from db.models import Category, Order, OrderStatusChange, Provider, Service, User
+from db.models import Category, Order, OrderStatusChange, Service, User
 from db.types import utcnow
 
 
@@ -267,26 +267,6 @@ def partial_refund(charge: Decimal, quantity: int, remains: int) -> Decimal:
         return ZERO
     remains = min(max(remains, 0), quantity)
     return round_down(charge * remains / quantity)
-
-
-async def may_submit_now(session: AsyncSession, order_id: int) -> bool:
-    """Send a just-placed order at once, unless its provider is switched off or backing off
-    (no funds, unreachable): then it stays queued for the scheduler, which respects both."""
-    row = (
-        await session.execute(
-            select(Order.status, Provider.enabled, Provider.retry_after)
-            .join(Provider, Provider.id == Order.provider_id)
-            .where(Order.id == order_id)
-        )
-    ).first()
-    if row is None:
-        return False
-    status, enabled, retry_after = row
-    return (
-        status == OrderStatus.QUEUED
-        and enabled
-        and (retry_after is None or retry_after <= utcnow())
-    )
 
 
 async def order_by_key(session: AsyncSession, user_id: int, key: str) -> Order | None:

@@ -57,13 +57,24 @@ async def submit_order(
 ) -> Order | None:
     """Submit one queued order; returns it in its new state (None if it does not exist).
 
-    An order that is not `queued` (already submitted, being submitted elsewhere, manual) is
-    returned untouched: claiming is a conditional UPDATE, so two workers never both send it.
+    An order that is not `queued` (already submitted, being submitted elsewhere, manual), or
+    whose provider is off or backing off, is returned untouched: claiming is a conditional
+    UPDATE, so two workers never both send it.
     """
+    now = utcnow()
+    ready_providers = select(Provider.id).where(
+        Provider.enabled, Provider.retry_after.is_(None) | (Provider.retry_after <= now)
+    )
     async with write_tx(session):
         claimed = await session.execute(
             update(Order)
-            .where(Order.id == order_id, Order.status == OrderStatus.QUEUED)
+            .where(
+                Order.id == order_id,
+                Order.status == OrderStatus.QUEUED,
+                # A provider switched off or backing off (no funds, unreachable) keeps its
+                # orders queued; an unmapped order is claimed so that it goes to review.
+                Order.provider_id.is_(None) | Order.provider_id.in_(ready_providers),
+            )
             .values(status=OrderStatus.SUBMITTING, attempts=Order.attempts + 1, updated_at=utcnow())
         )
         order = await _load(session, order_id)

@@ -28,7 +28,6 @@ from core.money import ZERO
 from core.ordering import (
     OrderDraft,
     OrderError,
-    may_submit_now,
     orders_by_key_prefix,
     place_orders,
 )
@@ -321,10 +320,9 @@ def create_router() -> Router:
         await query.answer()
         for order in orders:
             try:
-                if await may_submit_now(session, order.id):
-                    await submit_order(
-                        session, registry, order.id, admin_ids=admin_ids, notify_customer=False
-                    )
+                await submit_order(
+                    session, registry, order.id, admin_ids=admin_ids, notify_customer=False
+                )
             except Exception:  # left queued: the scheduler sends it
                 log.exception("submitting order %s failed", order.id)
         orders = await orders_by_key_prefix(session, user.id, key)

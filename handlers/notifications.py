@@ -21,6 +21,7 @@ from aiogram.utils.i18n import gettext as _
 from core import notify
 from core.money import format_money
 from core.status_sync import REFILL_STATUS
+from handlers.order_views import failure_reason, status_label
 
 MAX_LENGTH = 4096
 
@@ -39,40 +40,6 @@ def render(
     with i18n.context(), i18n.use_locale(locale or i18n.default_locale):
         text = renderer(payload, currency)
     return text if len(text) <= MAX_LENGTH else text[: MAX_LENGTH - 1] + "…"
-
-
-def status_label(status: str | None) -> str:
-    labels = {
-        "queued": _("Queued"),
-        "submitting": _("Queued"),
-        "pending": _("Pending"),
-        "processing": _("Processing"),
-        "in_progress": _("In progress"),
-        "completed": _("Completed"),
-        "partial": _("Partial"),
-        "canceled": _("Cancelled"),
-        "failed": _("Failed"),
-        "review": _("Awaiting review"),
-        "manual": _("Processing"),
-    }
-    if status is None:
-        return _("New")
-    return labels.get(status, status)
-
-
-def failure_reason(error_code: str | None) -> str:
-    """Plain words for why a provider refused an order (core stores the code)."""
-    reasons = {
-        "invalid_link": _("the link was not accepted; check that it is correct and public"),
-        "quantity_below_min": _("the quantity is below the minimum for this service"),
-        "quantity_above_max": _("the quantity is above the maximum for this service"),
-        "invalid_service": _("this service is no longer available"),
-        "duplicate_active_order": _(
-            "there is already an active order for this link; wait until it is finished"
-        ),
-        "dripfeed_unsupported": _("this service does not accept these delivery settings"),
-    }
-    return reasons.get(error_code or "", _("the order could not be placed"))
 
 
 def _amount(value: Any, currency: str) -> str:
@@ -95,9 +62,7 @@ def order_status_text(payload: dict[str, Any], currency: str) -> str:
     if new == "partial" and payload.get("remains") is not None:
         lines.append(_("Not delivered: {remains}").format(remains=payload["remains"]))
     if new == "failed":
-        lines.append(
-            _("Reason: {reason}.").format(reason=failure_reason(payload.get("error_code")))
-        )
+        lines.append(_("Reason: {reason}").format(reason=failure_reason(payload.get("error_code"))))
     if new == "review":
         lines.append(_("We are checking this order and will let you know."))
     if payload.get("refund"):

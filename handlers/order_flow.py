@@ -27,7 +27,6 @@ from core.links import accepts_username, check_link
 from core.ordering import (
     OrderDraft,
     OrderError,
-    may_submit_now,
     order_by_key,
     orderable_service,
     place_order,
@@ -376,10 +375,9 @@ def create_router() -> Router:
         await state.clear()
         await query.answer()
         try:
-            if await may_submit_now(session, order.id):
-                await submit_order(
-                    session, registry, order.id, admin_ids=admin_ids, notify_customer=False
-                )
+            await submit_order(
+                session, registry, order.id, admin_ids=admin_ids, notify_customer=False
+            )
         except Exception:  # left queued: the scheduler sends it; never lose the answer
             log.exception("submitting order %s failed", order.id)
         order = await order_by_key(session, user.id, key) or order

@@ -41,7 +41,10 @@ STATUS_EMOJI = {
 }
 
 
-def status_label(status: str) -> str:
+def status_label(status: str | None) -> str:
+    """How customers (and their notifications) read a panel status; None: a new order."""
+    if status is None:
+        return _("New")
     labels = {
         OrderStatus.QUEUED: _("Queued"),
         OrderStatus.SUBMITTING: _("Queued"),
@@ -55,7 +58,7 @@ def status_label(status: str) -> str:
         OrderStatus.REVIEW: _("Awaiting review"),
         OrderStatus.MANUAL: _("Manual processing"),
     }
-    return labels.get(status, status)  # type: ignore[call-overload]
+    return labels.get(status, status)
 
 
 def status_emoji(status: str) -> str:

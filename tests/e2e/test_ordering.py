@@ -31,17 +31,14 @@ class World:
 
 
 @pytest.fixture
-async def world(database_url: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[World]:
+async def world(database_url: str) -> AsyncIterator[World]:
     # Short provider timeouts, so the ambiguous case takes half a second, not twenty.
-    monkeypatch.setattr(
-        "bot.app.ProviderRegistry",
-        lambda: ProviderRegistry(
-            read_timeout=0.5, connect_timeout=0.5, read_retries=0, requests_per_second=1000
-        ),
+    registry = ProviderRegistry(
+        read_timeout=0.5, connect_timeout=0.5, read_retries=0, requests_per_second=1000
     )
     async with FakeTelegram() as tg, FakeProvider(api_key=KEY, timeout_sleep=2) as provider:
         settings = make_settings(database_url, telegram_api_url=tg.base_url, bot_token=tg.token)
-        app = await create_app(settings, migrate=False)
+        app = await create_app(settings, migrate=False, registry=registry)
         try:
             catalog = await seed_catalog(
                 app.sessionmaker, provider_url=provider.url, provider_key=KEY
