@@ -63,7 +63,7 @@ async def create_app(
 
     async def on_startup() -> None:
         # Before any job runs: an order a crash left mid-submission goes to review.
-        await recover_on_startup(sessionmaker, settings.admin_ids)
+        await recover_on_startup(sessionmaker, settings.admin_ids, replicas=settings.runs_replicas)
         scheduler.start()
         log.info("scheduler started with %d jobs", len(scheduler.get_jobs()))
 

@@ -108,6 +108,11 @@ class Settings(BaseSettings):
             raise ValueError("WEBHOOK_URL needs WEBHOOK_SECRET (Telegram's secret_token)")
         return self
 
+    @property
+    def runs_replicas(self) -> bool:
+        """Several processes may share the database (Redis or webhook mode: SPEC §8)."""
+        return bool(self.redis_url or self.webhook_url)
+
 
 def describe_error(error: ValidationError) -> str:
     """One line a person can act on, e.g. 'BOT_TOKEN: is required'."""

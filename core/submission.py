@@ -26,6 +26,8 @@ from providers import AddOutcome, AddRequest, ApiError, ProviderRegistry
 log = logging.getLogger(__name__)
 
 FAILURE_ALERT_THRESHOLD = 3
+# No add takes this long (connect + read timeouts + pacing): a claim older than this is stuck.
+STUCK_AFTER = timedelta(minutes=5)
 MAX_BACKOFF = timedelta(hours=1)
 
 
@@ -97,6 +99,11 @@ async def submit_order(
     async with write_tx(session):
         order = await _load(session, order_id)
         assert order is not None and order.provider is not None
+        if order.status != OrderStatus.SUBMITTING:
+            # Taken for stuck and moved to review meanwhile (an admin may already act on it):
+            # keep what the provider said for the admin instead of overriding their decision.
+            _note_late_outcome(order, outcome)
+            return order
         await apply_add_outcome(
             session,
             order,
@@ -106,6 +113,14 @@ async def submit_order(
             notify_customer=notify_customer,
         )
     return order
+
+
+def _note_late_outcome(order: Order, outcome: AddOutcome) -> None:
+    log.warning("order %s: add answered %s after it left submitting", order.id, outcome.kind)
+    if outcome.kind == "accepted" and not order.provider_order_id:
+        order.provider_order_id = outcome.provider_order_id
+    detail = outcome.provider_order_id or (outcome.error.message if outcome.error else "")
+    order.last_error = f"late add answer: {outcome.kind} {detail}"[:2000]
 
 
 async def _load(session: AsyncSession, order_id: int) -> Order | None:
@@ -244,13 +259,21 @@ async def _to_review(
     )
 
 
-async def recover_interrupted(session: AsyncSession, admin_ids: frozenset[int]) -> list[int]:
-    """Start-up: orders caught mid-submission go to review; nothing else changes."""
+async def recover_interrupted(
+    session: AsyncSession, admin_ids: frozenset[int], *, older_than: timedelta = timedelta(0)
+) -> list[int]:
+    """Orders caught mid-submission by a crash go to review; nothing else changes.
+
+    A lone process recovers every `submitting` order at start-up. With replicas, another
+    process may be sending one right now, so only claims older than `older_than` (longer
+    than any add can take, STUCK_AFTER) count as interrupted.
+    """
+    cutoff = utcnow() - older_than
     async with write_tx(session):
         orders = list(
             await session.scalars(
                 select(Order)
-                .where(Order.status == OrderStatus.SUBMITTING)
+                .where(Order.status == OrderStatus.SUBMITTING, Order.updated_at <= cutoff)
                 .options(selectinload(Order.service))
             )
         )

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.status_sync import sync_order_statuses, sync_refill_statuses
 from core.statuses import OrderStatus
-from core.submission import due_queued_orders, recover_interrupted, submit_order
+from core.submission import STUCK_AFTER, due_queued_orders, recover_interrupted, submit_order
 from core.watch import check_balances, check_prices, check_stale_orders
 from db.models import Order
 from providers import ProviderRegistry
@@ -36,18 +36,35 @@ SEND_INTERVAL = 1.0
 BALANCE_INTERVAL = 600.0
 PRICE_INTERVAL = 3600.0
 STALE_INTERVAL = 1800.0
+STUCK_INTERVAL = 60.0
 SUBMIT_BATCH = 50
 
 
 async def recover_on_startup(
-    sessionmaker: async_sessionmaker[AsyncSession], admin_ids: frozenset[int]
+    sessionmaker: async_sessionmaker[AsyncSession],
+    admin_ids: frozenset[int],
+    *,
+    replicas: bool = False,
 ) -> list[int]:
     """Before the scheduler starts: orders caught mid-submission by a crash go to review
-    (the provider may have them); nothing else changes."""
+    (the provider may have them); nothing else changes. With replicas only stuck claims
+    count (another process may be sending one); the periodic job catches the rest."""
+    older_than = STUCK_AFTER if replicas else timedelta(0)
     async with sessionmaker() as session:
-        ids = await recover_interrupted(session, admin_ids)
+        ids = await recover_interrupted(session, admin_ids, older_than=older_than)
     if ids:
         log.warning("start-up: %d order(s) interrupted during submission moved to review", len(ids))
+    return ids
+
+
+async def recover_stuck(
+    sessionmaker: async_sessionmaker[AsyncSession], admin_ids: frozenset[int]
+) -> list[int]:
+    """Claims older than any add can take: their process died (another replica's crash)."""
+    async with sessionmaker() as session:
+        ids = await recover_interrupted(session, admin_ids, older_than=STUCK_AFTER)
+    if ids:
+        log.warning("%d stuck submission(s) moved to review", len(ids))
     return ids
 
 
@@ -127,6 +144,9 @@ def build_jobs(
     async def prices() -> None:
         await check_prices(sessionmaker, registry, admins)
 
+    async def stuck() -> None:
+        await recover_stuck(sessionmaker, admins)
+
     async def stale() -> None:
         await check_stale_orders(sessionmaker, admins, older_than=timedelta(hours=24))
 
@@ -138,4 +158,5 @@ def build_jobs(
         PeriodicJob("watch_provider_balances", balances, BALANCE_INTERVAL),
         PeriodicJob("watch_provider_prices", prices, PRICE_INTERVAL),
         PeriodicJob("watch_stale_orders", stale, STALE_INTERVAL),
+        PeriodicJob("recover_stuck_submissions", stuck, STUCK_INTERVAL),
     ]

@@ -1,15 +1,17 @@
 """Auto Order: every add outcome through real HTTP to the fake provider (SPEC §5)."""
 
 import asyncio
+from datetime import timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
 
 from core.ordering import OrderDraft, place_order
 from core.statuses import OrderStatus
-from core.submission import due_queued_orders, recover_interrupted, submit_order
+from core.submission import STUCK_AFTER, due_queued_orders, recover_interrupted, submit_order
 from db.engine import write_tx
 from db.models import AdminAlert, Notification, Order, Provider, Service
+from db.types import utcnow
 from tests.core.conftest import ADMINS, CUSTOMER, Panel
 from tests.fakes.provider_server import FakeProvider
 
@@ -110,3 +112,32 @@ async def test_recovery_moves_only_interrupted_orders_to_review(panel: Panel) ->
         assert (await session.get(Order, interrupted)).status == OrderStatus.REVIEW
         assert (await session.get(Order, queued)).status == OrderStatus.QUEUED
     assert panel.fake.count("add") == 0
+
+
+async def test_with_replicas_only_stuck_claims_are_recovered(panel: Panel) -> None:
+    fresh, stuck = await place(panel, "fresh"), await place(panel, "stuck")
+    async with panel.sm() as session, write_tx(session):
+        (await session.get(Order, fresh)).status = OrderStatus.SUBMITTING
+        old = await session.get(Order, stuck)
+        old.status = OrderStatus.SUBMITTING
+        old.updated_at = utcnow() - STUCK_AFTER - timedelta(seconds=1)
+    async with panel.sm() as session:
+        assert await recover_interrupted(session, ADMINS, older_than=STUCK_AFTER) == [stuck]
+        assert (await session.get(Order, fresh)).status == OrderStatus.SUBMITTING
+
+
+async def test_a_late_add_answer_does_not_override_review(panel: Panel) -> None:
+    """An add slower than STUCK_AFTER: recovery moved it to review while it was in flight."""
+    order_id = await place(panel)
+    panel.fake.set_fault("add", "timeout")
+    panel.fake.timeout_sleep = 0.3  # answers late, but within the client's read timeout
+
+    async def recover_meanwhile() -> None:
+        await asyncio.sleep(0.1)
+        async with panel.sm() as session:
+            assert await recover_interrupted(session, ADMINS) == [order_id]
+
+    order, _ = await asyncio.gather(submit(panel, order_id), recover_meanwhile())
+    assert order.status == OrderStatus.REVIEW
+    assert order.provider_order_id in panel.fake.orders
+    assert "late add answer: accepted" in (order.last_error or "")
