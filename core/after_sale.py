@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,15 +13,40 @@ from core.ordering import OrderError, change_status, partial_refund, user_order
 from core.statuses import ACTIVE_STATUSES, PROVIDER_TO_PANEL, OrderStatus
 from db.engine import write_tx
 from db.models import Order, ProviderError, Refill
+from db.types import utcnow
 from providers import OrderStatus as ProviderStatus
 from providers import ProviderRegistry
 
 REFILLABLE = frozenset({OrderStatus.COMPLETED})
 CANCELABLE = frozenset({OrderStatus.QUEUED, OrderStatus.PENDING})
+OPEN_REFILL_STATUSES = frozenset({"pending", "in_progress"})
+# A refill the provider took without an id is never synced: it stops blocking after this.
+UNTRACKED_REFILL_WINDOW = timedelta(days=1)
 
 
-def can_refill(order: Order) -> bool:
-    return order.service.refill and order.status in REFILLABLE and bool(order.provider_order_id)
+def can_refill(order: Order, *, refill_open: bool = False) -> bool:
+    """Refill applies (and none is still running for this order: see open_refill)."""
+    return (
+        order.service.refill
+        and order.status in REFILLABLE
+        and bool(order.provider_order_id)
+        and not refill_open
+    )
+
+
+async def open_refill(session: AsyncSession, order_id: int) -> bool:
+    """True while a refill of this order is pending or in progress at the provider."""
+    found = await session.scalar(
+        select(Refill.id)
+        .where(
+            Refill.order_id == order_id,
+            Refill.status.in_(sorted(OPEN_REFILL_STATUSES)),
+            Refill.provider_refill_id.is_not(None)
+            | (Refill.created_at > utcnow() - UNTRACKED_REFILL_WINDOW),
+        )
+        .limit(1)
+    )
+    return found is not None
 
 
 def can_cancel(order: Order) -> bool:
@@ -87,6 +113,8 @@ async def request_refill(
         raise OrderError("order_not_found")
     if not can_refill(order):
         return RequestResult(False, "refill_not_available")
+    if await open_refill(session, order.id):
+        return RequestResult(False, "refill_pending")
     provider, provider_order_id = order.provider, order.provider_order_id
     assert provider is not None and provider_order_id is not None
     await session.commit()  # no transaction held over the provider call

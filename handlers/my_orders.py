@@ -14,7 +14,14 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.after_sale import RequestResult, can_cancel, can_refill, request_cancel, request_refill
+from core.after_sale import (
+    RequestResult,
+    can_cancel,
+    can_refill,
+    open_refill,
+    request_cancel,
+    request_refill,
+)
 from core.ordering import OrderError, user_order, user_orders
 from core.statuses import OrderStatus
 from db.models import Order, User
@@ -118,9 +125,9 @@ def order_card(order: Order, currency: str) -> str:
     return "\n".join(lines)
 
 
-def order_keyboard(order: Order, page: int) -> InlineKeyboardMarkup:
+def order_keyboard(order: Order, page: int, *, refill_open: bool = False) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    if can_refill(order):
+    if can_refill(order, refill_open=refill_open):
         kb.button(
             text=_("🔁 Refill"),
             callback_data=OrderAction(action="refill", order_id=order.id, page=page),
@@ -150,6 +157,11 @@ def request_result_text(order_id: int, result: RequestResult, currency: str, ord
         )
     if result.code == "refill_not_available":
         return _("A refill is not available for this order.")
+    if result.code == "refill_pending":
+        return _(
+            "A refill of order #{id} is already in progress. You will get a message when it "
+            "is finished."
+        ).format(id=order_id)
     if result.code == "cancel_not_available":
         return _("This order can no longer be cancelled.")
     return _("The provider refused the request. Please try again later.")
@@ -172,6 +184,18 @@ async def orders_page(
         orders, total = await user_orders(session, user_id, page=page, per_page=PER_PAGE)
     page = max(page, 0)
     return orders_text(total, page, pages), orders_keyboard(orders, page, pages)
+
+
+async def show_card(
+    query: CallbackQuery, bot: Bot, session: AsyncSession, order: Order, page: int, currency: str
+) -> None:
+    refill_open = can_refill(order) and await open_refill(session, order.id)
+    await show(
+        query,
+        bot,
+        order_card(order, currency),
+        order_keyboard(order, page, refill_open=refill_open),
+    )
 
 
 def create_router() -> Router:
@@ -211,9 +235,7 @@ def create_router() -> Router:
             await query.answer(not_found_text(), show_alert=True)
             return
         await query.answer()
-        await show(
-            query, bot, order_card(order, currency), order_keyboard(order, callback_data.page)
-        )
+        await show_card(query, bot, session, order, callback_data.page, currency)
 
     @router.callback_query(OrderAction.filter(F.action.in_({"refill", "cancel"})))
     async def order_action(
@@ -235,8 +257,6 @@ def create_router() -> Router:
         order = await user_order(session, user.id, order_id)
         assert order is not None
         await query.answer(request_result_text(order_id, result, currency, order), show_alert=True)
-        await show(
-            query, bot, order_card(order, currency), order_keyboard(order, callback_data.page)
-        )
+        await show_card(query, bot, session, order, callback_data.page, currency)
 
     return router

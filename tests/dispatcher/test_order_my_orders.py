@@ -193,6 +193,26 @@ async def test_refill_a_completed_order(app, chat, panel, fake) -> None:
         assert refill is not None and refill.order_id == order_id
 
 
+async def test_refill_is_refused_while_one_is_pending(app, chat, panel, fake) -> None:
+    provider_order = fake.create_order(service=1, quantity=1000, status="Completed")
+    order_id = await add_order(
+        app, ALICE, panel.auto, provider_order_id=provider_order, status="completed"
+    )
+    alice = chat(ALICE)
+    first = await alice.press(OrderAction(action="refill", order_id=order_id, page=0).pack())
+    assert f"Refill requested for order #{order_id}" in first.alerts[-1].text
+    assert not any("Refill" in label for label, _ in first.buttons())  # card: none offered
+    again = await alice.press(OrderAction(action="refill", order_id=order_id, page=0).pack())
+    assert f"refill of order #{order_id} is already in progress" in again.alerts[-1].text
+    assert fake.count("refill") == 1
+    async with app.sessionmaker() as session, write_tx(session):
+        refill = await session.scalar(select(Refill))
+        assert refill is not None
+        refill.status = "completed"
+    card = await alice.press(OrderView(order_id=order_id, page=0).pack())
+    assert "🔁 Refill" in [label for label, _ in card.buttons()]
+
+
 async def test_refill_not_offered_where_the_service_has_none(app, chat, panel) -> None:
     order_id = await add_order(app, ALICE, panel.likes, status="completed", provider_order_id="77")
     alice = chat(ALICE)
