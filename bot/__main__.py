@@ -7,7 +7,7 @@ import logging
 import sys
 
 from pydantic import ValidationError
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from bot.config import Settings, describe_error
 from bot.logging import setup_logging
@@ -32,7 +32,9 @@ async def serve(settings: Settings) -> None:
 
     try:
         app = await create_app(settings)
-    except (OSError, OperationalError, InterfaceError) as exc:
+    # DBAPIError covers OperationalError/InterfaceError and what asyncpg's errors become
+    # (a missing database, a refused login): all of them mean the database cannot be used.
+    except (OSError, DBAPIError) as exc:
         raise DatabaseUnavailable(str(exc).splitlines()[0]) from exc
     try:
         if settings.webhook_url:

@@ -85,3 +85,43 @@ def test_python_m_bot_exits_2_with_one_line(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert field in lines[0] and "Traceback" not in result.stderr
+
+
+def test_unusable_database_is_one_line_exit_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """asyncpg's 'database does not exist' / bad login arrive as a plain DBAPIError."""
+    from sqlalchemy.exc import DBAPIError
+
+    import bot.__main__ as entry
+    import bot.app
+
+    async def refuse(*_args: object, **_kwargs: object) -> None:
+        raise DBAPIError("SELECT 1", None, Exception('database "nodb" does not exist'))
+
+    monkeypatch.setattr(bot.app, "create_app", refuse)
+    monkeypatch.setattr(entry, "setup_logging", lambda _level: None)
+    monkeypatch.setenv("BOT_TOKEN", "1:abc")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u:p@127.0.0.1:1/nodb")
+    with pytest.raises(SystemExit) as info:
+        entry.main()
+    assert info.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "nodb" in lines[0] and "Traceback" not in lines[0]
+
+
+@pytest.mark.skipif(not os.environ.get("TEST_POSTGRES_URL"), reason="needs TEST_POSTGRES_URL")
+def test_python_m_bot_missing_postgres_database_exits_2(tmp_path: Path) -> None:
+    url = os.environ["TEST_POSTGRES_URL"].rsplit("/", 1)[0] + "/no_such_database_here"
+    env = {k: v for k, v in os.environ.items() if k not in {"ADMIN_IDS", "TELEGRAM_API_URL"}}
+    env.update(PYTHONPATH=str(ROOT), BOT_TOKEN="1:abc", DATABASE_URL=url)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
