@@ -133,7 +133,8 @@ def confirm_keyboard(nonce: str, with_confirm: bool) -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
-def result_text(orders: list[Order], currency: str) -> str:
+def result_text(orders: list[Order], currency: str) -> list[str]:
+    """The placed orders, as messages that each fit Telegram's limit (50 lines can exceed it)."""
     lines = [_("✅ Mass order placed: {count} orders.").format(count=len(orders))]
     for order in orders:
         line = (
@@ -150,7 +151,7 @@ def result_text(orders: list[Order], currency: str) -> str:
                 amount=money_text(refunded, currency)
             )
         )
-    return "\n".join(lines)
+    return split_message(lines)
 
 
 def stale_text() -> str:
@@ -326,6 +327,13 @@ def create_router() -> Router:
             except Exception:  # left queued: the scheduler sends it
                 log.exception("submitting order %s failed", order.id)
         orders = await orders_by_key_prefix(session, user.id, key)
-        await show(query, bot, result_text(orders, currency), after_order_keyboard())
+        *first, last = result_text(orders, currency)
+        if first:
+            await show(query, bot, first[0])
+            for chunk in first[1:]:
+                await bot.send_message(query.from_user.id, chunk)
+            await bot.send_message(query.from_user.id, last, reply_markup=after_order_keyboard())
+        else:
+            await show(query, bot, last, after_order_keyboard())
 
     return router

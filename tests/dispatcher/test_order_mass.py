@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import html
 from decimal import Decimal
 
 import pytest
 
+from db.engine import write_tx
+from db.models import Service
 from handlers.mass_order import MassCallback
+from providers import ProviderRegistry
 from tests.dispatcher.order_seed import (
     balance,
     charges_of,
@@ -15,6 +19,7 @@ from tests.dispatcher.order_seed import (
     orders_of,
     seed_catalog,
 )
+from tests.fakes.provider_server import FakeProvider
 
 ALICE = 1001
 
@@ -120,6 +125,32 @@ async def test_fifty_lines_preview_fits_telegram_messages(app, chat, catalog) ->
     assert "Valid orders: 50 of 50" in reply.text
     await alice.press_button("Confirm")
     assert len(await orders_of(app.sessionmaker, ALICE)) == 50
+
+
+async def test_fifty_failed_orders_answer_within_telegram_messages(app, chat) -> None:
+    """50 provider refusals, each with its reason: more than one Telegram message holds."""
+    async with FakeProvider(api_key="k") as fake:
+        registry = ProviderRegistry(read_retries=0, requests_per_second=1000)
+        app.dp.workflow_data["registry"] = registry
+        catalog = await seed_catalog(app.sessionmaker, provider_url=fake.url, provider_key="k")
+        await give_money(app.sessionmaker, ALICE, "1000")
+        async with app.sessionmaker() as session, write_tx(session):
+            service = await session.get(Service, catalog.auto)
+            assert service is not None
+            service.name = "Instagram Followers [Real, Refill 30 days, Instant]"
+        fake.respond("add", times=None, body={"error": "You have active order with this link."})
+        alice = chat(ALICE)
+        lines = "\n".join(f"{catalog.auto} | instagram.com/u{n} | 100" for n in range(50))
+        await alice.send(f"/massorder\n{lines}")
+        done = await alice.press_button("Confirm")
+        await registry.close()
+    assert len(done.texts) > 1 and all(len(html.unescape(t)) < 4096 for t in done.texts)
+    assert "Mass order placed: 50 orders" in done.texts[0]
+    orders = await orders_of(app.sessionmaker, ALICE)
+    assert len(orders) == 50 and all(f"#{o.id} · " in "".join(done.texts) for o in orders)
+    assert "7.50 USD was returned" in done.text
+    assert [label for label, _ in done.buttons()] == ["📦 My orders", "🛒 New order"]
+    assert await balance(app.sessionmaker, ALICE) == Decimal("1000")
 
 
 async def test_not_enough_balance_for_the_total(app, chat, catalog) -> None:
