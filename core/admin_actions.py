@@ -189,10 +189,20 @@ async def refund_order(
     amount: Decimal | None = None,
     *,
     admin_id: int,
+    key: str | None = None,
 ) -> RefundResult:
-    """Refund `amount` (default: all that is left) of an order; a full refund cancels it."""
+    """Refund `amount` (default: all that is left) of an order; a full refund cancels it.
+
+    `key` names the admin's request (chat and message): the same request delivered again
+    refunds nothing, even though what is left of the charge has changed since.
+    """
     async with write_tx(session):
         order = await _order_for_update(session, order_id)
+        # Keyed on the request when there is one; otherwise on what was refunded so far, so
+        # a later deliberate refund of the rest gets its own key.
+        reason = f"admin:{key}" if key else f"admin:{order.refunded.normalize():f}"
+        if key and await billing.find_entry(session, billing.refund_key(order.id, reason)):
+            return RefundResult(order, ZERO, canceled=False, was_active=False)
         left = order.charge - order.refunded
         if left <= 0:
             raise ActionError("nothing_to_refund", order_id=order_id)
@@ -205,8 +215,6 @@ async def refund_order(
         old = order.status
         full = amount == left
         new = OrderStatus.CANCELED if full else order.status
-        # Keyed on what was refunded so far: a replay of the same refund is a no-op, while a
-        # later deliberate refund of the rest gets its own key.
         refunded = await change_status(
             session,
             order,
@@ -215,7 +223,7 @@ async def refund_order(
             note="refund by admin",
             admin_id=admin_id,
             refund=amount,
-            refund_reason=f"admin:{order.refunded.normalize():f}",
+            refund_reason=reason,
         )
         audit(session, admin_id, "order.refund", f"order:{order.id}", before, order_snapshot(order))
     return RefundResult(

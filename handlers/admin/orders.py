@@ -137,7 +137,13 @@ async def do_refund(
     currency: str,
 ) -> None:
     try:
-        result = await admin_actions.refund_order(session, order_id, value, admin_id=admin_id)
+        result = await admin_actions.refund_order(
+            session,
+            order_id,
+            value,
+            admin_id=admin_id,
+            key=f"{message.chat.id}:{message.message_id}",
+        )
     except ActionError as error:
         await message.answer(action_error_text(error, currency))
         return

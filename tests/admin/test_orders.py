@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from aiogram.types import Update
 from sqlalchemy import select
 
 from core import notify
@@ -144,6 +145,22 @@ async def test_partial_refunds_by_command(app, admin, fake) -> None:
     assert "nothing left to refund" in (await admin.send(f"/refund {order_id}")).text
     for bad in ("/refund", "/refund x", f"/refund {order_id} -1", f"/refund {order_id} 1 2"):
         assert "Usage: <code>/refund ORDER_ID [AMOUNT]</code>" in (await admin.send(bad)).text
+
+
+async def test_a_redelivered_refund_command_refunds_once(app, admin, fake) -> None:
+    """Telegram may deliver the same update twice (webhook retry, polling restart): the same
+    /refund message must not pay twice, although what is left has changed in between."""
+    order_id = await manual_order(app, admin, fake)  # charge 1.35
+    message = admin._message(f"/refund {order_id} 0.35")
+    reply = await admin._feed(Update(update_id=990001, message=message))
+    assert "Refunded 0.35 USD" in reply.text
+    reply = await admin._feed(Update(update_id=990002, message=message))
+    assert "this refund was already made" in reply.text
+    assert await balance(app) == Decimal("18.65") + Decimal("0.35")
+    assert (await order_row(app, order_id)).refunded == Decimal("0.35")
+    # A new /refund message of the same amount is a deliberate second refund.
+    assert "Refunded 0.35 USD" in (await admin.send(f"/refund {order_id} 0.35")).text
+    assert (await order_row(app, order_id)).refunded == Decimal("0.70")
 
 
 async def test_setstatus_partial_then_canceled_refunds_once_each(app, admin, fake) -> None:
