@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from aiogram import Bot, Dispatcher
 from aiogram.utils.i18n import I18n
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
@@ -18,7 +17,7 @@ from db.engine import create_engine, make_sessionmaker
 from db.migrate import upgrade
 from providers import ProviderRegistry
 from scheduler.jobs import build_jobs, recover_on_startup
-from scheduler.setup import create_scheduler
+from scheduler.setup import PanelScheduler, create_scheduler
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +31,7 @@ class App:
     i18n: I18n
     bot: Bot
     dp: Dispatcher
-    scheduler: AsyncIOScheduler
+    scheduler: PanelScheduler
 
     async def close(self) -> None:
         """Release connections; the scheduler is stopped by dp.shutdown."""
@@ -68,8 +67,7 @@ async def create_app(
         log.info("scheduler started with %d jobs", len(scheduler.get_jobs()))
 
     async def on_shutdown() -> None:
-        if scheduler.running:
-            scheduler.shutdown(wait=False)
+        await scheduler.stop()
 
     dp.startup.register(on_startup)
     dp.shutdown.register(on_shutdown)

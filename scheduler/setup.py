@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -22,14 +23,23 @@ class PeriodicJob:
     kwargs: dict[str, Any] = field(default_factory=dict)
 
 
-def guarded(job_id: str, func: JobFunc) -> JobFunc:
-    """A failing job logs and tries again next time; it never takes the bot down."""
+def guarded(job_id: str, func: JobFunc, running: set[asyncio.Task[Any]] | None = None) -> JobFunc:
+    """A failing job logs and tries again next time; it never takes the bot down.
+
+    `running` tracks the runs in flight, so that shutdown can wait for them.
+    """
 
     async def run() -> None:
+        task = asyncio.current_task()
+        if running is not None and task is not None:
+            running.add(task)
         try:
             await func()
         except Exception:
             log.exception("job %s failed; it runs again at its next interval", job_id)
+        finally:
+            if running is not None and task is not None:
+                running.discard(task)
 
     run.__name__ = run.__qualname__ = f"job_{job_id}"
     return run
@@ -46,14 +56,36 @@ class _SkippedTickFilter(logging.Filter):
 _SKIPPED_TICKS = _SkippedTickFilter()
 
 
-def create_scheduler(jobs: list[PeriodicJob]) -> AsyncIOScheduler:
+class PanelScheduler(AsyncIOScheduler):
+    """AsyncIOScheduler that knows its runs in flight and lets them finish on stop."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.runs: set[asyncio.Task[Any]] = set()
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """No new runs, then let the runs in flight finish their transaction (bounded), so
+        stopping never cuts a job between a provider's answer and its database write."""
+        if self.running:
+            self.shutdown(wait=False)
+        in_flight = {task for task in self.runs if not task.done()}
+        if not in_flight:
+            return
+        _, late = await asyncio.wait(in_flight, timeout=grace)
+        for task in late:
+            task.cancel()
+        if late:
+            log.warning("%d job run(s) cancelled at shutdown", len(late))
+
+
+def create_scheduler(jobs: list[PeriodicJob]) -> PanelScheduler:
     logging.getLogger("apscheduler.scheduler").addFilter(_SKIPPED_TICKS)  # idempotent
-    scheduler = AsyncIOScheduler(
+    scheduler = PanelScheduler(
         job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 30}
     )
     for job in jobs:
         scheduler.add_job(
-            guarded(job.id, job.func),
+            guarded(job.id, job.func, scheduler.runs),
             "interval",
             seconds=job.seconds,
             id=job.id,
