@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
@@ -187,10 +187,25 @@ async def apply_status_chunk(
             .order_by(Order.id)
             .with_for_update(skip_locked=True, of=Order)
         )
-        for order in orders:
+        for order in list(orders):
             entry = result.results.get(order.provider_order_id or "")
             if isinstance(entry, OrderStatus):
-                if await apply_provider_status(session, order, entry):
+                order_id = order.id
+                # One savepoint per order: an answer this order cannot take (a number too
+                # big to store, say) is undone alone instead of failing the chunk every cycle.
+                try:
+                    async with session.begin_nested():
+                        changed = await apply_provider_status(session, order, entry)
+                except Exception as exc:
+                    log.exception("status sync: the answer for order %s was not applied", order_id)
+                    report.refused += 1
+                    await session.execute(
+                        update(Order)
+                        .where(Order.id == order_id)
+                        .values(last_error=f"status: not applied: {exc!r}"[:2000])
+                    )
+                    continue
+                if changed:
                     report.changed += 1
             elif entry is not None:  # the provider refused this id: note it, keep the order
                 report.refused += 1

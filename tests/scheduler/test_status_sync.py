@@ -229,3 +229,27 @@ async def test_refill_statuses_are_synced_and_the_customer_told(panel: Panel) ->
     await sync_refill_statuses(panel.sm, panel.registry)
     assert panel.fake.count("refill_status") == asked  # finished refills are not asked again
     assert len(await panel.notifications(kind=REFILL_STATUS)) == 2
+
+
+async def test_an_answer_the_database_cannot_store_spoils_only_its_own_order(
+    any_panel: Panel,
+) -> None:
+    """A garbage number (remains 1e30) must not roll back the chunk's other orders forever."""
+    panel = any_panel
+    orders = await panel.add_orders(3)
+    for _, remote in orders:
+        panel.fake.set_status(remote, "Canceled")
+    bad_id, bad_remote = orders[1]
+    panel.fake.set_status(bad_remote, "In progress", remains="1e30")
+    before = await panel.balance()
+    report = await cycle(panel)
+    after = await panel.orders()
+    good = [order_id for order_id, _ in orders if order_id != bad_id]
+    assert all(after[i].status == OrderStatus.CANCELED for i in good)
+    assert after[bad_id].status == OrderStatus.PENDING and after[bad_id].last_error
+    assert report.changed == 2 and report.refused == 1
+    refunds = await panel.refunds()
+    assert sorted(refunds) == sorted(good)
+    assert await panel.balance() == before + sum(after[i].charge for i in good)
+    await cycle(panel)  # the bad answer again: still harmless, nothing refunded twice
+    assert await panel.refunds() == refunds
