@@ -125,13 +125,18 @@ async def place_order(
     *,
     key: str,
     admin_ids: frozenset[int] = frozenset(),
+    expected_charge: Decimal | None = None,
 ) -> Order:
     """Charge and create one order; the same `key` (a double tap, a replay) returns the first.
 
+    With `expected_charge` (what the customer confirmed) a different charge now (the price
+    changed meanwhile) raises OrderError("price_changed", charge=...) instead of charging it.
     Raises OrderError or billing.InsufficientFunds, leaving nothing behind.
     """
     async with write_tx(session):
-        return await _place(session, user_id, draft, key=key, admin_ids=admin_ids)
+        return await _place(
+            session, user_id, draft, key=key, admin_ids=admin_ids, expected_charge=expected_charge
+        )
 
 
 async def place_orders(
@@ -141,8 +146,12 @@ async def place_orders(
     *,
     key: str,
     admin_ids: frozenset[int] = frozenset(),
+    expected_total: Decimal | None = None,
 ) -> list[Order]:
-    """Mass order: all or nothing, one balance check for the total, each its own order."""
+    """Mass order: all or nothing, one balance check for the total, each its own order.
+
+    With `expected_total` (the previewed total) a different total now raises
+    OrderError("price_changed", total=...)."""
     async with write_tx(session):
         existing = await session.scalar(select(Order).where(Order.idempotency_key == f"{key}:0"))
         if existing is not None:
@@ -155,6 +164,8 @@ async def place_orders(
             service = await orderable_service(session, draft.service_id)
             validate_draft(service, draft)
             total += charge_for(service.price, service.rate_basis, draft.quantity)
+        if expected_total is not None and total != expected_total:
+            raise OrderError("price_changed", total=total)
         balance = await session.scalar(select(User.balance).where(User.id == user_id)) or ZERO
         if balance < total:
             raise billing.InsufficientFunds(balance, total)
@@ -171,12 +182,16 @@ async def _place(
     *,
     key: str,
     admin_ids: frozenset[int],
+    expected_charge: Decimal | None = None,
 ) -> Order:
     existing = await session.scalar(select(Order).where(Order.idempotency_key == key))
     if existing is not None:
         return existing
     service = await orderable_service(session, draft.service_id)
     validate_draft(service, draft)
+    charge = charge_for(service.price, service.rate_basis, draft.quantity)
+    if expected_charge is not None and charge != expected_charge:
+        raise OrderError("price_changed", charge=charge)
     manual = service.mode == "manual" or service.provider_id is None
     order = Order(
         user_id=user_id,
@@ -186,7 +201,7 @@ async def _place(
         link=draft.link,
         quantity=draft.quantity,
         extra=draft.extra or None,
-        charge=charge_for(service.price, service.rate_basis, draft.quantity),
+        charge=charge,
         status=OrderStatus.MANUAL if manual else OrderStatus.QUEUED,
         idempotency_key=key,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from decimal import Decimal
 
 from aiogram import Bot, F, Router, html
 from aiogram.filters import Command, CommandObject
@@ -220,7 +221,7 @@ def create_router() -> Router:
                 if line.draft is not None
             ]
             await state.set_state(MassOrderFlow.confirm)
-            await state.set_data({"mass": nonce, "drafts": drafts})
+            await state.set_data({"mass": nonce, "drafts": drafts, "total": str(checked.total)})
         chunks = split_message(lines)
         for chunk in chunks[:-1]:
             await message.answer(chunk)
@@ -294,8 +295,12 @@ def create_router() -> Router:
             await query.answer(stale_text(), show_alert=True)
             return
         drafts = [OrderDraft(int(sid), str(link), int(qty)) for sid, link, qty in data["drafts"]]
+        # The previewed total: prices changed since then are not charged unseen.
+        expected = Decimal(data["total"]) if data.get("total") else None
         try:
-            orders = await place_orders(session, user.id, drafts, key=key, admin_ids=admin_ids)
+            orders = await place_orders(
+                session, user.id, drafts, key=key, admin_ids=admin_ids, expected_total=expected
+            )
         except InsufficientFunds as exc:
             await query.answer(
                 _("Not enough balance: {missing} missing.").format(

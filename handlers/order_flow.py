@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from decimal import Decimal
 from typing import Any
 
 from aiogram import Bot, F, Router
@@ -247,7 +248,7 @@ def create_router() -> Router:
             return
         confirm = new_nonce()
         await state.set_state(OrderFlow.confirm)
-        await state.update_data(confirm=confirm)
+        await state.update_data(confirm=confirm, charge=str(q.charge))
         await message.answer(
             confirmation_text(q, draft, currency),
             reply_markup=confirmation_keyboard(q, data["flow"], confirm),
@@ -317,6 +318,7 @@ def create_router() -> Router:
             await state.clear()
             await query.answer(unavailable_text(), show_alert=True)
             return
+        await state.update_data(charge=str(q.charge))
         await query.answer()
         await show(
             query,
@@ -337,8 +339,9 @@ def create_router() -> Router:
         admin_ids: frozenset[int],
         currency: str,
     ) -> None:
-        key = confirm_key(user.id, callback_data.nonce)
-        placed = await order_by_key(session, user.id, key)
+        user_id = user.id
+        key = confirm_key(user_id, callback_data.nonce)
+        placed = await order_by_key(session, user_id, key)
         if placed is not None:  # a double tap or a replay: the order it already placed
             await answer_already_placed(query, placed)
             return
@@ -348,10 +351,13 @@ def create_router() -> Router:
         ):
             await query.answer(stale_text(), show_alert=True)
             return
+        # What the confirmation showed; a price changed since then is not charged unseen.
+        expected = Decimal(data["charge"]) if data.get("charge") else None
         try:
             service = await orderable_service(session, int(data["service_id"]))
+            draft = draft_from(data, service)
             order = await place_order(
-                session, user.id, draft_from(data, service), key=key, admin_ids=admin_ids
+                session, user.id, draft, key=key, admin_ids=admin_ids, expected_charge=expected
             )
         except InsufficientFunds as exc:
             await query.answer(
@@ -361,7 +367,10 @@ def create_router() -> Router:
                 show_alert=True,
             )
             return
-        except OrderError:
+        except OrderError as exc:
+            if exc.code == "price_changed":  # (the rollback expired `user`: pass its id)
+                await confirm_new_price(query, session, user_id, state, bot, draft, currency)
+                return
             await state.clear()
             await query.answer(unavailable_text(), show_alert=True)
             return
@@ -382,5 +391,37 @@ def create_router() -> Router:
             log.exception("submitting order %s failed", order.id)
         order = await order_by_key(session, user.id, key) or order
         await show(query, bot, placed_text(order, currency), after_order_keyboard())
+
+    async def confirm_new_price(
+        query: CallbackQuery,
+        session: AsyncSession,
+        user_id: int,
+        state: FSMContext,
+        bot: Bot,
+        draft: OrderDraft,
+        currency: str,
+    ) -> None:
+        """The price changed after the confirmation was shown: show the new one instead."""
+        try:
+            q = await quote(session, user_id, draft)
+        except OrderError:
+            await state.clear()
+            await query.answer(unavailable_text(), show_alert=True)
+            return
+        confirm = new_nonce()
+        await state.update_data(confirm=confirm, charge=str(q.charge))
+        await query.answer(
+            _(
+                "The price has changed: the charge is now {amount}. Please check and confirm again."
+            ).format(amount=money_text(q.charge, currency)),
+            show_alert=True,
+        )
+        data = await state.get_data()
+        await show(
+            query,
+            bot,
+            confirmation_text(q, draft, currency),
+            confirmation_keyboard(q, data["flow"], confirm),
+        )
 
     return router

@@ -419,3 +419,37 @@ async def test_concurrent_double_tap_without_isolation_still_places_one_order(
     assert len(await orders_of(app.sessionmaker, ALICE)) == 1
     assert await charges_of(app.sessionmaker, ALICE) == 1
     assert await balance(app.sessionmaker, ALICE) == Decimal("8.00")
+
+
+async def set_price(app, service_id: int, price: str) -> None:
+    from db.engine import write_tx
+    from db.models import Service
+
+    async with app.sessionmaker() as session, write_tx(session):
+        service = await session.get(Service, service_id)
+        assert service is not None
+        service.price = Decimal(price)
+
+
+async def test_a_price_changed_after_the_confirmation_is_not_charged_unseen(
+    app, chat, catalog
+) -> None:
+    await give_money(app.sessionmaker, ALICE, "10")
+    alice = chat(ALICE)
+    await to_quantity(alice)
+    screen = await alice.send("1000")
+    assert "Charge: 2.00 USD" in screen.text
+    await set_price(app, catalog.followers, "3.00")  # the admin reprices meanwhile
+    old = confirm_data(screen)
+    changed = await alice.press(old)
+    assert "price has changed: the charge is now 3.00 USD" in changed.alerts[-1].text
+    assert "Charge: 3.00 USD" in changed.text and "Balance after: 7.00 USD" in changed.text
+    assert await orders_of(app.sessionmaker, ALICE) == []
+    assert await balance(app.sessionmaker, ALICE) == Decimal("10.00")
+    stale = await alice.press(old)  # the old screen's button no longer confirms
+    assert stale.alerts[-1].show_alert and await orders_of(app.sessionmaker, ALICE) == []
+
+    await alice.press(confirm_data(changed))
+    [order] = await orders_of(app.sessionmaker, ALICE)
+    assert order.charge == Decimal("3.00")
+    assert await balance(app.sessionmaker, ALICE) == Decimal("7.00")

@@ -206,3 +206,20 @@ async def test_cancel_button_and_wrong_input(app, chat, catalog) -> None:
     reply = await alice.press(preview.button("Cancel"))
     assert "Cancelled" in reply.text
     assert await fsm(app.dp, app.bot, ALICE).get_state() is None
+
+
+async def test_a_price_changed_after_the_preview_is_not_charged_unseen(app, chat, catalog) -> None:
+    await give_money(app.sessionmaker, ALICE, "10")
+    alice = chat(ALICE)
+    preview = await alice.send(f"/massorder {catalog.followers} | instagram.com/a | 1000")
+    assert "Total charge: 2.00 USD" in preview.text
+    async with app.sessionmaker() as session, write_tx(session):
+        service = await session.get(Service, catalog.followers)
+        assert service is not None
+        service.price = Decimal("3.00")
+    reply = await alice.press_button("Confirm")
+    assert "changed meanwhile" in reply.alerts[-1].text
+    assert await orders_of(app.sessionmaker, ALICE) == []
+    assert await balance(app.sessionmaker, ALICE) == Decimal("10")
+    again = await alice.send(f"{catalog.followers} | instagram.com/a | 1000")
+    assert "Total charge: 3.00 USD" in again.text
