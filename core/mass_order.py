@@ -84,7 +84,7 @@ async def _check_line(
 ) -> MassLine:
     parts = [part.strip() for part in line.split("|")]
     service_text = parts[0].lstrip("#") if parts else ""
-    if len(parts) not in (2, 3) or not service_text.isdigit() or len(service_text) > 12:
+    if len(parts) not in (2, 3) or not service_text.isdecimal() or len(service_text) > 12:
         return MassLine(number, problem="bad_format")
     service_id = int(service_text)
     if service_id not in services:

@@ -63,7 +63,7 @@ def check_quantity(
 
 def parse_quantity(text: str) -> int | None:
     cleaned = text.strip().replace(" ", "").replace("_", "").replace(",", "")
-    if not cleaned.isdigit() or len(cleaned) > 12:
+    if not cleaned.isdecimal() or len(cleaned) > 12:  # isdigit() lets "²" through to int()
         return None
     return int(cleaned)
 

@@ -223,3 +223,13 @@ async def test_a_price_changed_after_the_preview_is_not_charged_unseen(app, chat
     assert await balance(app.sessionmaker, ALICE) == Decimal("10")
     again = await alice.send(f"{catalog.followers} | instagram.com/a | 1000")
     assert "Total charge: 3.00 USD" in again.text
+
+
+async def test_digit_like_symbols_are_bad_lines_not_a_crash(app, chat, catalog) -> None:
+    await give_money(app.sessionmaker, ALICE, "10")
+    alice = chat(ALICE)
+    preview = await alice.send(
+        f"/massorder ² | instagram.com/a | 100\n{catalog.followers} | instagram.com/b | 1⁰⁰"
+    )
+    assert "❌ Line 1: bad format" in preview.text
+    assert "❌ Line 2: the quantity is not a number" in preview.text
