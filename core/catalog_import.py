@@ -11,7 +11,8 @@ Rules, so re-running is always safe:
   kept; if the provider's rate rose above it, the result lists it and admins are alerted.
 - Services the provider dropped are marked unavailable and their panel services switched
   off; if they come back they stay off until an admin switches them on.
-- Types the chat cannot collect (core.pricing.input_kind is None) are imported switched off.
+- Types the chat cannot collect (core.pricing.input_kind is None) are imported switched off,
+  and a service the provider changes to such a type is switched off.
 - Panel services never get enabled by a re-import: an admin's "off" sticks.
 """
 
@@ -184,6 +185,11 @@ def _update_service(
     svc.type, svc.rate_basis = row.type[:64], row.rate_basis
     svc.min, svc.max = max(row.min, 1), row.max
     svc.refill, svc.cancel, svc.dripfeed = bool(row.refill), bool(row.cancel), bool(row.dripfeed)
+    if svc.enabled and input_kind(row.type) is None:
+        # The provider changed it to a type the chat cannot collect: off, as on creation.
+        svc.enabled = False
+        result.disabled_unsupported += 1
+        result.unsupported_types[row.type] += 1
     if manual_price:
         result.kept_prices += 1
         if svc.price < row.rate:

@@ -203,3 +203,18 @@ async def test_service_switches(app, admin, fake) -> None:
     for bad in ("/service", f"/service {followers}", f"/service {followers} maybe"):
         assert "Usage: <code>/service SERVICE_ID" in (await admin.send(bad)).text
     assert "No service #999" in (await admin.send("/service 999 on")).text
+
+
+async def test_a_service_that_changes_to_a_type_the_chat_cannot_take_is_switched_off(
+    app, admin, fake
+) -> None:
+    """Imported types the chat cannot collect are off, and /service on refuses them: a
+    re-import that turns an enabled service into such a type must switch it off too."""
+    await connect_and_import(admin, fake)
+    followers = await service_id_for(app, "1")
+    fake.services[0]["type"] = "Subscriptions"
+    text = (await admin.send("/import fp 50")).text
+    assert "Imported switched off: 1" in text and "subscriptions (1)" in text
+    service = next(s for s in await services(app) if s.id == followers)
+    assert service.type == "subscriptions" and not service.enabled
+    assert "cannot be switched on" in (await admin.send(f"/service {followers} on")).text
