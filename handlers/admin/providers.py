@@ -102,6 +102,61 @@ def balance_line(provider: Provider) -> str:
     return line
 
 
+async def connect_lines(
+    message: Message, args: list[str], session: AsyncSession, registry: ProviderRegistry
+) -> list[str]:
+    """What /addprovider answers (the handler adds the note about the deleted message)."""
+    if len(args) not in (3, 4):
+        return [addprovider_usage()]
+    name, api_url, api_key = args[:3]
+    threshold = to_amount(args[3]) if len(args) == 4 else None
+    if len(args) == 4 and threshold is None:
+        return [addprovider_usage()]
+    assert message.from_user is not None
+    try:
+        result = await connect_provider(
+            session,
+            registry,
+            name,
+            api_url,
+            api_key,
+            admin_id=message.from_user.id,
+            threshold=threshold,
+        )
+    except CatalogError as error:
+        return [catalog_error_text(error) + "\n\n" + addprovider_usage()]
+    lines = []
+    if result.error is not None:
+        lines.append(
+            _("❌ Could not connect {name}: {reason}").format(
+                name=clip(name, 64), reason=failure_text(result.error, api_url)
+            )
+        )
+        if result.provider is not None:
+            lines.append(_("Nothing changed: the provider keeps its current URL and key."))
+        else:
+            lines.append(_("Nothing was saved. Check the URL and the key and send it again."))
+    else:
+        provider, balance = result.provider, result.balance
+        assert provider is not None and balance is not None
+        title = (
+            _("✅ Provider {name} connected.")
+            if result.created
+            else _("✅ Provider {name} updated.")
+        )
+        lines += [
+            title.format(name=f"<b>{clip(provider.name, 64)}</b>"),
+            _("Balance: {balance} {currency}").format(
+                balance=amount(balance.amount), currency=html.quote(balance.currency or "—")
+            ),
+            _("Key: {key}").format(key=html.quote(mask_secret(provider.api_key))),
+            _(
+                "Next: <code>/import {name} 30</code> imports its services with a 30% markup."
+            ).format(name=clip(provider.name, 64)),
+        ]
+    return lines
+
+
 def create_router() -> Router:
     router = Router(name="admin.providers")
 
@@ -113,59 +168,9 @@ def create_router() -> Router:
         registry: ProviderRegistry,
     ) -> None:
         args = args_of(command)
-        if len(args) not in (3, 4):
-            await message.answer(addprovider_usage())
-            return
-        name, api_url, api_key = args[:3]
-        threshold = to_amount(args[3]) if len(args) == 4 else None
-        if len(args) == 4 and threshold is None:
-            await message.answer(addprovider_usage())
-            return
-        assert message.from_user is not None
-        try:
-            result = await connect_provider(
-                session,
-                registry,
-                name,
-                api_url,
-                api_key,
-                admin_id=message.from_user.id,
-                threshold=threshold,
-            )
-        except CatalogError as error:
-            await message.answer(catalog_error_text(error) + "\n\n" + addprovider_usage())
-            return
-        lines = []
-        if result.error is not None:
-            lines.append(
-                _("❌ Could not connect {name}: {reason}").format(
-                    name=clip(name, 64), reason=failure_text(result.error, api_url)
-                )
-            )
-            if result.provider is not None:
-                lines.append(_("Nothing changed: the provider keeps its current URL and key."))
-            else:
-                lines.append(_("Nothing was saved. Check the URL and the key and send it again."))
-        else:
-            provider, balance = result.provider, result.balance
-            assert provider is not None and balance is not None
-            title = (
-                _("✅ Provider {name} connected.")
-                if result.created
-                else _("✅ Provider {name} updated.")
-            )
-            lines += [
-                title.format(name=f"<b>{clip(provider.name, 64)}</b>"),
-                _("Balance: {balance} {currency}").format(
-                    balance=amount(balance.amount), currency=html.quote(balance.currency or "—")
-                ),
-                _("Key: {key}").format(key=html.quote(mask_secret(provider.api_key))),
-                _(
-                    "Next: <code>/import {name} 30</code> imports its services with a 30% markup."
-                ).format(name=clip(provider.name, 64)),
-            ]
-        if not is_demo_url(api_url):
-            # The command carries the API key: do not leave it in the chat history.
+        lines = await connect_lines(message, args, session, registry)
+        if len(args) >= 3 and not is_demo_url(args[1]):
+            # The command carries the API key (even when refused): not left in the history.
             with suppress(TelegramAPIError):
                 await message.delete()
                 lines.append(_("(Your message with the key was deleted from the chat.)"))

@@ -149,3 +149,24 @@ async def test_errors_lists_recent_provider_errors(app, admin, fake) -> None:
     assert "#7" in text and "demo broke" not in text
     assert "No provider named x" in (await admin.send("/errors x")).text
     assert "Usage" in (await admin.send("/errors a b")).text
+
+
+async def test_a_refused_addprovider_still_deletes_the_message_with_the_key(
+    app, admin, fake
+) -> None:
+    """A bad name, URL, threshold or argument count answers with the usage, but the message
+    carrying the API key must not stay in the chat history either."""
+    for command in (
+        f"/addprovider bad!name {fake.url} {API_KEY}",
+        f"/addprovider fp not-a-url {API_KEY}",
+        f"/addprovider fp {fake.url} {API_KEY} lots",
+        f"/addprovider fp {fake.url} {API_KEY} 10 extra",
+    ):
+        reply = await admin.send(command)
+        assert "Usage" in reply.text and API_KEY not in reply.text, command
+        assert any(isinstance(c, DeleteMessage) for c in reply.calls), command
+        assert "was deleted from the chat" in reply.text
+    assert await providers(app) == []
+    # Nothing secret in these: nothing deleted.
+    reply = await admin.send("/addprovider")
+    assert not any(isinstance(c, DeleteMessage) for c in reply.calls)
