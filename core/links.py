@@ -103,7 +103,8 @@ def check_link(text: str, platform: str | None, *, username_ok: bool = False) ->
     except ValueError:
         return LinkCheck(None, "not_a_link")
     host = (parts.hostname or "").lower()
-    if parts.scheme not in ("http", "https") or "." not in host or " " in text:
+    # urlsplit silently drops tabs and newlines: two links pasted together are not one link.
+    if parts.scheme not in ("http", "https") or "." not in host or any(c.isspace() for c in text):
         return LinkCheck(None, "not_a_link")
     if platform and platform in PLATFORM_HOSTS:
         allowed = PLATFORM_HOSTS[platform]
