@@ -152,6 +152,12 @@ async def check_prices(
             log.warning("price watch: services of %s failed: %r", provider.name, exc)
             results.append(PriceCheck(provider.id, 0, [], [], exc))
             continue
+        if not catalogue:
+            # As in /import: an empty answer is a glitch far more often than a provider that
+            # stopped selling (that one is switched off with /providerset).
+            log.warning("price watch: %s listed no services; nothing changed", provider.name)
+            results.append(PriceCheck(provider.id, 0, [], []))
+            continue
         async with sessionmaker() as session, write_tx(session):
             if not await job_lock(session, f"watch_prices:{provider.id}"):
                 continue

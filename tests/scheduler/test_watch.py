@@ -123,3 +123,22 @@ async def test_stale_orders_make_one_admin_digest(panel: Panel) -> None:
     [digest] = await alerts(panel, "stale_orders")
     assert digest["count"] == 3 and digest["order_ids"] == [i for i, _ in old]
     assert fresh[0][0] not in digest["order_ids"]  # type: ignore[operator]
+
+
+async def test_an_empty_catalogue_answer_changes_nothing_and_alerts_nothing(
+    panel: Panel,
+) -> None:
+    """Like /import: a provider glitch answering [] must not mark its whole catalogue gone
+    and send admins one "no longer offered" alert per mapped service."""
+    async with panel.sm() as session, write_tx(session):
+        session.add(ProviderService(
+            provider_id=panel.provider_id, service_id="1", name="remote 1",
+            rate=Decimal("0.90"), min=1, max=1000,
+        ))  # fmt: skip
+    panel.fake.services.clear()
+    [check] = await check_prices(panel.sm, panel.registry, ADMINS)
+    assert check.gone == [] and check.services == 0
+    assert await alerts(panel, "service_unavailable") == []
+    async with panel.sm() as session:
+        [row] = await session.scalars(select(ProviderService))
+    assert row.available
