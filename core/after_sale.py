@@ -185,9 +185,12 @@ async def request_cancel(
 
 
 async def _reload(session: AsyncSession, order_id: int) -> Order:
+    """The order as committed now, its row locked (PostgreSQL): a submitter's claim committed
+    meanwhile is seen, and one not yet made waits for this transaction."""
     order = await session.scalar(
         select(Order)
         .where(Order.id == order_id)
+        .with_for_update(of=Order)
         .options(selectinload(Order.service), selectinload(Order.provider))
         .execution_options(populate_existing=True)
     )

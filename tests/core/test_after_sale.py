@@ -1,8 +1,9 @@
 """Provider statuses → panel statuses and exactly-once refunds (SPEC §5, §6)."""
 
+import asyncio
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from core.after_sale import apply_provider_status, request_cancel
 from core.ordering import OrderError, partial_refund
@@ -89,3 +90,29 @@ async def test_cancel_of_a_queued_order_refunds_at_once(panel: Panel) -> None:
         assert result.code == "canceled"
     assert await panel.balance() == Decimal("10.00")
     assert panel.fake.count("add") == 0
+
+
+async def test_cancel_racing_the_submitter_claim_does_not_refund_a_sent_order(
+    panel: Panel,
+) -> None:
+    """The submitter claimed the order (queued → submitting, not yet committed) when the
+    customer pressed Cancel: the cancel must see the claim, not refund an order being sent."""
+    order_id = await place(panel)
+
+    async def cancel() -> str:
+        async with panel.sm() as session:
+            return (await request_cancel(session, panel.registry, CUSTOMER, order_id)).code
+
+    async with panel.sm() as submitter, write_tx(submitter):
+        await submitter.execute(
+            update(Order)
+            .where(Order.id == order_id, Order.status == OrderStatus.QUEUED)
+            .values(status=OrderStatus.SUBMITTING)
+        )
+        pressed = asyncio.create_task(cancel())
+        await asyncio.sleep(0.5)  # the cancel reads while the claim is uncommitted
+    assert await pressed == "cancel_not_available"
+    async with panel.sm() as session:
+        order = await session.get(Order, order_id)
+        assert order is not None and order.status == OrderStatus.SUBMITTING
+    assert await panel.balance() == Decimal("8.00")
