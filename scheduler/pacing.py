@@ -34,8 +34,15 @@ class Pacer:
         """Nothing is sent for `seconds` from now (Telegram's retry_after)."""
         self._next = max(self._next, self._clock() + seconds)
 
-    async def wait(self, chat_id: int) -> None:
+    def paused_for(self) -> float:
+        """Seconds until the next send may go (0 when it may go now)."""
+        return max(self._next - self._clock(), 0.0)
+
+    async def wait(self, chat_id: int, *, give_up_after: float | None = None) -> bool:
         """Wait for this chat's turn, then for a slot overall; the send may go right after.
+
+        With `give_up_after`, returns False at once (taking no slot) when the wait would be
+        longer, as after a long retry_after; True otherwise.
 
         Sends to one chat are expected to come from one task at a time (the sender keeps one
         task per chat), so only the overall slot needs the lock.
@@ -49,10 +56,13 @@ class Pacer:
                 slot = max(now, self._next)
                 if slot <= now:
                     break
+                if give_up_after is not None and slot - now > give_up_after:
+                    return False
                 await asyncio.sleep(slot - now)
             self._next = now + self.spacing
         self._chat_next[chat_id] = now + self.chat_interval
         self._forget_idle(now)
+        return True
 
     def _forget_idle(self, now: float) -> None:
         if len(self._chat_next) > 10_000:

@@ -143,7 +143,12 @@ class OutboxSender:
             report.failed += 1
             return WAIT
         while True:
-            await self.pacer.wait(row.chat_id)
+            # Another chat's long retry_after pauses every send: release the row instead of
+            # sleeping past its lease (another replica would then send it too).
+            if not await self.pacer.wait(row.chat_id, give_up_after=MAX_INLINE_WAIT):
+                await outbox.postpone(self.sessionmaker, row.id, self.pacer.paused_for())
+                report.postponed += 1
+                return WAIT
             try:
                 await self.bot.send_message(row.chat_id, text, link_preview_options=NO_PREVIEW)
             except TelegramRetryAfter as exc:

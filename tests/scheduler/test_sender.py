@@ -315,3 +315,24 @@ async def test_admin_alerts_and_balance_changes_are_worded(outbox: Outbox) -> No
     assert "reduced by 5.00 USD" in reduced
     row = (await outbox.rows())[unknown]
     assert row.status == "skipped" and "carrier_pigeon" in (row.last_error or "")
+
+
+async def test_a_long_retry_after_releases_the_other_chats_rows_instead_of_sleeping(
+    outbox: Outbox,
+) -> None:
+    """A 429 with a long retry_after pauses every send. Rows of other chats must be released
+    for later, not held (and slept on) past their lease, when another replica takes them."""
+    await outbox.users(ALICE, BOB)
+    alice = await outbox.enqueue(ALICE)
+    await outbox.enqueue(BOB)
+    bob_second = await outbox.enqueue(BOB, payload=status_payload(order_id=43))
+    outbox.fake.fail_next("sendMessage", chat_id=ALICE, error_code=429, retry_after=600)
+    report = await asyncio.wait_for(outbox.sender().run(), 10)
+    rows = await outbox.rows()
+    assert report.waited == 1 and report.postponed >= 2
+    assert rows[alice].status == rows[bob_second].status == "pending"
+    assert rows[alice].next_attempt_at > utcnow() + timedelta(seconds=500)
+    assert all(row.attempts == 0 for row in rows.values() if row.status == "pending")
+    assert "#43" not in " ".join(outbox.texts(BOB))
+    # Nothing is due before the pause is over (Bob's rows keep their order behind it).
+    assert (await outbox.sender().run()).claimed == 0
