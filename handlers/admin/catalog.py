@@ -20,12 +20,22 @@ from core.catalog import (
 )
 from core.catalog_import import ImportResult, import_services
 from db.models import Service
-from handlers.admin.common import NO_PREVIEW, amount, args_of, clip, to_amount, to_int, usage
+from handlers.admin.common import (
+    NO_PREVIEW,
+    amount,
+    answer_long,
+    args_of,
+    clip,
+    to_amount,
+    to_int,
+    usage,
+)
 from handlers.admin.providers import catalog_error_text as provider_error_text
 from handlers.admin.providers import failure_text
 from providers import ProviderError, ProviderRegistry
 
 PER_PAGE = 25
+SHOWN_TYPES = 10  # unsupported types named in the /import summary
 
 
 class ServicesPage(CallbackData, prefix="adm_svc"):
@@ -109,9 +119,10 @@ def import_text(result: ImportResult, markup: str) -> list[str]:
     if result.categories_created:
         lines.append(_("New categories: {count}").format(count=result.categories_created))
     if result.disabled_unsupported:
-        types = ", ".join(
-            f"{clip(kind, 30)} ({count})" for kind, count in result.unsupported_types.most_common()
-        )
+        common = result.unsupported_types.most_common()
+        types = ", ".join(f"{clip(kind, 30)} ({count})" for kind, count in common[:SHOWN_TYPES])
+        if len(common) > SHOWN_TYPES:  # a garbage catalogue must not outgrow one message
+            types += ", …"
         lines.append(
             _(
                 "Imported switched off: {count}, the chat cannot take orders for these types: "
@@ -221,7 +232,7 @@ def create_router() -> Router:
                 )
             )
             return
-        await message.answer("\n".join(import_text(result, amount(markup).removesuffix(".00"))))
+        await answer_long(message, import_text(result, amount(markup).removesuffix(".00")))
 
     @router.message(Command("services"))
     async def services_command(

@@ -218,3 +218,20 @@ async def test_a_service_that_changes_to_a_type_the_chat_cannot_take_is_switched
     service = next(s for s in await services(app) if s.id == followers)
     assert service.type == "subscriptions" and not service.enabled
     assert "cannot be switched on" in (await admin.send(f"/service {followers} on")).text
+
+
+async def test_an_import_with_hundreds_of_odd_types_still_answers_within_the_limit(
+    app, admin, fake
+) -> None:
+    """Unknown types are kept as the provider spells them: a garbage catalogue must not make
+    the import summary longer than Telegram accepts (the admin would get no answer)."""
+    fake.services = [
+        {"service": str(1000 + i), "name": f"Odd {i}", "type": f"Weird Kind Number {i:04d} <x>",
+         "category": "Odd", "rate": "1.00", "min": "10", "max": "100"}
+        for i in range(300)
+    ]  # fmt: skip
+    await admin.send(f"/addprovider fp {fake.url} {API_KEY}")
+    reply = await admin.send("/import fp 50")
+    assert "300 services fetched" in reply.text and "Imported switched off: 300" in reply.text
+    assert reply.texts and all(len(text) <= 4096 for text in reply.texts)
+    assert "&lt;x&gt;" in reply.text and "<x>" not in reply.text
