@@ -124,9 +124,12 @@ def _note_late_outcome(order: Order, outcome: AddOutcome) -> None:
 
 
 async def _load(session: AsyncSession, order_id: int) -> Order | None:
+    """The order, its row locked (PostgreSQL): an admin's change in flight is waited for and
+    seen, never overwritten by the add answer."""
     return await session.scalar(
         select(Order)
         .where(Order.id == order_id)
+        .with_for_update(of=Order)
         .options(selectinload(Order.service), selectinload(Order.provider))
         .execution_options(populate_existing=True)
     )

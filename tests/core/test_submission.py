@@ -12,6 +12,7 @@ from core.submission import STUCK_AFTER, due_queued_orders, recover_interrupted,
 from db.engine import write_tx
 from db.models import AdminAlert, Notification, Order, Provider, Service
 from db.types import utcnow
+from providers import AddOutcome
 from tests.core.conftest import ADMINS, CUSTOMER, Panel
 from tests.fakes.provider_server import FakeProvider
 
@@ -141,3 +142,49 @@ async def test_a_late_add_answer_does_not_override_review(panel: Panel) -> None:
     assert order.status == OrderStatus.REVIEW
     assert order.provider_order_id in panel.fake.orders
     assert "late add answer: accepted" in (order.last_error or "")
+
+
+class _GatedAdd:
+    """A registry whose add waits for the test, then accepts."""
+
+    def __init__(self) -> None:
+        self.sent = asyncio.Event()
+        self.answer = asyncio.Event()
+
+    def get(self, provider: object) -> "_GatedAdd":
+        return self
+
+    async def add(self, request: object) -> AddOutcome:
+        self.sent.set()
+        await self.answer.wait()
+        return AddOutcome(kind="accepted", provider_order_id="555")
+
+
+async def test_a_late_add_answer_waits_for_an_admin_moving_the_order_to_review(
+    panel: Panel,
+) -> None:
+    """An admin (row locked, not yet committed) moves a submitting order to review while the
+    add answer arrives: the answer must not override the admin's review afterwards."""
+    order_id = await place(panel)
+    gated = _GatedAdd()
+
+    async def sending() -> Order | None:
+        async with panel.sm() as session:
+            return await submit_order(session, gated, order_id, admin_ids=ADMINS)  # type: ignore[arg-type]
+
+    task = asyncio.create_task(sending())
+    await gated.sent.wait()
+    async with panel.sm() as admin, write_tx(admin):
+        order = await admin.scalar(
+            select(Order).where(Order.id == order_id).with_for_update(of=Order)
+        )
+        assert order is not None and order.status == OrderStatus.SUBMITTING
+        order.status = OrderStatus.REVIEW
+        await admin.flush()
+        gated.answer.set()
+        await asyncio.sleep(0.5)  # the submitter reads while the admin's change is uncommitted
+    await task
+    async with panel.sm() as session:
+        order = await session.get(Order, order_id)
+        assert order is not None
+        assert order.status == OrderStatus.REVIEW and order.provider_order_id == "555"
