@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
 import signal
 
@@ -10,22 +12,37 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_applicati
 from aiohttp import web
 
 from bot.app import App
+from bot.config import Settings
 
 log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram/webhook"
 
 
+def webhook_address(settings: Settings) -> str:
+    """The URL Telegram posts to. Its `v` names the secret (an HMAC keyed with the bot token,
+    revealing nothing): Telegram never tells the secret back, so a new WEBHOOK_SECRET must
+    change what getWebhookInfo shows, or replicas would keep the old one and refuse every
+    update."""
+    assert settings.webhook_url and settings.webhook_secret
+    version = hmac.new(
+        settings.bot_token.get_secret_value().encode(),
+        settings.webhook_secret.get_secret_value().encode(),
+        hashlib.sha256,
+    ).hexdigest()[:16]
+    return f"{settings.webhook_url}{WEBHOOK_PATH}?v={version}"
+
+
 async def ensure_webhook(app: App) -> None:
-    """Set the webhook once per deploy: replicas that find it already set leave it alone."""
+    """Set the webhook once per deploy: replicas that find it already set the same way (URL,
+    secret, update types) leave it alone."""
     settings = app.settings
     assert settings.webhook_url and settings.webhook_secret
-    url = settings.webhook_url + WEBHOOK_PATH
+    url = webhook_address(settings)
+    allowed = app.dp.resolve_used_update_types()
     info = await app.bot.get_webhook_info()
-    if info.url != url:
+    if info.url != url or sorted(info.allowed_updates or []) != sorted(allowed):
         await app.bot.set_webhook(
-            url,
-            secret_token=settings.webhook_secret.get_secret_value(),
-            allowed_updates=app.dp.resolve_used_update_types(),
+            url, secret_token=settings.webhook_secret.get_secret_value(), allowed_updates=allowed
         )
         log.info("webhook set")
 

@@ -27,7 +27,7 @@ async def test_webhook_update_is_answered_and_the_secret_is_checked(tmp_path: Pa
             await ensure_webhook(app)
             await ensure_webhook(app)  # a second replica finds it set and leaves it alone
             assert len(fake.calls_of("setWebhook")) == 1
-            assert fake.calls_of("setWebhook")[0].params["url"].endswith(WEBHOOK_PATH)
+            assert f"{WEBHOOK_PATH}?v=" in fake.calls_of("setWebhook")[0].params["url"]
             update = {
                 "update_id": 1,
                 "message": {
@@ -54,3 +54,30 @@ async def test_webhook_update_is_answered_and_the_secret_is_checked(tmp_path: Pa
                 assert (await client.get("/healthz")).status == 200
         finally:
             await app.close()
+
+
+async def test_a_new_secret_or_new_update_types_set_the_webhook_again(tmp_path: Path) -> None:
+    """Telegram never tells the secret back: with only the URL compared, a rotated
+    WEBHOOK_SECRET kept the old one at Telegram and every update got a 401."""
+    async with FakeTelegram() as fake:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'hook.db'}"
+        common = {"bot_token": fake.token, "telegram_api_url": fake.base_url,
+                  "webhook_url": "https://panel.example"}  # fmt: skip
+        for secret, expected_calls in (("old-secret", 1), ("old-secret", 1), ("new-secret", 2)):
+            app = await create_app(make_settings(url, webhook_secret=secret, **common))
+            try:
+                await ensure_webhook(app)
+            finally:
+                await app.close()
+            calls = fake.calls_of("setWebhook")
+            assert len(calls) == expected_calls, secret
+            assert calls[-1].params["secret_token"] == secret
+        # Update types the running code handles changed (e.g. a new handler): set again.
+        fake.webhook_allowed_updates = ["message"]
+        app = await create_app(make_settings(url, webhook_secret="new-secret", **common))
+        try:
+            await ensure_webhook(app)
+        finally:
+            await app.close()
+        assert len(fake.calls_of("setWebhook")) == 3
+        assert "secret" not in fake.webhook_url

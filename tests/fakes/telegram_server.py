@@ -133,6 +133,7 @@ class FakeTelegram:
         self.pre_checkout_answers: dict[str, dict[str, Any]] = {}
         self.charges: dict[str, Charge] = {}
         self.webhook_url = ""
+        self.webhook_allowed_updates: list[str] | None = None
         self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self._updates: list[dict[str, Any]] = []  # not yet confirmed by an offset
         self._update_ids = itertools.count(1)
@@ -423,6 +424,7 @@ class FakeTelegram:
     @_api("setWebhook")
     async def _set_webhook(self, params: dict[str, Any]) -> bool:
         self.webhook_url = params.get("url") or ""
+        self.webhook_allowed_updates = params.get("allowed_updates")
         self._drop_pending(params)
         return True
 
@@ -434,11 +436,14 @@ class FakeTelegram:
 
     @_api("getWebhookInfo")
     async def _get_webhook_info(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {
+        info = {
             "url": self.webhook_url,
             "has_custom_certificate": False,
             "pending_update_count": len(self._updates),
         }
+        if self.webhook_allowed_updates:
+            info["allowed_updates"] = self.webhook_allowed_updates
+        return info
 
     # --- bot settings -------------------------------------------------------------------
 
