@@ -6,6 +6,7 @@ import asyncio
 import logging
 import sys
 
+from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
 
@@ -56,6 +57,15 @@ def main() -> None:
         pass
     except DatabaseUnavailable as exc:
         print(f"cannot open the database: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except TelegramUnauthorizedError:
+        # Polling and webhook set-up start with a Bot API call: a revoked token ends here.
+        print("BOT_TOKEN: Telegram refused this token (revoked or mistyped?)", file=sys.stderr)
+        raise SystemExit(2) from None
+    except TelegramNetworkError as exc:
+        where = settings.telegram_api_url or "api.telegram.org"
+        reason = exc.message.replace(settings.bot_token.get_secret_value(), "<BOT_TOKEN>")
+        print(f"cannot reach the Telegram Bot API at {where}: {reason}", file=sys.stderr)
         raise SystemExit(2) from None
     log.info("stopped")
 

@@ -68,3 +68,23 @@ async def test_python_m_bot_answers_start_and_stops_cleanly(tmp_path: Path) -> N
         assert code == 0, err
         assert "Traceback" not in err, err
         assert fake.token.split(":")[1] not in err  # the token never reaches the logs
+
+
+async def test_a_refused_token_or_unreachable_bot_api_is_one_line_and_exit_2(
+    tmp_path: Path,
+) -> None:
+    """Both are settings (BOT_TOKEN, TELEGRAM_API_URL): one clear line, exit 2, no traceback."""
+    async with FakeTelegram() as fake:
+        token = fake.token.split(":")[0] + ":revoked-token"
+        process = await start_bot(tmp_path, fake, BOT_TOKEN=token)
+        _, err = await asyncio.wait_for(process.communicate(), timeout=60)
+        assert process.returncode == 2, err.decode()
+        assert "BOT_TOKEN: Telegram refused this token" in err.decode()
+        assert "Traceback" not in err.decode() and "revoked-token" not in err.decode()
+        closed = fake.base_url.rsplit(":", 1)[0] + ":1"
+        process = await start_bot(tmp_path, fake, TELEGRAM_API_URL=closed)
+        _, err = await asyncio.wait_for(process.communicate(), timeout=60)
+        assert process.returncode == 2, err.decode()
+        assert f"cannot reach the Telegram Bot API at {closed}" in err.decode()
+        assert "Traceback" not in err.decode()
+        assert fake.token.split(":")[1] not in err.decode()
