@@ -39,7 +39,18 @@ def render(
         raise UnknownNotification(kind)
     with i18n.context(), i18n.use_locale(locale or i18n.default_locale):
         text = renderer(payload, currency)
-    return text if len(text) <= MAX_LENGTH else text[: MAX_LENGTH - 1] + "…"
+        if len(text) > MAX_LENGTH:
+            # Shorten the long strings (provider names, notes) before they are escaped and
+            # put between tags: cutting the HTML itself could leave a tag open, which
+            # Telegram refuses on every retry.
+            text = renderer({k: _shorten(v) for k, v in payload.items()}, currency)
+    return text if len(text) <= MAX_LENGTH else html.quote(_shorten(text, MAX_LENGTH // 2))
+
+
+def _shorten(value: Any, limit: int = 300) -> Any:
+    if isinstance(value, str) and len(value) > limit:
+        return value[: limit - 1] + "…"
+    return value
 
 
 def _amount(value: Any, currency: str) -> str:

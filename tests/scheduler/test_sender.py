@@ -336,3 +336,17 @@ async def test_a_long_retry_after_releases_the_other_chats_rows_instead_of_sleep
     assert "#43" not in " ".join(outbox.texts(BOB))
     # Nothing is due before the pause is over (Bob's rows keep their order behind it).
     assert (await outbox.sender().run()).claimed == 0
+
+
+async def test_an_overlong_provider_string_still_makes_a_valid_message(outbox: Outbox) -> None:
+    """Cutting the rendered HTML at 4096 left "<b>" unclosed: Telegram refused the message
+    on every retry. A provider's 6000-character service name must still arrive, shortened."""
+    name = "Followers & more " * 400
+    row_id = await outbox.enqueue(ADMIN, notify.ADMIN_ALERT, {
+        "alert": "provider_price_above", "service_id": 7, "service": name, "provider": "fp",
+        "rate": "2.50", "per": "1000", "price": "2.00",
+    })  # fmt: skip
+    await outbox.drain(outbox.sender())
+    [text] = outbox.texts(ADMIN)
+    assert "Service 7" in text and "Followers & more" in text and "/setprice" in text
+    assert (await outbox.rows())[row_id].status == "sent"
