@@ -283,8 +283,9 @@ def create_router() -> Router:
         admin_ids: frozenset[int],
         currency: str,
     ) -> None:
-        key = mass_key(user.id, callback_data.nonce)
-        placed = await orders_by_key_prefix(session, user.id, key)
+        user_id = user.id  # a rollback below expires `user`: use the id from here on
+        key = mass_key(user_id, callback_data.nonce)
+        placed = await orders_by_key_prefix(session, user_id, key)
         if placed:  # a double tap or a replay
             await answer_already_placed(query, placed)
             return
@@ -299,7 +300,7 @@ def create_router() -> Router:
         expected = Decimal(data["total"]) if data.get("total") else None
         try:
             orders = await place_orders(
-                session, user.id, drafts, key=key, admin_ids=admin_ids, expected_total=expected
+                session, user_id, drafts, key=key, admin_ids=admin_ids, expected_total=expected
             )
         except InsufficientFunds as exc:
             await query.answer(
@@ -311,7 +312,7 @@ def create_router() -> Router:
             return
         except IntegrityError:  # the same key placed concurrently (no event isolation)
             await session.rollback()
-            placed = await orders_by_key_prefix(session, user.id, key)
+            placed = await orders_by_key_prefix(session, user_id, key)
             if not placed:
                 raise
             await answer_already_placed(query, placed)
@@ -331,7 +332,7 @@ def create_router() -> Router:
                 )
             except Exception:  # left queued: the scheduler sends it
                 log.exception("submitting order %s failed", order.id)
-        orders = await orders_by_key_prefix(session, user.id, key)
+        orders = await orders_by_key_prefix(session, user_id, key)
         *first, last = result_text(orders, currency)
         if first:
             await show(query, bot, first[0])

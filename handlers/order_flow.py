@@ -339,7 +339,7 @@ def create_router() -> Router:
         admin_ids: frozenset[int],
         currency: str,
     ) -> None:
-        user_id = user.id
+        user_id = user.id  # a rollback below expires `user`: use the id from here on
         key = confirm_key(user_id, callback_data.nonce)
         placed = await order_by_key(session, user_id, key)
         if placed is not None:  # a double tap or a replay: the order it already placed
@@ -357,7 +357,7 @@ def create_router() -> Router:
             service = await orderable_service(session, int(data["service_id"]))
             draft = draft_from(data, service)
             order = await place_order(
-                session, user.id, draft, key=key, admin_ids=admin_ids, expected_charge=expected
+                session, user_id, draft, key=key, admin_ids=admin_ids, expected_charge=expected
             )
         except InsufficientFunds as exc:
             await query.answer(
@@ -368,7 +368,7 @@ def create_router() -> Router:
             )
             return
         except OrderError as exc:
-            if exc.code == "price_changed":  # (the rollback expired `user`: pass its id)
+            if exc.code == "price_changed":
                 await confirm_new_price(query, session, user_id, state, bot, draft, currency)
                 return
             await state.clear()
@@ -376,7 +376,7 @@ def create_router() -> Router:
             return
         except IntegrityError:  # the same key placed concurrently (no event isolation)
             await session.rollback()
-            placed = await order_by_key(session, user.id, key)
+            placed = await order_by_key(session, user_id, key)
             if placed is None:
                 raise
             await answer_already_placed(query, placed)
@@ -389,7 +389,7 @@ def create_router() -> Router:
             )
         except Exception:  # left queued: the scheduler sends it; never lose the answer
             log.exception("submitting order %s failed", order.id)
-        order = await order_by_key(session, user.id, key) or order
+        order = await order_by_key(session, user_id, key) or order
         await show(query, bot, placed_text(order, currency), after_order_keyboard())
 
     async def confirm_new_price(

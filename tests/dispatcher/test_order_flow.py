@@ -453,3 +453,33 @@ async def test_a_price_changed_after_the_confirmation_is_not_charged_unseen(
     [order] = await orders_of(app.sessionmaker, ALICE)
     assert order.charge == Decimal("3.00")
     assert await balance(app.sessionmaker, ALICE) == Decimal("7.00")
+
+
+async def test_losing_the_unique_key_race_answers_already_placed(
+    app, chat, catalog, monkeypatch
+) -> None:
+    """PostgreSQL: the other tap's insert wins and ours raises IntegrityError after a rollback
+    (which expires the `user` row): the answer is still the order already placed."""
+    from sqlalchemy.exc import IntegrityError
+
+    from core import ordering
+    from db.engine import write_tx
+    from handlers import order_flow
+
+    real = ordering.place_order
+
+    async def lose_the_race(session, user_id, draft, *, key, **kwargs):
+        async with app.sessionmaker() as other:
+            await real(other, user_id, draft, key=key, **kwargs)  # the concurrent tap
+        async with write_tx(session):
+            raise IntegrityError("INSERT INTO orders", {}, Exception("duplicate key"))
+
+    await give_money(app.sessionmaker, ALICE, "10")
+    alice = chat(ALICE)
+    await to_quantity(alice)
+    data = confirm_data(await alice.send("1000"))
+    monkeypatch.setattr(order_flow, "place_order", lose_the_race)
+    reply = await alice.press(data)
+    [order] = await orders_of(app.sessionmaker, ALICE)
+    assert f"Order #{order.id} is already placed" in reply.alerts[-1].text
+    assert await balance(app.sessionmaker, ALICE) == Decimal("8.00")

@@ -233,3 +233,31 @@ async def test_digit_like_symbols_are_bad_lines_not_a_crash(app, chat, catalog) 
     )
     assert "❌ Line 1: bad format" in preview.text
     assert "❌ Line 2: the quantity is not a number" in preview.text
+
+
+async def test_losing_the_unique_key_race_answers_already_placed(
+    app, chat, catalog, monkeypatch
+) -> None:
+    """PostgreSQL: the other tap's insert wins and ours raises IntegrityError after a rollback
+    (which expires the `user` row): the answer is still the orders already placed."""
+    from sqlalchemy.exc import IntegrityError
+
+    from core import ordering
+    from handlers import mass_order
+
+    real = ordering.place_orders
+
+    async def lose_the_race(session, user_id, drafts, *, key, **kwargs):
+        async with app.sessionmaker() as other:
+            await real(other, user_id, drafts, key=key, **kwargs)  # the concurrent tap
+        async with write_tx(session):
+            raise IntegrityError("INSERT INTO orders", {}, Exception("duplicate key"))
+
+    await give_money(app.sessionmaker, ALICE, "10")
+    alice = chat(ALICE)
+    await alice.send(f"/massorder {catalog.followers} | instagram.com/a | 1000")
+    monkeypatch.setattr(mass_order, "place_orders", lose_the_race)
+    reply = await alice.press_button("Confirm")
+    [order] = await orders_of(app.sessionmaker, ALICE)
+    assert f"Already placed: #{order.id}" in reply.alerts[-1].text
+    assert await balance(app.sessionmaker, ALICE) == Decimal("8.00")
