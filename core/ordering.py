@@ -207,7 +207,10 @@ async def _place(
     )
     session.add(order)
     await session.flush()
-    await billing.debit(session, user_id, order.charge, key=f"charge:{order.id}", order_id=order.id)
+    if order.charge > 0:  # a free service (a provider rate of 0 imported) moves no money
+        await billing.debit(
+            session, user_id, order.charge, key=f"charge:{order.id}", order_id=order.id
+        )
     session.add(OrderStatusChange(order_id=order.id, old_status=None, new_status=order.status))
     if manual:
         await notify.alert_admins(

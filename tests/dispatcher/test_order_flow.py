@@ -483,3 +483,17 @@ async def test_losing_the_unique_key_race_answers_already_placed(
     [order] = await orders_of(app.sessionmaker, ALICE)
     assert f"Order #{order.id} is already placed" in reply.alerts[-1].text
     assert await balance(app.sessionmaker, ALICE) == Decimal("8.00")
+
+
+async def test_a_free_service_can_be_ordered(app, chat, catalog) -> None:
+    """A provider rate of 0 imports as price 0: the order is placed, nothing is debited."""
+    await set_price(app, catalog.followers, "0")
+    alice = chat(ALICE)
+    await to_quantity(alice)
+    screen = await alice.send("1000")
+    assert "Charge: 0.00 USD" in screen.text
+    done = await alice.press(confirm_data(screen))
+    [order] = await orders_of(app.sessionmaker, ALICE)
+    assert f"#{order.id}" in done.text and order.charge == 0
+    assert await charges_of(app.sessionmaker, ALICE) == 0
+    assert await balance(app.sessionmaker, ALICE) == Decimal("0")
