@@ -1,15 +1,17 @@
 """Provider statuses → panel statuses and exactly-once refunds (SPEC §5, §6)."""
 
 import asyncio
+from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
-from core.after_sale import apply_provider_status, request_cancel
+from core.after_sale import apply_provider_status, open_refill, request_cancel
 from core.ordering import OrderError, partial_refund
 from core.statuses import OrderStatus
 from db.engine import write_tx
-from db.models import LedgerEntry, Notification, Order, OrderStatusChange
+from db.models import LedgerEntry, Notification, Order, OrderStatusChange, Refill
+from db.types import utcnow
 from providers import OrderStatus as ProviderStatus
 from tests.core.conftest import CUSTOMER, Panel
 from tests.core.test_submission import place, submit
@@ -116,3 +118,23 @@ async def test_cancel_racing_the_submitter_claim_does_not_refund_a_sent_order(
         order = await session.get(Order, order_id)
         assert order is not None and order.status == OrderStatus.SUBMITTING
     assert await panel.balance() == Decimal("8.00")
+
+
+async def test_open_refill_counts_pending_ones_and_untracked_ones_for_a_day(panel: Panel) -> None:
+    order_id = await place(panel)
+
+    async def refill(**fields: object) -> bool:
+        async with panel.sm() as session, write_tx(session):
+            await session.execute(delete(Refill))
+            session.add(Refill(order_id=order_id, **fields))
+        async with panel.sm() as session:
+            return await open_refill(session, order_id)
+
+    assert await refill(provider_refill_id="r1", status="pending")
+    assert await refill(provider_refill_id="r1", status="in_progress")
+    assert not await refill(provider_refill_id="r1", status="completed")
+    assert not await refill(provider_refill_id="r1", status="rejected")
+    assert await refill(provider_refill_id=None, status="pending")  # a ticket, no id
+    old = utcnow() - timedelta(days=2)
+    assert not await refill(provider_refill_id=None, status="pending", created_at=old)
+    assert await refill(provider_refill_id="r1", status="pending", created_at=old)
