@@ -30,6 +30,7 @@ from core.admin_actions import audit
 from core.catalog import CatalogError, manually_priced, provider_by_name
 from core.health import PRICE_ABOVE, price_alert
 from core.links import guess_platform
+from core.locks import job_lock
 from core.money import money
 from core.pricing import input_kind
 from core.watch import PRICE_ALERT_INTERVAL
@@ -94,6 +95,10 @@ async def import_services(
     remote = {row.id: row for row in await registry.get(provider).services()}
     async with write_tx(session):
         provider = await provider_by_name(session, provider.name)
+        # Imports take turns (PostgreSQL; SQLite writers queue anyway): the second reads
+        # what the first wrote (provider services, categories shared between providers)
+        # instead of inserting the same rows again.
+        await job_lock(session, "catalog_import", wait=True)
         result = ImportResult(provider.name, provider.currency, fetched=len(remote))
         known = {
             ps.service_id: ps
