@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from aiogram import Bot, F, Router
-from aiogram.filters import Command
+from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
@@ -254,27 +254,19 @@ def create_router() -> Router:
             reply_markup=confirmation_keyboard(q, data["flow"], confirm),
         )
 
-    @router.message(OrderFlow.link, NOT_A_COMMAND)
-    async def link_wrong_input(message: Message, state: FSMContext) -> None:
+    @router.message(StateFilter(OrderFlow.link, OrderFlow.quantity, OrderFlow.lines), NOT_A_COMMAND)
+    async def wrong_input(message: Message, state: FSMContext) -> None:
+        """A photo, a sticker ... where text is expected: say what is, stay in the step."""
+        hints = {
+            OrderFlow.link.state: _("Please send the link as a text message (or /cancel)."),
+            OrderFlow.quantity.state: _("Please send the quantity as a number (or /cancel)."),
+            OrderFlow.lines.state: _(
+                "Please send the list as a text message, one per line (or /cancel)."
+            ),
+        }
         data = await state.get_data()
         await message.answer(
-            _("Please send the link as a text message (or /cancel)."),
-            reply_markup=cancel_keyboard(data.get("flow", "")),
-        )
-
-    @router.message(OrderFlow.quantity, NOT_A_COMMAND)
-    async def quantity_wrong_input(message: Message, state: FSMContext) -> None:
-        data = await state.get_data()
-        await message.answer(
-            _("Please send the quantity as a number (or /cancel)."),
-            reply_markup=cancel_keyboard(data.get("flow", "")),
-        )
-
-    @router.message(OrderFlow.lines, NOT_A_COMMAND)
-    async def lines_wrong_input(message: Message, state: FSMContext) -> None:
-        data = await state.get_data()
-        await message.answer(
-            _("Please send the list as a text message, one per line (or /cancel)."),
+            hints[await state.get_state() or OrderFlow.link.state],
             reply_markup=cancel_keyboard(data.get("flow", "")),
         )
 
