@@ -53,7 +53,14 @@ def sync() -> None:
     ids = extract()
     for language in languages():
         old = load(language)
-        new = Catalog(locale=language, domain=DOMAIN, project="smm-storefront-bot")
+        # Dates kept from the old catalog: re-running without changes leaves no diff.
+        new = Catalog(
+            locale=language,
+            domain=DOMAIN,
+            project="smm-storefront-bot",
+            creation_date=old.creation_date,
+            revision_date=old.revision_date,
+        )
         for mid in sorted(ids):
             previous = old.get(mid)
             text = previous.string if previous and previous.string else ""
