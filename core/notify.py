@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import AdminAlert, Notification, Order
@@ -80,12 +79,3 @@ async def alert_admins(
     for admin_id in admin_ids:
         enqueue(session, admin_id, ADMIN_ALERT, {"alert": kind, **payload})
     return True
-
-
-async def pending_for(session: AsyncSession, chat_id: int) -> list[Notification]:
-    rows = await session.scalars(
-        select(Notification).where(
-            Notification.chat_id == chat_id, Notification.status == "pending"
-        )
-    )
-    return list(rows)

@@ -37,6 +37,7 @@ from core.submission import submit_order
 from db.models import Order, User
 from handlers.menu import main_menu_keyboard
 from handlers.order_views import (
+    NOT_A_COMMAND,
     after_order_keyboard,
     failure_reason,
     money_text,
@@ -48,8 +49,6 @@ from handlers.order_views import (
 from providers import ProviderRegistry
 
 log = logging.getLogger(__name__)
-
-NOT_A_COMMAND = ~F.text.startswith("/")
 
 
 class MassOrderFlow(StatesGroup):

@@ -49,6 +49,7 @@ from handlers.catalog import (
 )
 from handlers.menu import main_menu_keyboard
 from handlers.order_views import (
+    NOT_A_COMMAND,
     after_order_keyboard,
     link_problem_text,
     money_text,
@@ -60,8 +61,6 @@ from handlers.order_views import (
 from providers import ProviderRegistry
 
 log = logging.getLogger(__name__)
-
-NOT_A_COMMAND = ~F.text.startswith("/")
 
 
 class OrderFlow(StatesGroup):

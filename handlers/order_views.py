@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
-from aiogram import Bot, html
+from aiogram import Bot, F, html
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
@@ -24,6 +24,8 @@ from db.models import Order, Service
 from handlers.menu import MenuCallback
 
 PER_PAGE = 8
+# Text that is not a command: a step's input (commands such as /cancel pass through).
+NOT_A_COMMAND = ~F.text.startswith("/")
 MESSAGE_LIMIT = 4000  # Telegram's is 4096; leave room for a footer
 
 STATUS_EMOJI = {

@@ -11,9 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import billing
 from db.engine import create_engine, make_sessionmaker, write_tx
-from db.models import Category, Provider, Service, User
+from db.models import User
 from providers import ProviderRegistry
 from tests.fakes.provider_server import FakeProvider
+from tests.harness import seed
 
 CUSTOMER = 1001
 ADMINS = frozenset({9001})
@@ -40,23 +41,7 @@ async def seed_panel(url: str, fake: FakeProvider, registry: ProviderRegistry) -
     sm = make_sessionmaker(engine)
     async with sm() as session, write_tx(session):
         session.add(User(id=CUSTOMER, first_name="Alice", language="en"))
-        provider = Provider(name="fake", api_url=fake.url, api_key=fake.api_key)
-        category = Category(name="Instagram", platform="instagram")
-        session.add_all([provider, category])
-        await session.flush()
-        service = Service(
-            category_id=category.id,
-            name="Instagram Followers",
-            price=Decimal("2.00"),
-            min=50,
-            max=10000,
-            provider_id=provider.id,
-            provider_service_id="1",
-            refill=True,
-            cancel=True,
-        )
-        session.add(service)
-        await session.flush()
+        provider, service = await seed.provider_catalog(session, fake.url, fake.api_key)
         await billing.credit(session, CUSTOMER, Decimal("10"), key="seed")
     return Panel(sm, registry, fake, provider.id, service.id)
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Category, Order, Service
+from db.models import Category, Order, Provider, Service
 
 
 async def category(
@@ -54,3 +54,26 @@ async def order(session: AsyncSession, user_id: int, **fields: object) -> Order:
     session.add(row)
     await session.flush()
     return row
+
+
+async def provider_catalog(
+    session: AsyncSession, api_url: str, api_key: str, *, price: Decimal = Decimal("2.00")
+) -> tuple[Provider, Service]:
+    """A provider at `api_url` and one auto service mapped to its service "1" (Instagram
+    Followers, refill and cancel): the panel most core and scheduler tests start from."""
+    provider = Provider(name="fake", api_url=api_url, api_key=api_key)
+    session.add(provider)
+    await session.flush()
+    row = await service(
+        session,
+        name="Instagram Followers",
+        price=price,
+        min=50,
+        max=10000,
+        mode="auto",
+        provider_id=provider.id,
+        provider_service_id="1",
+        refill=True,
+        cancel=True,
+    )
+    return provider, row

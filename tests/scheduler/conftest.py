@@ -16,17 +16,15 @@ from core import billing
 from core.statuses import OrderStatus
 from db.engine import create_engine, make_sessionmaker, write_tx
 from db.models import (
-    Category,
     LedgerEntry,
     Notification,
     Order,
     OrderStatusChange,
-    Provider,
-    Service,
     User,
 )
 from providers import ProviderRegistry
 from tests.fakes.provider_server import FakeProvider
+from tests.harness import seed
 
 CUSTOMER = 1001
 ADMINS = frozenset({9001})
@@ -145,24 +143,9 @@ async def seed_panel(url: str, fake: FakeProvider, *, money: Decimal = Decimal("
     sm = make_sessionmaker(engine)
     async with sm() as session, write_tx(session):
         session.add(User(id=CUSTOMER, first_name="Alice", language="en"))
-        provider = Provider(name="fake", api_url=fake.url, api_key=fake.api_key)
-        category = Category(name="Instagram", platform="instagram")
-        session.add_all([provider, category])
-        await session.flush()
-        service = Service(
-            category_id=category.id,
-            name="Instagram Followers",
-            price=CHARGE,
-            min=50,
-            max=10000,
-            mode="auto",
-            provider_id=provider.id,
-            provider_service_id="1",
-            refill=True,
-            cancel=True,
+        provider, service = await seed.provider_catalog(
+            session, fake.url, fake.api_key, price=CHARGE
         )
-        session.add(service)
-        await session.flush()
         await billing.credit(session, CUSTOMER, money, key="seed")
     return Panel(url, engine, sm, fast_registry(), fake, provider.id, service.id)
 
