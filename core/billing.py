@@ -153,16 +153,21 @@ async def refund(
     admin_id: int | None = None,
     note: str | None = None,
 ) -> LedgerEntry | None:
-    """Give `amount` back for an order, exactly once per (order, reason). Zero refunds nothing."""
+    """Give `amount` back for an order, exactly once per (order, reason).
+
+    Returns the new ledger row, or None when nothing was refunded now: a zero amount, or a
+    reason already refunded for this order (a status seen twice, a retry, a restart).
+    """
     amount = money(amount)
-    if amount <= ZERO:
+    key = refund_key(order_id, reason)
+    if amount <= ZERO or await find_entry(session, key) is not None:
         return None
     return await _apply(
         session,
         user_id,
         amount,
         kind=LedgerKind.REFUND,
-        key=refund_key(order_id, reason),
+        key=key,
         order_id=order_id,
         admin_id=admin_id,
         note=note,

@@ -240,11 +240,7 @@ async def change_status(
     amount refunded."""
     old = order.status
     refunded = ZERO
-    # A reason already refunded returns the first ledger row unchanged: not a new refund.
-    done = refund_reason and await billing.find_entry(
-        session, billing.refund_key(order.id, refund_reason)
-    )
-    if refund > 0 and refund_reason and not done:
+    if refund > 0 and refund_reason:
         amount = min(round_down(refund), order.charge - order.refunded)
         entry = await billing.refund(
             session,
@@ -254,7 +250,7 @@ async def change_status(
             reason=refund_reason,
             admin_id=admin_id,
         )
-        if entry is not None and entry.amount == amount and amount > 0:
+        if entry is not None:
             order.refunded += amount
             refunded = amount
     if new == old and not refunded:
