@@ -1,0 +1,162 @@
+"""What every benchmark shares: a scratch database, the fake provider process, a local Bot
+API session, a SQL statement counter and percentiles."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import resource
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiogram import Bot
+from aiogram.client.session.base import BaseSession
+from aiogram.methods import EditMessageText, SendMessage, TelegramMethod
+from aiogram.types import Chat, Message, User
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bench.fake_provider import API_PATH
+from db.migrate import upgrade
+
+BENCH_KEY = "bench-key"
+BOT_USER = User(id=777000, is_bot=True, first_name="Bench bot", username="bench_bot")
+
+
+@asynccontextmanager
+async def scratch_database(database: str | None) -> AsyncIterator[str]:
+    """A new, migrated database: a temporary SQLite file, or a throwaway PostgreSQL one."""
+    if database is None or make_url(database).get_backend_name() == "sqlite":
+        with tempfile.TemporaryDirectory() as tmp:
+            url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
+            await asyncio.to_thread(upgrade, url)
+            yield url
+        return
+    import asyncpg
+
+    admin = make_url(database).set(drivername="postgresql").render_as_string(False)
+    name = f"bench_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(admin)
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    await conn.close()
+    url = make_url(database).set(drivername="postgresql+asyncpg", database=name)
+    try:
+        await asyncio.to_thread(upgrade, url.render_as_string(False))
+        yield url.render_as_string(False)
+    finally:
+        conn = await asyncpg.connect(admin)
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.close()
+
+
+class ProviderProcess:
+    """bench.fake_provider in a child process (its CPU is not the bot's)."""
+
+    def __init__(self, api_key: str = BENCH_KEY) -> None:
+        self.api_key = api_key
+        self.url = ""
+        self._process: asyncio.subprocess.Process | None = None
+        self._control_url = ""
+
+    async def __aenter__(self) -> ProviderProcess:
+        self._process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.fake_provider", self.api_key,
+            stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        assert self._process.stdout is not None
+        line = (await self._process.stdout.readline()).decode()
+        port = int(line.split()[1])
+        self.url = f"http://127.0.0.1:{port}{API_PATH}"
+        self._control_url = f"http://127.0.0.1:{port}/control"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            await self._process.wait()
+
+    async def control(self, **command: Any) -> dict[str, Any]:
+        async with httpx.AsyncClient() as http:
+            response = await http.post(self._control_url, json=command, timeout=30)
+            return response.json()  # type: ignore[no-any-return]
+
+
+class LocalBotSession(BaseSession):
+    """Answers the Bot API in-process (no network) and keeps each chat's last keyboard."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+        self.last_markup: dict[int, Any] = {}
+        self._ids = itertools.count(1_000_000)
+
+    async def close(self) -> None:
+        return None
+
+    async def make_request(
+        self,
+        bot: Bot,
+        method: TelegramMethod[Any],
+        timeout: int | None = None,  # noqa: ASYNC109
+    ) -> Any:
+        self.calls += 1
+        if isinstance(method, SendMessage | EditMessageText):
+            chat_id = int(method.chat_id or 0)
+            if method.reply_markup is not None:
+                self.last_markup[chat_id] = method.reply_markup
+            return Message(
+                message_id=getattr(method, "message_id", None) or next(self._ids),
+                date=int(time.time()),
+                chat=Chat(id=chat_id, type="private"),
+                from_user=BOT_USER,
+                text=method.text,
+            )
+        return True
+
+    async def stream_content(self, *args: Any, **kwargs: Any) -> AsyncGenerator[bytes, None]:
+        yield b""
+
+    def button(self, chat_id: int, label: str) -> str:
+        """callback_data of the button of the chat's last keyboard whose text has `label`."""
+        markup = self.last_markup.get(chat_id)
+        rows = getattr(markup, "inline_keyboard", None) or []
+        for row in rows:
+            for button in row:
+                if label in button.text and button.callback_data:
+                    return str(button.callback_data)
+        raise LookupError(f"chat {chat_id}: no button {label!r}")
+
+
+class StatementCounter:
+    """Counts SQL statements sent by an engine (cursor executions, executemany as one)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.count = 0
+        event.listen(engine.sync_engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, *_: Any) -> None:
+        self.count += 1
+
+
+def percentile(values: list[float], share: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process, every thread included (SQLite works in a thread)."""
+    return time.process_time()
