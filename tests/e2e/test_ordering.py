@@ -12,10 +12,10 @@ import pytest
 from bot.app import App, create_app
 from providers import ProviderRegistry
 from tests.conftest import make_settings
-from tests.dispatcher.order_seed import Catalog, balance, give_money, orders_of, seed_catalog
 from tests.fakes.provider_server import FakeProvider
 from tests.fakes.telegram_server import FakeTelegram, run_polling
 from tests.fakes.telegram_user import FakeUser
+from tests.harness.order_seed import Catalog, balance, give_money, orders_of, seed_catalog
 
 ALICE = 1001
 KEY = "e2e-provider-key"

@@ -9,8 +9,15 @@ from sqlalchemy import select
 from core import notify
 from core.admin_actions import topup
 from db.models import AdminAuditLog, LedgerEntry, Notification
-from tests.admin.conftest import CUSTOMER, balance, connect_and_import, fund, place, service_id_for
 from tests.conftest import ADMIN_ID
+from tests.handlers.admin.conftest import (
+    CUSTOMER,
+    balance,
+    connect_and_import,
+    fund,
+    place,
+    service_id_for,
+)
 
 
 async def test_topup_credits_notifies_and_audits(app, admin, customer) -> None:

@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from db.engine import write_tx
 from db.models import AdminAuditLog, Provider, ProviderError
-from tests.admin.conftest import API_KEY, connect_and_import
 from tests.conftest import ADMIN_ID
 from tests.fakes.provider_server import FakeProvider
+from tests.handlers.admin.conftest import API_KEY, connect_and_import
 
 
 async def providers(app) -> list[Provider]:

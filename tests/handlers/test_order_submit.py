@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 
 from providers import ProviderRegistry
-from tests.dispatcher.order_seed import balance, give_money, orders_of, seed_catalog
 from tests.fakes.provider_server import FakeProvider
+from tests.harness.order_seed import balance, give_money, orders_of, seed_catalog
 
 ALICE = 1001
 

@@ -13,8 +13,15 @@ from core.submission import submit_order
 from db.engine import write_tx
 from db.models import AdminAuditLog, LedgerEntry, Notification, Order
 from handlers.admin.order_views import OrderAction
-from tests.admin.conftest import CUSTOMER, balance, connect_and_import, fund, place, service_id_for
 from tests.conftest import ADMIN_ID
+from tests.handlers.admin.conftest import (
+    CUSTOMER,
+    balance,
+    connect_and_import,
+    fund,
+    place,
+    service_id_for,
+)
 
 
 async def order_row(app, order_id: int) -> Order:

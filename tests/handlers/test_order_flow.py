@@ -12,7 +12,7 @@ from aiogram.types import Chat, Message, PhotoSize, Sticker, Update
 
 from handlers.catalog import CategoryPick, FlowCallback, ServicePick
 from handlers.menu import MenuCallback
-from tests.dispatcher.order_seed import (
+from tests.harness.order_seed import (
     balance,
     charges_of,
     fsm,

@@ -11,7 +11,8 @@ from db.engine import write_tx
 from db.models import Service
 from handlers.mass_order import MassCallback
 from providers import ProviderRegistry
-from tests.dispatcher.order_seed import (
+from tests.fakes.provider_server import FakeProvider
+from tests.harness.order_seed import (
     balance,
     charges_of,
     fsm,
@@ -19,7 +20,6 @@ from tests.dispatcher.order_seed import (
     orders_of,
     seed_catalog,
 )
-from tests.fakes.provider_server import FakeProvider
 
 ALICE = 1001
 
