@@ -9,16 +9,14 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.config import Settings
-
 if TYPE_CHECKING:
     from bot.app import App
 from db.engine import create_engine, make_sessionmaker
 from tests.harness.databases import fresh_database
 from tests.harness.dispatcher import TgChat, make_user
 from tests.harness.recording_session import RecordingSession
+from tests.harness.settings import make_settings
 
-ADMIN_ID = 9001
 BACKENDS = ["sqlite", "postgres"]
 
 
@@ -46,17 +44,6 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return make_sessionmaker(engine)
-
-
-def make_settings(database_url: str, **overrides: object) -> Settings:
-    values: dict[str, object] = {
-        "bot_token": "123456:TEST-token",
-        "database_url": database_url,
-        "admin_ids": str(ADMIN_ID),
-        "status_sync_seconds": 60,
-    }
-    values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
 
 
 @pytest.fixture

@@ -13,8 +13,9 @@ from db.engine import write_tx
 from db.models import LedgerEntry, Notification, Order, OrderStatusChange, Refill
 from db.types import utcnow
 from providers import OrderStatus as ProviderStatus
-from tests.core.conftest import CUSTOMER, Panel
 from tests.core.test_submission import place, submit
+from tests.harness.panel import Panel
+from tests.harness.settings import CUSTOMER
 
 
 async def apply(panel: Panel, order_id: int, status: ProviderStatus) -> Order:

@@ -13,8 +13,9 @@ from db.engine import write_tx
 from db.models import AdminAlert, Notification, Order, Provider, Service
 from db.types import utcnow
 from providers import AddOutcome
-from tests.core.conftest import ADMINS, CUSTOMER, Panel
 from tests.fakes.provider_server import FakeProvider
+from tests.harness.panel import Panel
+from tests.harness.settings import ADMINS, CUSTOMER
 
 
 async def place(panel: Panel, key: str = "k", quantity: int = 1000) -> int:

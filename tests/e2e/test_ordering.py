@@ -11,11 +11,12 @@ import pytest
 
 from bot.app import App, create_app
 from providers import ProviderRegistry
-from tests.conftest import make_settings
 from tests.fakes.provider_server import FakeProvider
 from tests.fakes.telegram_server import FakeTelegram, run_polling
 from tests.fakes.telegram_user import FakeUser
-from tests.harness.order_seed import Catalog, balance, give_money, orders_of, seed_catalog
+from tests.harness.ledger import balance
+from tests.harness.order_seed import Catalog, give_money, orders_of, seed_catalog
+from tests.harness.settings import make_settings
 
 ALICE = 1001
 KEY = "e2e-provider-key"

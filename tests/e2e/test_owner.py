@@ -12,11 +12,11 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from bot.app import create_app
-from core import billing
-from db.models import Order, User
-from tests.conftest import ADMIN_ID, make_settings
+from db.models import Order
 from tests.fakes.provider_server import FakeProvider
 from tests.fakes.telegram_server import FakeTelegram, run_polling
+from tests.harness.ledger import balance
+from tests.harness.settings import ADMIN_ID, make_settings
 
 KEY = "owner-provider-key-0123456789"
 ALICE = 1001
@@ -98,9 +98,6 @@ async def test_owner_connects_imports_prices_tops_up_and_resolves_a_review(
                 done = await alice.wait_message("Completed", timeout=10)
                 assert f"#{order.id}" in done.text
                 assert provider.count("add") == 1
-            async with app.sessionmaker() as session:
-                user = await session.get(User, ALICE)
-                assert user is not None and user.balance == Decimal(8)
-                assert await billing.ledger_sum(session, ALICE) == user.balance
+            assert await balance(app.sessionmaker, ALICE) == Decimal(8)
         finally:
             await app.close()

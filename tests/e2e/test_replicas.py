@@ -10,7 +10,7 @@ from aiogram.fsm.storage.base import StorageKey
 from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
 
 from bot.app import create_app
-from tests.conftest import make_settings
+from tests.harness.settings import make_settings
 
 
 def redis_url() -> str:

@@ -9,8 +9,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import create_app
 from bot.webhook import WEBHOOK_PATH, build_webhook_app, ensure_webhook
-from tests.conftest import make_settings
 from tests.fakes.telegram_server import FakeTelegram
+from tests.harness.settings import make_settings
 
 
 async def test_webhook_update_is_answered_and_the_secret_is_checked(tmp_path: Path) -> None:

@@ -118,15 +118,6 @@ async def give_money(
         await billing.credit(session, user_id, Decimal(amount), key=f"seed:{user_id}:{amount}")
 
 
-async def balance(sm: async_sessionmaker[AsyncSession], user_id: int) -> Decimal:
-    """The balance, checked against the ledger (they must always agree)."""
-    async with sm() as session:
-        user = await session.get(User, user_id)
-        assert user is not None
-        assert user.balance == await billing.ledger_sum(session, user_id)
-        return user.balance
-
-
 async def orders_of(sm: async_sessionmaker[AsyncSession], user_id: int) -> list[Order]:
     async with sm() as session:
         rows = await session.scalars(

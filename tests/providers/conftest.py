@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,14 +10,7 @@ import pytest
 
 from providers import SmmApiClient
 from tests.fakes.provider_server import FakeProvider
-
-# Long enough that mask_secret shows only its ends; distinctive enough to grep for.
-API_KEY = "sk-live-0123456789abcdef-TOPSECRET-fedcba9876543210"
-FIXTURES_PATH = Path(__file__).resolve().parents[1] / "data" / "provider_fixtures.json"
-
-
-def load_fixtures() -> list[dict[str, Any]]:
-    return json.loads(FIXTURES_PATH.read_text(encoding="utf-8"))["fixtures"]
+from tests.harness.providers import API_KEY
 
 
 @pytest.fixture

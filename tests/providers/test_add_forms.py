@@ -15,7 +15,7 @@ import pytest
 
 from providers import AddRequest
 from tests.fakes.provider_server import FakeProvider
-from tests.providers.conftest import API_KEY
+from tests.harness.providers import API_KEY
 
 LINK = "https://instagram.com/p/abc"
 CASES: list[tuple[str, AddRequest, dict[str, str]]] = [

@@ -22,7 +22,7 @@ from providers import (
     TransportError,
 )
 from tests.fakes.provider_server import FakeProvider
-from tests.providers.conftest import API_KEY
+from tests.harness.providers import API_KEY
 
 FOLLOWERS = AddRequest(service="1", link="https://instagram.com/example", quantity=1000)
 

@@ -17,7 +17,9 @@ Deliberate vocabulary mappings (justified here once):
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,9 +34,10 @@ from providers import (
     SmmApiClient,
 )
 from tests.fakes.provider_server import FakeProvider
-from tests.providers.conftest import API_KEY, load_fixtures
+from tests.harness.providers import API_KEY
 
-FIXTURES = load_fixtures()
+FIXTURES_PATH = Path(__file__).resolve().parents[1] / "data" / "provider_fixtures.json"
+FIXTURES: list[dict[str, Any]] = json.loads(FIXTURES_PATH.read_text(encoding="utf-8"))["fixtures"]
 KIND = {"dripfeed_parent": "dripfeed", "subscription_parent": "subscription"}
 # Fixtures whose recorded request the client does not reproduce byte for byte, and why.
 REQUEST_SHAPE_EXEMPT = {

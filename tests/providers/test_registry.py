@@ -9,7 +9,7 @@ import httpx
 
 from providers import DemoProvider, ProviderAPI, ProviderRegistry, SmmApiClient
 from tests.fakes.provider_server import FakeProvider
-from tests.providers.conftest import API_KEY
+from tests.harness.providers import API_KEY
 
 
 @dataclass

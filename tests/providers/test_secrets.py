@@ -10,7 +10,7 @@ import pytest
 
 from providers import AddRequest, ProviderError, ProviderRegistry, SmmApiClient, mask_secret
 from tests.fakes.provider_server import FakeProvider
-from tests.providers.conftest import API_KEY
+from tests.harness.providers import API_KEY
 
 
 async def test_key_appears_nowhere_but_the_form(

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from core.catalog_import import ImportResult, import_services
 from db.models import ProviderService, Service
-from tests.scheduler.conftest import Panel
+from tests.harness.panel import Panel
 
 
 async def test_two_imports_at_once_both_succeed_without_duplicates(any_panel: Panel) -> None:

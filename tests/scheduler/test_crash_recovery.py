@@ -19,7 +19,8 @@ from core.statuses import OrderStatus
 from db.models import LedgerEntry, Order, User
 from tests.fakes.provider_server import FakeProvider
 from tests.fakes.telegram_server import FakeTelegram
-from tests.scheduler.conftest import ADMINS, CUSTOMER, Panel, seed_panel
+from tests.harness.panel import Panel, seed_panel
+from tests.harness.settings import ADMINS, CUSTOMER
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN = next(iter(ADMINS))

@@ -14,10 +14,10 @@ from core import billing
 from core.ordering import OrderDraft, place_order
 from db.engine import write_tx
 from db.models import User
-from tests.conftest import make_settings
 from tests.fakes.provider_server import FakeProvider
 from tests.fakes.telegram_server import FakeTelegram, run_polling
-from tests.scheduler.conftest import ADMINS, CUSTOMER, Panel, seed_panel
+from tests.harness.panel import Panel, seed_panel
+from tests.harness.settings import ADMINS, CUSTOMER, make_settings
 
 BOB = 1002
 SEED = Decimal("100000")

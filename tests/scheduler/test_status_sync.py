@@ -14,7 +14,8 @@ from core.after_sale import request_refill
 from core.status_sync import REFILL_STATUS, sync_order_statuses, sync_refill_statuses
 from core.statuses import OrderStatus
 from db.models import Refill
-from tests.scheduler.conftest import CUSTOMER, Panel
+from tests.harness.panel import Panel
+from tests.harness.settings import CUSTOMER
 
 SEED = Decimal("100000")
 

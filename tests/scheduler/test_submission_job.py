@@ -9,7 +9,8 @@ from decimal import Decimal
 from core.ordering import OrderDraft, place_order
 from core.statuses import OrderStatus
 from scheduler.jobs import submit_due_orders
-from tests.scheduler.conftest import ADMINS, CUSTOMER, Panel
+from tests.harness.panel import Panel
+from tests.harness.settings import ADMINS, CUSTOMER
 
 
 async def place(panel: Panel, count: int) -> list[int]:

@@ -12,7 +12,8 @@ from core.watch import check_balances, check_prices, check_stale_orders
 from db.engine import write_tx
 from db.models import Order, Provider, ProviderError, ProviderService, Service
 from db.types import utcnow
-from tests.scheduler.conftest import ADMINS, Panel
+from tests.harness.panel import Panel
+from tests.harness.settings import ADMINS
 
 
 async def alerts(panel: Panel, kind: str) -> list[dict[str, object]]:

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from db.models import AdminAuditLog, LedgerEntry
 from handlers.admin.order_views import OrderAction
-from tests.handlers.admin.conftest import fund, place
+from tests.harness.console import fund, place
 
 UNKNOWN = "Unknown command. Send /help to see what I can do."
 COMMANDS = [

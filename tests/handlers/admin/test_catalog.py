@@ -8,7 +8,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from db.models import AdminAuditLog, Category, ProviderService, Service
-from tests.handlers.admin.conftest import API_KEY, connect_and_import, service_id_for
+from tests.harness.console import API_KEY, connect_and_import, service_id_for
 
 
 async def services(app) -> list[Service]:

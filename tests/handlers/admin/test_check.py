@@ -6,8 +6,8 @@ from sqlalchemy import select
 
 from db.engine import write_tx
 from db.models import Notification, Service
-from tests.conftest import ADMIN_ID
-from tests.handlers.admin.conftest import connect_and_import, service_id_for
+from tests.harness.console import connect_and_import, service_id_for
+from tests.harness.settings import ADMIN_ID
 
 
 async def edit_service(app, service_id: int, **fields: object) -> None:

@@ -9,15 +9,9 @@ from sqlalchemy import select
 from core import notify
 from core.admin_actions import topup
 from db.models import AdminAuditLog, LedgerEntry, Notification
-from tests.conftest import ADMIN_ID
-from tests.handlers.admin.conftest import (
-    CUSTOMER,
-    balance,
-    connect_and_import,
-    fund,
-    place,
-    service_id_for,
-)
+from tests.harness.console import connect_and_import, fund, place, service_id_for
+from tests.harness.ledger import balance
+from tests.harness.settings import ADMIN_ID, CUSTOMER
 
 
 async def test_topup_credits_notifies_and_audits(app, admin, customer) -> None:
@@ -25,7 +19,7 @@ async def test_topup_credits_notifies_and_audits(app, admin, customer) -> None:
     reply = await admin.send(f"/topup {CUSTOMER} 12.5 <b>welcome</b> bonus")
     assert "Credited 12.50 USD to user 1001" in reply.text
     assert "New balance: 12.50 USD" in reply.text
-    assert await balance(app) == Decimal("12.5")
+    assert await balance(app.sessionmaker, CUSTOMER) == Decimal("12.5")
     async with app.sessionmaker() as session:
         entry = await session.scalar(select(LedgerEntry))
         note = await session.scalar(
@@ -51,10 +45,10 @@ async def test_negative_topup_debits_but_never_below_zero(app, admin) -> None:
     await fund(app, CUSTOMER, "10")
     reply = await admin.send(f"/topup {CUSTOMER} -4 correction")
     assert "Debited 4.00 USD from user 1001" in reply.text
-    assert await balance(app) == Decimal(6)
+    assert await balance(app.sessionmaker, CUSTOMER) == Decimal(6)
     reply = await admin.send(f"/topup {CUSTOMER} -7")
     assert "Refused: user 1001 has 6.00 USD" in reply.text
-    assert await balance(app) == Decimal(6)
+    assert await balance(app.sessionmaker, CUSTOMER) == Decimal(6)
     async with app.sessionmaker() as session:
         kinds = list(await session.scalars(select(LedgerEntry.kind).order_by(LedgerEntry.id)))
     assert kinds == ["topup", "admin_debit"]
@@ -73,7 +67,7 @@ async def test_the_same_topup_message_credits_once(app) -> None:
     async with app.sessionmaker() as session:
         for _ in range(2):
             await topup(session, CUSTOMER, Decimal(5), admin_id=ADMIN_ID, key="admin:9001:77")
-    assert await balance(app) == Decimal(6)
+    assert await balance(app.sessionmaker, CUSTOMER) == Decimal(6)
 
 
 async def test_user_card_shows_balance_orders_and_ledger(app, admin, fake) -> None:

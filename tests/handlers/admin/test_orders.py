@@ -13,15 +13,9 @@ from core.submission import submit_order
 from db.engine import write_tx
 from db.models import AdminAuditLog, LedgerEntry, Notification, Order
 from handlers.admin.order_views import OrderAction
-from tests.conftest import ADMIN_ID
-from tests.handlers.admin.conftest import (
-    CUSTOMER,
-    balance,
-    connect_and_import,
-    fund,
-    place,
-    service_id_for,
-)
+from tests.harness.console import connect_and_import, fund, place, service_id_for
+from tests.harness.ledger import balance
+from tests.harness.settings import ADMIN_ID, CUSTOMER
 
 
 async def order_row(app, order_id: int) -> Order:
@@ -115,7 +109,7 @@ async def test_resend_of_a_rejected_order_reports_it(app, admin, fake) -> None:
     fake.services[0]["min"] = "5000"  # the provider changed its mind since the import
     reply = await admin.send(f"/resend {order_id}")
     assert "is now failed" in reply.text and "Quantity less than minimal 5000" in reply.text
-    assert await balance(app) == Decimal(20)  # refunded in full
+    assert await balance(app.sessionmaker, CUSTOMER) == Decimal(20)  # refunded in full
 
 
 async def test_full_refund_cancels_and_notifies(app, admin, fake) -> None:
@@ -125,7 +119,7 @@ async def test_full_refund_cancels_and_notifies(app, admin, fake) -> None:
     assert "Refund 1.35 USD of" in reply.text
     reply = await admin.press_button("Refund 1.35")
     assert "Refunded 1.35 USD" in reply.text and "The order is canceled." in reply.text
-    assert await balance(app) == Decimal(20)
+    assert await balance(app.sessionmaker, CUSTOMER) == Decimal(20)
     order = await order_row(app, order_id)
     assert order.status == "canceled" and order.refunded == Decimal("1.35")
     async with app.sessionmaker() as session:
@@ -138,7 +132,7 @@ async def test_full_refund_cancels_and_notifies(app, admin, fake) -> None:
     # Pressed again on the old message: nothing left, nothing paid twice.
     reply = await admin.press(OrderAction(action="refund_ok", order_id=order_id).pack())
     assert "nothing left to refund" in reply.text
-    assert await balance(app) == Decimal(20)
+    assert await balance(app.sessionmaker, CUSTOMER) == Decimal(20)
 
 
 async def test_partial_refunds_by_command(app, admin, fake) -> None:
@@ -148,7 +142,7 @@ async def test_partial_refunds_by_command(app, admin, fake) -> None:
     assert "At most 1.00 USD" in (await admin.send(f"/refund {order_id} 2")).text
     reply = await admin.send(f"/refund {order_id}")
     assert "Refunded 1.00 USD" in reply.text and "The order is canceled." in reply.text
-    assert await balance(app) == Decimal(20)
+    assert await balance(app.sessionmaker, CUSTOMER) == Decimal(20)
     assert "nothing left to refund" in (await admin.send(f"/refund {order_id}")).text
     for bad in ("/refund", "/refund x", f"/refund {order_id} -1", f"/refund {order_id} 1 2"):
         assert "Usage: <code>/refund ORDER_ID [AMOUNT]</code>" in (await admin.send(bad)).text
@@ -163,7 +157,7 @@ async def test_a_redelivered_refund_command_refunds_once(app, admin, fake) -> No
     assert "Refunded 0.35 USD" in reply.text
     reply = await admin._feed(Update(update_id=990002, message=message))
     assert "this refund was already made" in reply.text
-    assert await balance(app) == Decimal("18.65") + Decimal("0.35")
+    assert await balance(app.sessionmaker, CUSTOMER) == Decimal("18.65") + Decimal("0.35")
     assert (await order_row(app, order_id)).refunded == Decimal("0.35")
     # A new /refund message of the same amount is a deliberate second refund.
     assert "Refunded 0.35 USD" in (await admin.send(f"/refund {order_id} 0.35")).text
@@ -178,7 +172,7 @@ async def test_setstatus_partial_then_canceled_refunds_once_each(app, admin, fak
     assert "is already partial" in reply.text  # a partial refund happens once
     reply = await admin.send(f"/setstatus {order_id} canceled")
     assert "Refunded 1.0125 USD" in reply.text
-    assert await balance(app) == Decimal(20)
+    assert await balance(app.sessionmaker, CUSTOMER) == Decimal(20)
     reply = await admin.send(f"/setstatus {order_id} completed")
     assert "cannot be reopened" in reply.text
 
@@ -192,7 +186,7 @@ async def test_manual_order_completed_by_hand_via_buttons(app, admin, fake) -> N
     assert f"#{order_id}: manual → completed" in reply.text
     order = await order_row(app, order_id)
     assert order.status == "completed" and order.remains == 0
-    assert await balance(app) == Decimal("18.65")
+    assert await balance(app.sessionmaker, CUSTOMER) == Decimal("18.65")
 
 
 async def test_setstatus_pending_with_the_providers_order_id(app, admin, fake) -> None:
@@ -252,7 +246,7 @@ async def test_a_refund_reason_used_twice_is_not_counted_twice(app, admin, fake)
         assert order.refunded == Decimal("0.5")
     await admin.send(f"/setstatus {order_id} canceled")
     assert (await order_row(app, order_id)).refunded == Decimal("1.35")
-    assert await balance(app) == Decimal(20)
+    assert await balance(app.sessionmaker, CUSTOMER) == Decimal(20)
 
 
 async def test_review_pages_and_the_order_card_button(app, admin, fake) -> None:

@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from db.engine import write_tx
 from db.models import AdminAuditLog, Provider, ProviderError
-from tests.conftest import ADMIN_ID
 from tests.fakes.provider_server import FakeProvider
-from tests.handlers.admin.conftest import API_KEY, connect_and_import
+from tests.harness.console import API_KEY, connect_and_import
+from tests.harness.settings import ADMIN_ID
 
 
 async def providers(app) -> list[Provider]:
