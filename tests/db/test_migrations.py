@@ -4,7 +4,7 @@ from pathlib import Path
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import Connection, inspect, text
 
 from db.engine import create_engine
 from db.migrate import alembic_config, upgrade
@@ -53,8 +53,46 @@ async def test_models_and_migrations_agree(any_database_url: str) -> None:
     assert diff == []
 
 
-async def test_downgrade_to_base_and_up_again(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'down.db'}"
-    await asyncio.to_thread(upgrade, url)
+def schema(conn: Connection) -> dict[str, object]:
+    """Every table's columns, primary key, indexes, unique constraints and foreign keys."""
+    insp = inspect(conn)
+    return {
+        table: (
+            [(c["name"], str(c["type"]), c["nullable"]) for c in insp.get_columns(table)],
+            insp.get_pk_constraint(table)["constrained_columns"],
+            sorted(
+                (i["name"] or "", tuple(i["column_names"]), bool(i["unique"]))
+                for i in insp.get_indexes(table)
+            ),
+            sorted(tuple(u["column_names"]) for u in insp.get_unique_constraints(table)),
+            sorted(
+                (tuple(f["constrained_columns"]), f["referred_table"], tuple(f["referred_columns"]))
+                for f in insp.get_foreign_keys(table)
+            ),
+        )
+        for table in insp.get_table_names()
+    }
+
+
+async def test_downgrade_to_base_and_up_again(any_database_url: str) -> None:
+    """Every migration's downgrade removes what its upgrade made, and the chain replays to
+    the same schema (on SQLite and on PostgreSQL)."""
+    url = any_database_url
+    engine = create_engine(url)
+    async with engine.connect() as conn:
+        before = await conn.run_sync(schema)
+    assert set(before) >= TABLES
+
     await asyncio.to_thread(command.downgrade, alembic_config(url), "base")
+    async with engine.connect() as conn:
+        assert set(await conn.run_sync(schema)) == {"alembic_version"}
+        assert (await conn.execute(text("select version_num from alembic_version"))).all() == []
+
     await asyncio.to_thread(upgrade, url)
+    async with engine.connect() as conn:
+        assert await conn.run_sync(schema) == before
+        diff = await conn.run_sync(
+            lambda c: compare_metadata(MigrationContext.configure(c), Base.metadata)
+        )
+    await engine.dispose()
+    assert diff == []
