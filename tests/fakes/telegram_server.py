@@ -5,11 +5,10 @@ The bot under test talks to it exactly as to Telegram: in process with
 as `python -m bot` with TELEGRAM_API_URL=fake.base_url and BOT_TOKEN=fake.token. Tests play
 users through `fake.user(...)` (telegram_user.py), read each chat's history and `fake.calls`.
 
-Some of Telegram's strictness is copied on purpose, because bots get it wrong: malformed HTML
-is a 400 "can't parse entities", editing to identical content is "message is not modified",
-editMessageText without reply_markup drops the keyboard, a callback query can be answered
-once, updates outside allowed_updates are never delivered (see `filtered_updates`),
-drop_pending_updates drops them, and only one getUpdates may be waiting at a time.
+It answers the methods the panel uses or is about to (messages and edits, photos with a
+caption, callback answers, Stars invoices, pre-checkout answers and refunds, command menus,
+polling and webhooks); any other method is a 404 as in Telegram. The updates side lives in
+telegram_updates.py, the chats side in telegram_chats.py, the wire rules in telegram_wire.py.
 """
 
 # ruff: noqa: ASYNC109 - waits take a `timeout` argument, like the rest of the test helpers
@@ -17,13 +16,12 @@ drop_pending_updates drops them, and only one getUpdates may be waiting at a tim
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from aiogram import Bot, Dispatcher
@@ -31,46 +29,33 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiohttp import web
 
-from tests.fakes.telegram_user import BotMessage, FakeUser, buttons_of
+from tests.fakes.telegram_chats import Charge, ChatMethods
+from tests.fakes.telegram_updates import UpdateQueue
+from tests.fakes.telegram_user import FakeUser
 from tests.fakes.telegram_wire import (
     BLOCKED,
     CHAT_NOT_FOUND,
     DEACTIVATED,
+    METHODS,
     NOT_MODIFIED,
+    TERMINATED,
     ApiError,
     Upload,
-    _chat_id,
-    _inline_keyboard,
     _read_params,
-    _visible,
+    api,
     html_to_text,
 )
 
 T = TypeVar("T")
-_Handler = TypeVar("_Handler", bound=Callable[..., Any])
 
 _DEFAULT_DESCRIPTIONS = {
     400: CHAT_NOT_FOUND,
     403: BLOCKED,
-    409: "Conflict: terminated by other getUpdates request",
+    409: TERMINATED,
     500: "Internal Server Error",
     502: "Bad Gateway",
 }
-# Telegram's default when allowed_updates was never given or was an empty list.
-_OPT_IN_UPDATES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
 _running: dict[str, FakeTelegram] = {}  # base_url -> server, for run_polling
-_METHODS: dict[str, str] = {}  # Bot API method name, lower case -> FakeTelegram attribute
-
-
-def _api(*names: str) -> Callable[[_Handler], _Handler]:
-    """Register a FakeTelegram coroutine as the handler of these Bot API methods."""
-
-    def register(handler: _Handler) -> _Handler:
-        for name in names:
-            _METHODS[name.lower()] = handler.__name__
-        return handler
-
-    return register
 
 
 @dataclass
@@ -90,14 +75,6 @@ class Call:
 
 
 @dataclass
-class Charge:
-    user_id: int
-    total_amount: int
-    payload: str
-    refunded: bool = False
-
-
-@dataclass
 class _Fault:
     method: str  # lower case: Telegram method names are case-insensitive
     chat_id: int | None
@@ -105,16 +82,9 @@ class _Fault:
     times: int
 
 
-@dataclass
-class _Chat:
-    next_message_id: int = 1
-    current: dict[int, BotMessage] = field(default_factory=dict)  # the bot's, by id
-    history: list[BotMessage] = field(default_factory=list)  # every send and edit
-    user_message_ids: set[int] = field(default_factory=set)
-
-
-class FakeTelegram:
+class FakeTelegram(UpdateQueue, ChatMethods):
     def __init__(self, token: str = "123456:TEST", *, username: str = "test_smm_bot") -> None:
+        super().__init__()
         self.token = token
         self.bot_id = int(token.split(":", 1)[0])
         self.bot_user = {
@@ -128,25 +98,11 @@ class FakeTelegram:
         }
         self.base_url = ""
         self.calls: list[Call] = []
-        self.filtered_updates: list[dict[str, Any]] = []  # dropped by allowed_updates
-        self.callback_answers: dict[str, dict[str, Any]] = {}  # query id -> params
-        self.pre_checkout_answers: dict[str, dict[str, Any]] = {}
-        self.charges: dict[str, Charge] = {}
-        self.webhook_url = ""
-        self.webhook_allowed_updates: list[str] | None = None
         self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        self._updates: list[dict[str, Any]] = []  # not yet confirmed by an offset
-        self._update_ids = itertools.count(1)
-        self._ids = itertools.count(1)
-        self._allowed_updates: set[str] | None = None
-        self._poll_generation = 0
-        self._open_queries: set[str] = set()
-        self._chats: dict[int, _Chat] = {}
         self._users: dict[int, FakeUser] = {}
         self._faults: list[_Fault] = []
         self._blocked: dict[int, ApiError] = {}
         self._changed = asyncio.Event()
-        self._stopping = False
         self._runner: web.AppRunner | None = None
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -269,64 +225,14 @@ class FakeTelegram:
         """Wait until the bot has asked for updates (e.g. a subprocess bot finished starting)."""
         return await self.wait_call("getUpdates", timeout=timeout)
 
-    def history(self, chat_id: int) -> list[BotMessage]:
-        """Every send and edit the bot made in the chat, in order (a live list)."""
-        return self._chat(chat_id).history
-
-    def messages(self, chat_id: int) -> list[BotMessage]:
-        """The bot's messages in the chat as they read now, deleted ones left out."""
-        return [m for m in self._chat(chat_id).current.values() if not m.deleted]
-
-    def find_message(self, chat_id: int, message_id: int) -> BotMessage | None:
-        return self._chat(chat_id).current.get(message_id)
-
-    @property
-    def pending_updates(self) -> list[dict[str, Any]]:
-        return list(self._updates)
-
     def describe_chat(self, chat_id: int) -> str:
         """What a failed wait should show: the chat's last messages and why nothing came."""
         lines = [f"chat {chat_id}, the bot's latest sends and edits:"]
-        tail = self._chat(chat_id).history[-5:]
+        tail = self.history(chat_id)[-5:]
         lines += [f"  {m.describe()}" for m in tail] or ["  (nothing)"]
         failed = [c for c in self.calls if not c.ok and c.params.get("chat_id") == chat_id]
         lines += [f"refused: {_describe_call(c)}" for c in failed[-3:]]
-        if self._updates:
-            lines.append(f"{len(self._updates)} update(s) not yet fetched: is the bot polling?")
-        if self.filtered_updates:
-            kinds = sorted({_kind(u) for u in self.filtered_updates})
-            lines.append(
-                f"dropped by allowed_updates={sorted(self._allowed_updates or [])}: {kinds}"
-            )
-        return "\n".join(lines)
-
-    # --- used by FakeUser ---------------------------------------------------------------
-
-    def enqueue_update(self, kind: str, body: dict[str, Any]) -> dict[str, Any]:
-        update = {"update_id": next(self._update_ids), kind: body}
-        self._updates.append(update)
-        self._notify()
-        return update
-
-    def new_message_id(self, chat_id: int, *, by_user: bool = False) -> int:
-        chat = self._chat(chat_id)
-        message_id = chat.next_message_id
-        chat.next_message_id += 1
-        if by_user:
-            chat.user_message_ids.add(message_id)
-        return message_id
-
-    def unique_id(self, prefix: str = "") -> str:
-        return f"{prefix}{next(self._ids)}"
-
-    def open_query(self) -> str:
-        """A callback or pre-checkout query id the bot may answer once."""
-        query_id = self.unique_id("q")
-        self._open_queries.add(query_id)
-        return query_id
-
-    def record_charge(self, charge_id: str, user_id: int, total_amount: int, payload: str) -> None:
-        self.charges[charge_id] = Charge(user_id, total_amount, payload)
+        return "\n".join(lines + self.describe_updates())
 
     async def wait_for(self, predicate: Callable[[], T | None], timeout: float) -> T | None:
         """Re-check `predicate` on every change to the fake until it is truthy or time is up."""
@@ -350,7 +256,7 @@ class FakeTelegram:
         self.calls.append(call)
         self._notify()
         try:
-            handler = _METHODS.get(call.method.lower())  # names are case-insensitive
+            handler = METHODS.get(call.method.lower())  # names are case-insensitive
             if handler is None:
                 raise ApiError(404, "Not Found: method not found")
             self._refuse_if_told(call)
@@ -377,347 +283,20 @@ class FakeTelegram:
         self._changed.set()
         self._changed = asyncio.Event()
 
-    # --- updates ------------------------------------------------------------------------
+    # --- the bot itself ----------------------------------------------------------------
 
-    @_api("getUpdates")
-    async def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
-        if self.webhook_url:
-            raise ApiError(
-                409,
-                "Conflict: can't use getUpdates method while webhook is active; "
-                "use deleteWebhook to delete the webhook first",
-            )
-        if "allowed_updates" in params:
-            self._allowed_updates = set(params["allowed_updates"] or []) or None
-        offset = params.get("offset")
-        if offset is not None:
-            self._updates = [u for u in self._updates if u["update_id"] >= offset]
-        self._poll_generation += 1
-        generation = self._poll_generation
-        self._notify()  # an older waiting getUpdates is terminated, as Telegram does
-        timeout = min(float(params.get("timeout", 0)), 50.0)
-        limit = min(max(int(params.get("limit", 100)), 1), 100)
-        await self.wait_for(
-            lambda: self._stopping or generation != self._poll_generation or self._deliverable(),
-            timeout,
-        )
-        if generation != self._poll_generation:
-            raise ApiError(409, _DEFAULT_DESCRIPTIONS[409])
-        return self._deliverable()[:limit]
-
-    def _deliverable(self) -> list[dict[str, Any]]:
-        wanted = []
-        for update in self._updates:
-            kind = _kind(update)
-            if self._allowed_updates is None:
-                allowed = kind not in _OPT_IN_UPDATES
-            else:
-                allowed = kind in self._allowed_updates
-            (wanted if allowed else self.filtered_updates).append(update)
-        self._updates = wanted
-        return wanted
-
-    def _drop_pending(self, params: dict[str, Any]) -> None:
-        if params.get("drop_pending_updates"):
-            self._updates.clear()
-
-    @_api("setWebhook")
-    async def _set_webhook(self, params: dict[str, Any]) -> bool:
-        self.webhook_url = params.get("url") or ""
-        self.webhook_allowed_updates = params.get("allowed_updates")
-        self._drop_pending(params)
-        return True
-
-    @_api("deleteWebhook")
-    async def _delete_webhook(self, params: dict[str, Any]) -> bool:
-        self.webhook_url = ""
-        self._drop_pending(params)
-        return True
-
-    @_api("getWebhookInfo")
-    async def _get_webhook_info(self, params: dict[str, Any]) -> dict[str, Any]:
-        info = {
-            "url": self.webhook_url,
-            "has_custom_certificate": False,
-            "pending_update_count": len(self._updates),
-        }
-        if self.webhook_allowed_updates:
-            info["allowed_updates"] = self.webhook_allowed_updates
-        return info
-
-    # --- bot settings -------------------------------------------------------------------
-
-    @_api(
-        "sendChatAction",
-        "close",
-        "logOut",
-        "setMyDescription",
-        "setMyName",
-        "setMyShortDescription",
-        "setChatMenuButton",
-    )
-    async def _true(self, params: dict[str, Any]) -> bool:
-        return True
-
-    @_api("getMe")
+    @api("getMe")
     async def _get_me(self, params: dict[str, Any]) -> dict[str, Any]:
         return self.bot_user
 
-    @_api("getChat")
-    async def _get_chat(self, params: dict[str, Any]) -> dict[str, Any]:
-        return self._chat_object(_chat_id(params))
-
-    @_api("setMyCommands")
+    @api("setMyCommands")
     async def _set_commands(self, params: dict[str, Any]) -> bool:
         self.commands[_commands_key(params)] = params.get("commands") or []
         return True
 
-    @_api("deleteMyCommands")
-    async def _delete_commands(self, params: dict[str, Any]) -> bool:
-        self.commands.pop(_commands_key(params), None)
-        return True
-
-    @_api("getMyCommands")
+    @api("getMyCommands")
     async def _get_commands(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         return self.commands.get(_commands_key(params), [])
-
-    # --- messages -----------------------------------------------------------------------
-
-    @_api("sendMessage")
-    async def _send_message(self, params: dict[str, Any]) -> dict[str, Any]:
-        chat_id = _chat_id(params)
-        text = _visible(params, "text")
-        return self._post(chat_id, params, {"text": text}, text=text, source=params["text"])
-
-    @_api("sendPhoto")
-    async def _send_photo(self, params: dict[str, Any]) -> dict[str, Any]:
-        return self._send_file(params, "photo")
-
-    @_api("sendDocument")
-    async def _send_document(self, params: dict[str, Any]) -> dict[str, Any]:
-        return self._send_file(params, "document")
-
-    def _send_file(self, params: dict[str, Any], kind: str) -> dict[str, Any]:
-        chat_id = _chat_id(params)
-        file = params.get(kind)
-        if not file:
-            raise ApiError(400, f"Bad Request: there is no {kind} in the request")
-        file_id = self.unique_id(f"{kind}-")
-        media: Any = {"file_id": file_id, "file_unique_id": f"u{file_id}"}
-        if isinstance(file, Upload):
-            media |= {"file_size": len(file.data)}
-            if kind == "document":
-                media |= {"file_name": file.filename, "mime_type": file.content_type}
-        if kind == "photo":
-            media = [media | {"width": 800, "height": 600}]  # one size per photo
-        content: dict[str, Any] = {kind: media}
-        caption = _visible(params, "caption") if params.get("caption") else ""
-        if caption:
-            content["caption"] = caption
-        return self._post(
-            chat_id,
-            params,
-            content,
-            text=caption,
-            source=params.get("caption"),
-            kind=kind,
-            file=file,
-        )
-
-    @_api("sendInvoice")
-    async def _send_invoice(self, params: dict[str, Any]) -> dict[str, Any]:
-        chat_id = _chat_id(params)
-        invoice = {
-            "title": params.get("title", ""),
-            "description": params.get("description", ""),
-            "start_parameter": params.get("start_parameter", ""),
-            "currency": params.get("currency", ""),
-            "total_amount": sum(int(price["amount"]) for price in params.get("prices") or []),
-        }
-        return self._post(
-            chat_id,
-            params,
-            {"invoice": invoice},
-            text=invoice["description"],
-            source=None,
-            kind="invoice",
-            invoice_payload=params.get("payload"),
-        )
-
-    def _post(
-        self,
-        chat_id: int,
-        params: dict[str, Any],
-        content: dict[str, Any],
-        *,
-        text: str,
-        source: str | None,
-        kind: str = "text",
-        **extra: Any,
-    ) -> dict[str, Any]:
-        markup = params.get("reply_markup")
-        if not isinstance(markup, dict):
-            markup = None
-        inline = _inline_keyboard(markup)
-        raw = {
-            "message_id": self.new_message_id(chat_id),
-            "date": int(time.time()),
-            "chat": self._chat_object(chat_id),
-            "from": self.bot_user,
-            **content,
-        }
-        if inline:
-            raw["reply_markup"] = inline
-        message = BotMessage(
-            chat_id,
-            raw["message_id"],
-            text,
-            buttons_of(inline),
-            source=source,
-            kind=kind,
-            reply_markup=markup,
-            raw=raw,
-            **extra,
-        )
-        self._record(message)
-        return raw
-
-    @_api("editMessageText")
-    async def _edit_text(self, params: dict[str, Any]) -> dict[str, Any] | bool:
-        if "inline_message_id" in params:
-            return True
-        message = self._own_message(params, "Bad Request: message to edit not found")
-        if message.kind != "text":
-            raise ApiError(400, "Bad Request: there is no text in the message to edit")
-        text = _visible(params, "text")
-        return self._edit(message, params, {"text": text}, text=text, source=params["text"])
-
-    @_api("editMessageCaption")
-    async def _edit_caption(self, params: dict[str, Any]) -> dict[str, Any] | bool:
-        if "inline_message_id" in params:
-            return True
-        message = self._own_message(params, "Bad Request: message to edit not found")
-        if message.kind not in ("photo", "document"):
-            raise ApiError(400, "Bad Request: there is no caption in the message to edit")
-        caption = _visible(params, "caption") if params.get("caption") else ""
-        return self._edit(
-            message, params, {"caption": caption}, text=caption, source=params.get("caption")
-        )
-
-    @_api("editMessageReplyMarkup")
-    async def _edit_reply_markup(self, params: dict[str, Any]) -> dict[str, Any] | bool:
-        if "inline_message_id" in params:
-            return True
-        message = self._own_message(params, "Bad Request: message to edit not found")
-        return self._edit(message, params, {}, text=message.text, source=message.source)
-
-    def _edit(
-        self,
-        message: BotMessage,
-        params: dict[str, Any],
-        content: dict[str, Any],
-        *,
-        text: str,
-        source: str | None,
-    ) -> dict[str, Any]:
-        # No reply_markup in an edit removes the inline keyboard, as in Telegram.
-        inline = _inline_keyboard(params.get("reply_markup"))
-        if (text, source, inline) == (
-            message.text,
-            message.source,
-            message.raw.get("reply_markup"),
-        ):
-            raise ApiError(400, NOT_MODIFIED)
-        raw = {key: value for key, value in message.raw.items() if key != "reply_markup"}
-        raw |= content | {"edit_date": int(time.time())}
-        if inline:
-            raw["reply_markup"] = inline
-        edited = replace(
-            message,
-            text=text,
-            source=source,
-            buttons=buttons_of(inline),
-            was_edit=True,
-            reply_markup=inline,
-            raw=raw,
-        )
-        self._record(edited)
-        return raw
-
-    @_api("deleteMessage")
-    async def _delete_message(self, params: dict[str, Any]) -> bool:
-        chat = self._chat(_chat_id(params))
-        message_id = params.get("message_id")
-        message = chat.current.get(message_id)
-        if message is not None and not message.deleted:
-            chat.current[message_id] = replace(message, deleted=True)
-        elif message_id in chat.user_message_ids:
-            chat.user_message_ids.discard(message_id)
-        else:
-            raise ApiError(400, "Bad Request: message to delete not found")
-        self._notify()
-        return True
-
-    def _own_message(self, params: dict[str, Any], missing: str) -> BotMessage:
-        message = self._chat(_chat_id(params)).current.get(params.get("message_id"))
-        if message is None or message.deleted:
-            raise ApiError(400, missing)
-        return message
-
-    def _record(self, message: BotMessage) -> None:
-        chat = self._chat(message.chat_id)
-        chat.current[message.message_id] = message
-        chat.history.append(message)
-        self._notify()
-
-    def _chat(self, chat_id: int) -> _Chat:
-        return self._chats.setdefault(chat_id, _Chat())
-
-    def _chat_object(self, chat_id: int) -> dict[str, Any]:
-        if chat_id in self._users:
-            return self._users[chat_id].as_chat
-        if chat_id < 0:
-            return {"id": chat_id, "type": "supergroup", "title": f"Group {chat_id}"}
-        return {"id": chat_id, "type": "private", "first_name": f"User {chat_id}"}
-
-    # --- queries and payments -----------------------------------------------------------
-
-    @_api("answerCallbackQuery")
-    async def _answer_callback_query(self, params: dict[str, Any]) -> bool:
-        query_id = self._close_query(
-            params,
-            "callback_query_id",
-            "Bad Request: query is too old and response timeout expired or query ID is invalid",
-        )
-        self.callback_answers[query_id] = params
-        return True
-
-    @_api("answerPreCheckoutQuery")
-    async def _answer_pre_checkout_query(self, params: dict[str, Any]) -> bool:
-        if not params.get("ok") and not params.get("error_message"):
-            raise ApiError(400, "Bad Request: error_message is required when ok is false")
-        query_id = self._close_query(
-            params, "pre_checkout_query_id", "Bad Request: QUERY_ID_INVALID"
-        )
-        self.pre_checkout_answers[query_id] = params
-        return True
-
-    def _close_query(self, params: dict[str, Any], key: str, invalid: str) -> str:
-        query_id = params.get(key)
-        if query_id not in self._open_queries:
-            raise ApiError(400, invalid)
-        self._open_queries.discard(query_id)
-        return query_id
-
-    @_api("refundStarPayment")
-    async def _refund_star_payment(self, params: dict[str, Any]) -> bool:
-        charge = self.charges.get(params.get("telegram_payment_charge_id", ""))
-        if charge is None or charge.user_id != params.get("user_id"):
-            raise ApiError(400, "Bad Request: CHARGE_NOT_FOUND")
-        if charge.refunded:
-            raise ApiError(400, "Bad Request: CHARGE_ALREADY_REFUNDED")
-        charge.refunded = True
-        return True
 
 
 @asynccontextmanager
@@ -759,10 +338,6 @@ async def run_polling(dp: Dispatcher, bot: Bot, **polling_kwargs: Any) -> AsyncI
 def _commands_key(params: dict[str, Any]) -> tuple[str, str]:
     scope = json.dumps(params.get("scope") or {"type": "default"}, sort_keys=True)
     return scope, params.get("language_code") or ""
-
-
-def _kind(update: dict[str, Any]) -> str:
-    return next(key for key in update if key != "update_id")
 
 
 def _describe_call(call: Call) -> str:

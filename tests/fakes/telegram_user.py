@@ -41,7 +41,7 @@ class BotMessage:
     text: str  # what the user reads: the text or caption with HTML markup resolved
     buttons: list[list[Button]]  # the inline keyboard, row by row
     source: str | None = None  # the text or caption exactly as the bot sent it
-    kind: str = "text"  # text | photo | document | invoice
+    kind: str = "text"  # text | photo | invoice
     was_edit: bool = False
     deleted: bool = False
     reply_markup: dict[str, Any] | None = None  # as sent, reply keyboards included

@@ -1,6 +1,6 @@
 """The wire side of the fake Bot API (telegram_server.py): what a request says and what
-Telegram would refuse in it. Pure helpers: form/JSON parameter decoding, the HTML a user
-reads, inline-keyboard checks, and Telegram's error shape.
+Telegram would refuse in it. Pure helpers: the method registry, form/JSON parameter decoding,
+the HTML a user reads, inline-keyboard checks, and Telegram's error shape.
 """
 
 from __future__ import annotations
@@ -8,14 +8,16 @@ from __future__ import annotations
 import html
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
 BLOCKED = "Forbidden: bot was blocked by the user"
 DEACTIVATED = "Forbidden: user is deactivated"
 CHAT_NOT_FOUND = "Bad Request: chat not found"
+TERMINATED = "Conflict: terminated by other getUpdates request"
 NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup "
     "are exactly the same as a current content and reply markup of the message"
@@ -31,6 +33,21 @@ _STRING_FIELDS = frozenset({
     "document", "video", "audio", "voice", "animation", "sticker", "thumbnail", "question",
 })
 # fmt: on
+
+
+_Handler = TypeVar("_Handler", bound=Callable[..., Any])
+METHODS: dict[str, str] = {}  # Bot API method name, lower case -> FakeTelegram attribute
+
+
+def api(*names: str) -> Callable[[_Handler], _Handler]:
+    """Register a FakeTelegram coroutine as the handler of these Bot API methods."""
+
+    def register(handler: _Handler) -> _Handler:
+        for name in names:
+            METHODS[name.lower()] = handler.__name__
+        return handler
+
+    return register
 
 
 @dataclass(frozen=True)

@@ -274,17 +274,17 @@ async def test_telegram_strictness_html_edits_and_callback_answers(
         await bot.answer_callback_query(query["id"], text="Done again")
 
 
-async def test_send_document_accepts_a_multipart_upload(fake: FakeTelegram, bot: Bot) -> None:
-    csv = b"order,status\n17,completed\n"
-    sent = await bot.send_document(
-        ALICE, BufferedInputFile(csv, "orders.csv"), caption="Your <b>export</b>"
+async def test_send_photo_accepts_a_multipart_upload(fake: FakeTelegram, bot: Bot) -> None:
+    png = b"\x89PNG\r\n\x1a\n orders per day"
+    sent = await bot.send_photo(
+        ALICE, BufferedInputFile(png, "chart.png"), caption="Orders <b>per day</b>"
     )
-    assert sent.document is not None
-    assert sent.document.file_name == "orders.csv"
-    assert sent.caption == "Your export"
+    assert sent.photo is not None
+    assert sent.photo[-1].file_size == len(png)
+    assert sent.caption == "Orders per day"
     [shown] = fake.messages(ALICE)
-    assert shown.kind == "document"
-    assert shown.file.data == csv
+    assert shown.kind == "photo"
+    assert shown.file.data == png
 
 
 async def test_wire_format_over_raw_http(fake: FakeTelegram) -> None:
