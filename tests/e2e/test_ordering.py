@@ -14,8 +14,8 @@ from providers import ProviderRegistry
 from tests.fakes.provider_server import FakeProvider
 from tests.fakes.telegram_server import FakeTelegram, run_polling
 from tests.fakes.telegram_user import FakeUser
-from tests.harness.ledger import balance
-from tests.harness.order_seed import Catalog, give_money, orders_of, seed_catalog
+from tests.harness.ledger import balance, give_money
+from tests.harness.order_seed import Catalog, orders_of, seed_catalog
 from tests.harness.settings import make_settings
 
 ALICE = 1001

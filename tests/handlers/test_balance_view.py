@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from core import billing
 from db.engine import write_tx
-from tests.harness.order_seed import give_money
+from tests.harness.ledger import give_money
 
 ALICE = 1001
 

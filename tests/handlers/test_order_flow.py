@@ -12,8 +12,8 @@ from aiogram.types import Chat, Message, PhotoSize, Sticker, Update
 
 from handlers.catalog import CategoryPick, FlowCallback, ServicePick
 from handlers.menu import MenuCallback
-from tests.harness.ledger import balance
-from tests.harness.order_seed import charges_of, fsm, give_money, orders_of, seed_catalog
+from tests.harness.ledger import balance, give_money
+from tests.harness.order_seed import charges_of, fsm, orders_of, seed_catalog
 
 ALICE = 1001
 

@@ -12,8 +12,8 @@ from db.models import Service
 from handlers.mass_order import MassCallback
 from providers import ProviderRegistry
 from tests.fakes.provider_server import FakeProvider
-from tests.harness.ledger import balance
-from tests.harness.order_seed import charges_of, fsm, give_money, orders_of, seed_catalog
+from tests.harness.ledger import balance, give_money
+from tests.harness.order_seed import charges_of, fsm, orders_of, seed_catalog
 
 ALICE = 1001
 

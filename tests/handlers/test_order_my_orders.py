@@ -15,8 +15,8 @@ from db.models import Order, OrderStatusChange, Refill
 from handlers.my_orders import OrderAction, OrdersPage, OrderView
 from providers import ProviderRegistry
 from tests.fakes.provider_server import FakeProvider
-from tests.harness.ledger import balance
-from tests.harness.order_seed import give_money, seed_catalog
+from tests.harness.ledger import balance, give_money
+from tests.harness.order_seed import seed_catalog
 
 ALICE, BOB = 1001, 1002
 

@@ -10,8 +10,8 @@ import pytest
 
 from providers import ProviderRegistry
 from tests.fakes.provider_server import FakeProvider
-from tests.harness.ledger import balance
-from tests.harness.order_seed import give_money, orders_of, seed_catalog
+from tests.harness.ledger import balance, give_money
+from tests.harness.order_seed import orders_of, seed_catalog
 
 ALICE = 1001
 

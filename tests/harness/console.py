@@ -1,16 +1,12 @@
-"""The admin console tests' moves: connect a FakeProvider and import it, fund, place."""
+"""The admin console tests' moves: connect a FakeProvider and import it, place an order."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from core import billing
 from core.ordering import OrderDraft, place_order
-from core.users import ensure_user
-from db.engine import write_tx
 from db.models import Order, Service
 from tests.fakes.provider_server import FakeProvider
 from tests.harness.dispatcher import TgChat
@@ -37,13 +33,6 @@ async def service_id_for(app: App, provider_service_id: str) -> int:
         )
     assert service_id is not None
     return service_id
-
-
-async def fund(app: App, user_id: int = CUSTOMER, amount: str = "100") -> None:
-    async with app.sessionmaker() as session:
-        await ensure_user(session, user_id, first_name="Alice", username="alice", language="en")
-        async with write_tx(session):
-            await billing.credit(session, user_id, Decimal(amount), key=f"seed:{user_id}:{amount}")
 
 
 async def place(

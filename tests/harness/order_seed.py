@@ -11,9 +11,9 @@ from aiogram.fsm.storage.base import StorageKey
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core import billing
 from db.engine import write_tx
-from db.models import Category, LedgerEntry, Order, Provider, Service, User
+from db.models import Category, LedgerEntry, Order, Provider, Service
+from tests.harness import seed
 
 
 @dataclass
@@ -41,25 +41,15 @@ async def seed_catalog(
         session.add_all([insta, tiktok, closed])
         await session.flush()
 
-        def svc(category: Category, name: str, **fields: object) -> Service:
-            values: dict[str, object] = {
-                "category_id": category.id,
-                "name": name,
-                "price": Decimal("2.00"),
-                "min": 100,
-                "max": 10000,
-                "mode": "manual",
-            }
-            values.update(fields)
-            row = Service(**values)
-            session.add(row)
-            return row
+        async def svc(category: Category, name: str, **fields: object) -> Service:
+            defaults = {"category_id": category.id, "name": name, "price": Decimal("2.00")}
+            return await seed.service(session, **(defaults | {"min": 100} | fields))
 
-        followers = svc(
+        followers = await svc(
             insta, "Instagram Followers", description="Real <b>looking</b> & fast", refill=True
         )
-        likes = svc(insta, "Instagram Likes", price=Decimal("1.00"), max=1000, step=50)
-        comments = svc(
+        likes = await svc(insta, "Instagram Likes", price=Decimal("1.00"), max=1000, step=50)
+        comments = await svc(
             insta,
             "Instagram Custom Comments",
             type="custom_comments",
@@ -67,7 +57,7 @@ async def seed_catalog(
             min=2,
             max=5,
         )
-        package = svc(
+        package = await svc(
             insta,
             "Instagram Starter Package",
             type="package",
@@ -76,15 +66,15 @@ async def seed_catalog(
             min=1,
             max=1,
         )
-        views = svc(tiktok, "TikTok Views", price=Decimal("0.50"), max=100000)
-        hidden = svc(insta, "Old Followers", enabled=False)
-        hidden_category = svc(closed, "Closed Service")
+        views = await svc(tiktok, "TikTok Views", price=Decimal("0.50"), max=100000)
+        hidden = await svc(insta, "Old Followers", enabled=False)
+        hidden_category = await svc(closed, "Closed Service")
         auto = None
         if provider_url is not None:
             provider = Provider(name="fake", api_url=provider_url, api_key=provider_key)
             session.add(provider)
             await session.flush()
-            auto = svc(
+            auto = await svc(
                 insta,
                 "Instagram Followers Auto",
                 price=Decimal("1.50"),
@@ -106,16 +96,6 @@ async def seed_catalog(
         hidden_category.id,
         auto.id if auto is not None else None,
     )
-
-
-async def give_money(
-    sm: async_sessionmaker[AsyncSession], user_id: int, amount: str, *, first_name: str = "Alice"
-) -> None:
-    async with sm() as session, write_tx(session):
-        if await session.get(User, user_id) is None:
-            session.add(User(id=user_id, first_name=first_name, language="en"))
-            await session.flush()
-        await billing.credit(session, user_id, Decimal(amount), key=f"seed:{user_id}:{amount}")
 
 
 async def orders_of(sm: async_sessionmaker[AsyncSession], user_id: int) -> list[Order]:

@@ -8,7 +8,8 @@ from sqlalchemy import func, select
 
 from db.models import AdminAuditLog, LedgerEntry
 from handlers.admin.order_views import OrderAction
-from tests.harness.console import fund, place
+from tests.harness.console import place
+from tests.harness.ledger import give_money
 
 UNKNOWN = "Unknown command. Send /help to see what I can do."
 COMMANDS = [
@@ -45,7 +46,7 @@ async def test_non_admin_gets_the_unknown_command_answer(app, chat, command) -> 
 
 
 async def test_non_admin_changes_nothing(app, chat) -> None:
-    await fund(app, 2002, "5")
+    await give_money(app.sessionmaker, 2002, "5")
     mallory = chat(2002, first_name="Mallory")
     await mallory.send("/topup 2002 100")
     await mallory.send("/addprovider demo demo demo")
@@ -57,7 +58,7 @@ async def test_non_admin_changes_nothing(app, chat) -> None:
 async def test_forged_admin_button_from_a_customer_is_a_stale_button(app, chat, admin) -> None:
     await admin.send("/addprovider demo demo demo")
     await admin.send("/import demo 50")
-    await fund(app, 1001, "50")
+    await give_money(app.sessionmaker, 1001, "50")
     order = await place(app, 1)
     mallory = chat(2002)
     data = OrderAction(action="refund_ok", order_id=order.id).pack()

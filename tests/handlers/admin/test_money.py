@@ -9,8 +9,8 @@ from sqlalchemy import select
 from core import notify
 from core.admin_actions import topup
 from db.models import AdminAuditLog, LedgerEntry, Notification
-from tests.harness.console import connect_and_import, fund, place, service_id_for
-from tests.harness.ledger import balance
+from tests.harness.console import connect_and_import, place, service_id_for
+from tests.harness.ledger import balance, give_money
 from tests.harness.settings import ADMIN_ID, CUSTOMER
 
 
@@ -42,7 +42,7 @@ async def test_topup_credits_notifies_and_audits(app, admin, customer) -> None:
 
 
 async def test_negative_topup_debits_but_never_below_zero(app, admin) -> None:
-    await fund(app, CUSTOMER, "10")
+    await give_money(app.sessionmaker, CUSTOMER, "10")
     reply = await admin.send(f"/topup {CUSTOMER} -4 correction")
     assert "Debited 4.00 USD from user 1001" in reply.text
     assert await balance(app.sessionmaker, CUSTOMER) == Decimal(6)
@@ -63,7 +63,7 @@ async def test_topup_bad_arguments_and_unknown_user(app, admin) -> None:
 
 
 async def test_the_same_topup_message_credits_once(app) -> None:
-    await fund(app, CUSTOMER, "1")
+    await give_money(app.sessionmaker, CUSTOMER, "1")
     async with app.sessionmaker() as session:
         for _ in range(2):
             await topup(session, CUSTOMER, Decimal(5), admin_id=ADMIN_ID, key="admin:9001:77")
@@ -72,7 +72,7 @@ async def test_the_same_topup_message_credits_once(app) -> None:
 
 async def test_user_card_shows_balance_orders_and_ledger(app, admin, fake) -> None:
     await connect_and_import(admin, fake)
-    await fund(app, CUSTOMER, "20")
+    await give_money(app.sessionmaker, CUSTOMER, "20", username="alice")
     followers = await service_id_for(app, "1")
     await place(app, followers, 1000)
     await admin.send(f"/topup {CUSTOMER} 5 gift")

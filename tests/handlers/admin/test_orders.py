@@ -13,8 +13,8 @@ from core.submission import submit_order
 from db.engine import write_tx
 from db.models import AdminAuditLog, LedgerEntry, Notification, Order
 from handlers.admin.order_views import OrderAction
-from tests.harness.console import connect_and_import, fund, place, service_id_for
-from tests.harness.ledger import balance
+from tests.harness.console import connect_and_import, place, service_id_for
+from tests.harness.ledger import balance, give_money
 from tests.harness.settings import ADMIN_ID, CUSTOMER
 
 
@@ -28,7 +28,7 @@ async def order_row(app, order_id: int) -> Order:
 async def review_order(app, admin, fake, quantity: int = 1000) -> int:
     """An order whose add answer was unreadable: the provider has it, we cannot know."""
     await connect_and_import(admin, fake)
-    await fund(app, CUSTOMER, "20")
+    await give_money(app.sessionmaker, CUSTOMER, "20")
     order = await place(app, await service_id_for(app, "1"), quantity)
     fake.set_fault("add", "malformed_json", times=1)
     async with app.sessionmaker() as session:
@@ -41,7 +41,7 @@ async def manual_order(app, admin, fake, quantity: int = 1000) -> int:
     await connect_and_import(admin, fake)
     followers = await service_id_for(app, "1")
     await admin.send(f"/service {followers} manual")
-    await fund(app, CUSTOMER, "20")
+    await give_money(app.sessionmaker, CUSTOMER, "20")
     order = await place(app, followers, quantity, key="manual")
     assert order.status == "manual"
     return order.id
