@@ -1,0 +1,3 @@
+"""The tests mirror the code: one folder per layer (core, handlers, providers, scheduler, db,
+bot), e2e for the real app over HTTP, harness for shared builders, fakes for the outside world.
+"""
