@@ -1,7 +1,7 @@
 """Mass order: many `service_id | link | quantity` lines checked at once (SPEC §3).
 
-Checking only reads; placing goes through core.ordering.place_orders (one balance check for
-the total, all or nothing), which checks every draft again inside its transaction.
+Checking only reads; place_mass_order places them (one balance check for the total, all or
+nothing), checking every draft again inside its transaction, once per idempotency key.
 """
 
 from __future__ import annotations
@@ -10,13 +10,24 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
+from core import billing
 from core.links import accepts_username, check_link
 from core.money import ZERO
-from core.ordering import OrderDraft, OrderError, orderable_service
+from core.ordering import (
+    OrderDraft,
+    OrderError,
+    create_order,
+    orderable_service,
+    validate_draft,
+)
 from core.pricing import charge_for, check_quantity, input_kind, parse_quantity
-from db.models import Service
+from db.engine import write_tx
+from db.models import Order, Service, User
 
 MAX_LINES = 50
 
@@ -127,3 +138,68 @@ async def _check_line(
         service_name=name,
         charge=charge_for(service.price, service.rate_basis, quantity),
     )
+
+
+@dataclass(frozen=True)
+class MassPlaced:
+    """The orders a mass confirmation stands for; `new` is False when its key had placed
+    them before (a double tap, a replay, a concurrent tap on another replica)."""
+
+    orders: list[Order]
+    new: bool
+
+
+async def place_mass_order(
+    session: AsyncSession,
+    user_id: int,
+    drafts: list[OrderDraft],
+    *,
+    key: str,
+    admin_ids: frozenset[int] = frozenset(),
+    expected_total: Decimal | None = None,
+) -> MassPlaced:
+    """All or nothing, one balance check for the total, each draft its own order (keys
+    `<key>:<n>`); the same `key` returns the orders it placed first.
+
+    With `expected_total` (the previewed total) a different total now raises
+    OrderError("price_changed", total=...). Raises OrderError or billing.InsufficientFunds,
+    leaving nothing behind."""
+    try:
+        async with write_tx(session):
+            existing = await orders_by_key_prefix(session, user_id, key)
+            if existing:
+                return MassPlaced(existing, new=False)
+            total = ZERO
+            for draft in drafts:
+                service = await orderable_service(session, draft.service_id)
+                validate_draft(service, draft)
+                total += charge_for(service.price, service.rate_basis, draft.quantity)
+            if expected_total is not None and total != expected_total:
+                raise OrderError("price_changed", total=total)
+            balance = await session.scalar(select(User.balance).where(User.id == user_id))
+            if (balance or ZERO) < total:
+                raise billing.InsufficientFunds(balance or ZERO, total)
+            orders = [
+                await create_order(session, user_id, draft, key=f"{key}:{i}", admin_ids=admin_ids)
+                for i, draft in enumerate(drafts)
+            ]
+            return MassPlaced(orders, new=True)
+    except IntegrityError:
+        # A concurrent tap committed the key between our look-up and our inserts (PostgreSQL;
+        # SQLite's write lock serialises them): the rollback undid ours, theirs stand.
+        existing = await orders_by_key_prefix(session, user_id, key)
+        if not existing:
+            raise
+        return MassPlaced(existing, new=False)
+
+
+async def orders_by_key_prefix(session: AsyncSession, user_id: int, key: str) -> list[Order]:
+    """The orders one mass confirmation placed (keys `<key>:<n>`), by id."""
+    rows = await session.scalars(
+        select(Order)
+        .where(Order.idempotency_key.like(f"{key}:%"), Order.user_id == user_id)
+        .options(selectinload(Order.service))
+        .order_by(Order.id)
+        .execution_options(populate_existing=True)
+    )
+    return list(rows)

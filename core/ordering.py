@@ -1,7 +1,9 @@
 """Placing orders and changing their status (SPEC §5): one place for the order lifecycle.
 
-place_order charges and creates in one transaction; change_status writes the history row,
-the customer notification and any refund together, so no caller can forget one of them.
+place_order charges and creates in one transaction, once per idempotency key: it answers
+"already placed" itself, also when a concurrent tap wins the unique key. change_status writes
+the history row, the customer notification and any refund together, so no caller can forget
+one of them.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -118,6 +121,15 @@ async def quote(session: AsyncSession, user_id: int, draft: OrderDraft) -> Quote
     return Quote(service, draft.quantity, charge, balance)
 
 
+@dataclass(frozen=True)
+class Placed:
+    """The order a confirmation stands for; `new` is False when its key had placed it before
+    (a double tap, a replay, a concurrent tap on another replica)."""
+
+    order: Order
+    new: bool
+
+
 async def place_order(
     session: AsyncSession,
     user_id: int,
@@ -126,56 +138,37 @@ async def place_order(
     key: str,
     admin_ids: frozenset[int] = frozenset(),
     expected_charge: Decimal | None = None,
-) -> Order:
-    """Charge and create one order; the same `key` (a double tap, a replay) returns the first.
+) -> Placed:
+    """Charge and create one order; the same `key` returns the order it placed first.
 
     With `expected_charge` (what the customer confirmed) a different charge now (the price
     changed meanwhile) raises OrderError("price_changed", charge=...) instead of charging it.
     Raises OrderError or billing.InsufficientFunds, leaving nothing behind.
     """
-    async with write_tx(session):
-        return await _place(
-            session, user_id, draft, key=key, admin_ids=admin_ids, expected_charge=expected_charge
-        )
-
-
-async def place_orders(
-    session: AsyncSession,
-    user_id: int,
-    drafts: list[OrderDraft],
-    *,
-    key: str,
-    admin_ids: frozenset[int] = frozenset(),
-    expected_total: Decimal | None = None,
-) -> list[Order]:
-    """Mass order: all or nothing, one balance check for the total, each its own order.
-
-    With `expected_total` (the previewed total) a different total now raises
-    OrderError("price_changed", total=...)."""
-    async with write_tx(session):
-        existing = await session.scalar(select(Order).where(Order.idempotency_key == f"{key}:0"))
-        if existing is not None:
-            rows = await session.scalars(
-                select(Order).where(Order.idempotency_key.like(f"{key}:%")).order_by(Order.id)
+    try:
+        async with write_tx(session):
+            existing = await order_by_key(session, user_id, key)
+            if existing is not None:
+                return Placed(existing, new=False)
+            order = await create_order(
+                session,
+                user_id,
+                draft,
+                key=key,
+                admin_ids=admin_ids,
+                expected_charge=expected_charge,
             )
-            return list(rows)
-        total = ZERO
-        for draft in drafts:
-            service = await orderable_service(session, draft.service_id)
-            validate_draft(service, draft)
-            total += charge_for(service.price, service.rate_basis, draft.quantity)
-        if expected_total is not None and total != expected_total:
-            raise OrderError("price_changed", total=total)
-        balance = await session.scalar(select(User.balance).where(User.id == user_id)) or ZERO
-        if balance < total:
-            raise billing.InsufficientFunds(balance, total)
-        return [
-            await _place(session, user_id, draft, key=f"{key}:{i}", admin_ids=admin_ids)
-            for i, draft in enumerate(drafts)
-        ]
+            return Placed(order, new=True)
+    except IntegrityError:
+        # A concurrent tap committed the key between our look-up and our insert (PostgreSQL;
+        # SQLite's write lock serialises them): the rollback undid ours, theirs stands.
+        existing = await order_by_key(session, user_id, key)
+        if existing is None:
+            raise
+        return Placed(existing, new=False)
 
 
-async def _place(
+async def create_order(
     session: AsyncSession,
     user_id: int,
     draft: OrderDraft,
@@ -184,9 +177,7 @@ async def _place(
     admin_ids: frozenset[int],
     expected_charge: Decimal | None = None,
 ) -> Order:
-    existing = await session.scalar(select(Order).where(Order.idempotency_key == key))
-    if existing is not None:
-        return existing
+    """Charge and create one order in the caller's write transaction (no key check)."""
     service = await orderable_service(session, draft.service_id)
     validate_draft(service, draft)
     charge = charge_for(service.price, service.rate_basis, draft.quantity)
@@ -291,18 +282,6 @@ async def order_by_key(session: AsyncSession, user_id: int, key: str) -> Order |
         .options(selectinload(Order.service))
         .execution_options(populate_existing=True)
     )
-
-
-async def orders_by_key_prefix(session: AsyncSession, user_id: int, key: str) -> list[Order]:
-    """The orders one mass-order confirmation placed (keys `<key>:<n>`), by id."""
-    rows = await session.scalars(
-        select(Order)
-        .where(Order.idempotency_key.like(f"{key}:%"), Order.user_id == user_id)
-        .options(selectinload(Order.service))
-        .order_by(Order.id)
-        .execution_options(populate_existing=True)
-    )
-    return list(rows)
 
 
 async def user_orders(

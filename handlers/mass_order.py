@@ -1,7 +1,7 @@
 """/massorder: many `service_id | link | quantity` lines, a preview, one Confirm (SPEC §3).
 
 The preview stores only the valid drafts (ids, links, quantities) and a nonce; Confirm places
-them all with core.ordering.place_orders under the key `mass:<user>:<nonce>` (one balance
+them all with core.mass_order.place_mass_order under the key `mass:<user>:<nonce>` (one balance
 check for the total, idempotent on a double tap), then submits each order.
 """
 
@@ -19,19 +19,21 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.billing import InsufficientFunds
 from core.links import PLATFORM_NAMES
-from core.mass_order import MAX_LINES, MassLine, MassPreview, TooManyLines, check_mass_order
-from core.money import ZERO
-from core.ordering import (
-    OrderDraft,
-    OrderError,
+from core.mass_order import (
+    MAX_LINES,
+    MassLine,
+    MassPreview,
+    TooManyLines,
+    check_mass_order,
     orders_by_key_prefix,
-    place_orders,
+    place_mass_order,
 )
+from core.money import ZERO
+from core.ordering import OrderDraft, OrderError
 from core.statuses import OrderStatus
 from core.submission import submit_order
 from db.models import Order, User
@@ -282,7 +284,7 @@ def create_router() -> Router:
         admin_ids: frozenset[int],
         currency: str,
     ) -> None:
-        user_id = user.id  # a rollback below expires `user`: use the id from here on
+        user_id = user.id
         key = mass_key(user_id, callback_data.nonce)
         placed = await orders_by_key_prefix(session, user_id, key)
         if placed:  # a double tap or a replay
@@ -298,7 +300,7 @@ def create_router() -> Router:
         # The previewed total: prices changed since then are not charged unseen.
         expected = Decimal(data["total"]) if data.get("total") else None
         try:
-            orders = await place_orders(
+            result = await place_mass_order(
                 session, user_id, drafts, key=key, admin_ids=admin_ids, expected_total=expected
             )
         except InsufficientFunds as exc:
@@ -309,22 +311,18 @@ def create_router() -> Router:
                 show_alert=True,
             )
             return
-        except IntegrityError:  # the same key placed concurrently (no event isolation)
-            await session.rollback()
-            placed = await orders_by_key_prefix(session, user_id, key)
-            if not placed:
-                raise
-            await answer_already_placed(query, placed)
-            return
         except OrderError:
             await state.set_state(MassOrderFlow.lines)
             await query.answer(
                 _("Some services changed meanwhile. Send the lines again."), show_alert=True
             )
             return
+        if not result.new:  # a concurrent tap placed them first
+            await answer_already_placed(query, result.orders)
+            return
         await state.clear()
         await query.answer()
-        for order in orders:
+        for order in result.orders:
             try:
                 await submit_order(
                     session, registry, order.id, admin_ids=admin_ids, notify_customer=False

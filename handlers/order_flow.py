@@ -20,7 +20,6 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.billing import InsufficientFunds
@@ -330,7 +329,7 @@ def create_router() -> Router:
         admin_ids: frozenset[int],
         currency: str,
     ) -> None:
-        user_id = user.id  # a rollback below expires `user`: use the id from here on
+        user_id = user.id
         key = confirm_key(user_id, callback_data.nonce)
         placed = await order_by_key(session, user_id, key)
         if placed is not None:  # a double tap or a replay: the order it already placed
@@ -347,7 +346,7 @@ def create_router() -> Router:
         try:
             service = await orderable_service(session, int(data["service_id"]))
             draft = draft_from(data, service)
-            order = await place_order(
+            result = await place_order(
                 session, user_id, draft, key=key, admin_ids=admin_ids, expected_charge=expected
             )
         except InsufficientFunds as exc:
@@ -365,13 +364,10 @@ def create_router() -> Router:
             await state.clear()
             await query.answer(unavailable_text(), show_alert=True)
             return
-        except IntegrityError:  # the same key placed concurrently (no event isolation)
-            await session.rollback()
-            placed = await order_by_key(session, user_id, key)
-            if placed is None:
-                raise
-            await answer_already_placed(query, placed)
+        if not result.new:  # a concurrent tap placed it first
+            await answer_already_placed(query, result.order)
             return
+        order = result.order
         await state.clear()
         await query.answer()
         try:

@@ -20,14 +20,14 @@ from tests.harness.settings import ADMINS, CUSTOMER
 
 async def place(panel: Panel, key: str = "k", quantity: int = 1000) -> int:
     async with panel.sm() as session:
-        order = await place_order(
+        placed = await place_order(
             session,
             CUSTOMER,
             OrderDraft(panel.service_id, "https://instagram.com/p/x", quantity),
             key=key,
             admin_ids=ADMINS,
         )
-        return order.id
+        return placed.order.id
 
 
 async def submit(panel: Panel, order_id: int) -> Order:

@@ -452,27 +452,33 @@ async def test_a_price_changed_after_the_confirmation_is_not_charged_unseen(
 async def test_losing_the_unique_key_race_answers_already_placed(
     app, chat, catalog, monkeypatch
 ) -> None:
-    """PostgreSQL: the other tap's insert wins and ours raises IntegrityError after a rollback
-    (which expires the `user` row): the answer is still the order already placed."""
-    from sqlalchemy.exc import IntegrityError
-
+    """PostgreSQL: the other tap commits the key after both our look-ups missed it, so our
+    insert hits the unique key (a real IntegrityError) and core rolls back: the answer is
+    still the order already placed."""
     from core import ordering
-    from db.engine import write_tx
+    from core.ordering import OrderDraft
     from handlers import order_flow
 
-    real = ordering.place_order
+    real_lookup = ordering.order_by_key
+    looked: list[str] = []
 
-    async def lose_the_race(session, user_id, draft, *, key, **kwargs):
+    async def stale_snapshot(session, user_id, key):
+        """Our transaction's look-up ran before the other tap's commit; later ones see it."""
+        looked.append(key)
+        return None if len(looked) == 1 else await real_lookup(session, user_id, key)
+
+    async def other_tap_commits(session, user_id, key):
+        draft = OrderDraft(catalog.followers, "https://instagram.com/alice", 1000)
         async with app.sessionmaker() as other:
-            await real(other, user_id, draft, key=key, **kwargs)  # the concurrent tap
-        async with write_tx(session):
-            raise IntegrityError("INSERT INTO orders", {}, Exception("duplicate key"))
+            await ordering.place_order(other, user_id, draft, key=key)  # the concurrent tap
+        monkeypatch.setattr(ordering, "order_by_key", stale_snapshot)
+        return None
 
     await give_money(app.sessionmaker, ALICE, "10")
     alice = chat(ALICE)
     await to_quantity(alice)
     data = confirm_data(await alice.send("1000"))
-    monkeypatch.setattr(order_flow, "place_order", lose_the_race)
+    monkeypatch.setattr(order_flow, "order_by_key", other_tap_commits)
     reply = await alice.press(data)
     [order] = await orders_of(app.sessionmaker, ALICE)
     assert f"Order #{order.id} is already placed" in reply.alerts[-1].text

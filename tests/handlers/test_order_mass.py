@@ -232,25 +232,32 @@ async def test_digit_like_symbols_are_bad_lines_not_a_crash(app, chat, catalog) 
 async def test_losing_the_unique_key_race_answers_already_placed(
     app, chat, catalog, monkeypatch
 ) -> None:
-    """PostgreSQL: the other tap's insert wins and ours raises IntegrityError after a rollback
-    (which expires the `user` row): the answer is still the orders already placed."""
-    from sqlalchemy.exc import IntegrityError
-
-    from core import ordering
+    """PostgreSQL: the other tap commits the key after both our look-ups missed it, so our
+    insert hits the unique key (a real IntegrityError) and core rolls back: the answer is
+    still the orders already placed."""
+    from core import mass_order as core_mass
+    from core.ordering import OrderDraft
     from handlers import mass_order
 
-    real = ordering.place_orders
+    real_lookup = core_mass.orders_by_key_prefix
+    looked: list[str] = []
 
-    async def lose_the_race(session, user_id, drafts, *, key, **kwargs):
+    async def stale_snapshot(session, user_id, key):
+        """Our transaction's look-up ran before the other tap's commit; later ones see it."""
+        looked.append(key)
+        return [] if len(looked) == 1 else await real_lookup(session, user_id, key)
+
+    async def other_tap_commits(session, user_id, key):
+        drafts = [OrderDraft(catalog.followers, "https://instagram.com/a", 1000)]
         async with app.sessionmaker() as other:
-            await real(other, user_id, drafts, key=key, **kwargs)  # the concurrent tap
-        async with write_tx(session):
-            raise IntegrityError("INSERT INTO orders", {}, Exception("duplicate key"))
+            await core_mass.place_mass_order(other, user_id, drafts, key=key)  # the other tap
+        monkeypatch.setattr(core_mass, "orders_by_key_prefix", stale_snapshot)
+        return []
 
     await give_money(app.sessionmaker, ALICE, "10")
     alice = chat(ALICE)
     await alice.send(f"/massorder {catalog.followers} | instagram.com/a | 1000")
-    monkeypatch.setattr(mass_order, "place_orders", lose_the_race)
+    monkeypatch.setattr(mass_order, "orders_by_key_prefix", other_tap_commits)
     reply = await alice.press_button("Confirm")
     [order] = await orders_of(app.sessionmaker, ALICE)
     assert f"Already placed: #{order.id}" in reply.alerts[-1].text

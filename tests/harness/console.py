@@ -39,10 +39,11 @@ async def place(
     app: App, service_id: int, quantity: int = 100, user_id: int = CUSTOMER, key: str = "k1"
 ) -> Order:
     async with app.sessionmaker() as session:
-        return await place_order(
+        placed = await place_order(
             session,
             user_id,
             OrderDraft(service_id, "https://instagram.com/alice", quantity),
             key=key,
             admin_ids=ADMINS,
         )
+        return placed.order

@@ -84,7 +84,8 @@ async def test_a_process_killed_during_submission_leaves_the_order_for_review(
             await panel.add_orders(1, status=OrderStatus.MANUAL)
             async with panel.sm() as session:
                 draft = OrderDraft(panel.service_id, "https://instagram.com/crash", 500)
-                queued = await place_order(session, CUSTOMER, draft, key="crash", admin_ids=ADMINS)
+                placed = await place_order(session, CUSTOMER, draft, key="crash", admin_ids=ADMINS)
+                queued = placed.order
             before = await snapshot(panel)
             provider.set_fault("add", "timeout")  # the provider takes the order, then hangs
 

@@ -68,7 +68,8 @@ async def test_customers_hear_every_status_change_and_get_exact_refunds(
             (BOB, "in_progress", 100),
         ):
             draft = OrderDraft(panel.service_id, f"https://instagram.com/{name}", quantity)
-            placed[name] = await place_order(session, user_id, draft, key=name, admin_ids=ADMINS)
+            result = await place_order(session, user_id, draft, key=name, admin_ids=ADMINS)
+            placed[name] = result.order
     ids = {name: order.id for name, order in placed.items()}
 
     # Only waiting from here: the submission job sends them, the sender tells the customers.

@@ -18,8 +18,8 @@ async def place(panel: Panel, count: int) -> list[int]:
     async with panel.sm() as session:
         for n in range(count):
             draft = OrderDraft(panel.service_id, f"https://instagram.com/p{n}", 100)
-            order = await place_order(session, CUSTOMER, draft, key=f"k{n}", admin_ids=ADMINS)
-            ids.append(order.id)
+            placed = await place_order(session, CUSTOMER, draft, key=f"k{n}", admin_ids=ADMINS)
+            ids.append(placed.order.id)
     return ids
 
 
