@@ -189,3 +189,20 @@ async def recent_entries(session: AsyncSession, user_id: int, limit: int = 10) -
         .limit(limit)
     )
     return list(rows)
+
+
+async def order_refunds(session: AsyncSession, order_id: int) -> list[LedgerEntry]:
+    """The refunds given for an order, oldest first."""
+    rows = await session.scalars(
+        select(LedgerEntry)
+        .where(LedgerEntry.order_id == order_id, LedgerEntry.kind == LedgerKind.REFUND)
+        .order_by(LedgerEntry.id)
+    )
+    return list(rows)
+
+
+def refund_reason(entry: LedgerEntry) -> str:
+    """Why a refund row was written ("partial", "canceled", "failed", "admin"), read from its
+    key (refund_key); an admin's reason carries who and which message after it."""
+    parts = (entry.idempotency_key or "").split(":")
+    return parts[2] if len(parts) >= 3 and parts[0] == "refund" else ""

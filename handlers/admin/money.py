@@ -6,13 +6,11 @@ from aiogram import Router, html
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 
-from core import billing
+from core import admin_queries, billing
 from core.admin_actions import ActionError, topup
-from db.models import Order, User
+from db.models import User
 from handlers.admin.common import amount, answer_long, clip, to_amount, to_int, usage, when
 
 LAST_ORDERS = 10
@@ -103,7 +101,7 @@ def create_router() -> Router:
         if user_id is None:
             await message.answer(usage("/user USER_ID"))
             return
-        user = await session.get(User, user_id, populate_existing=True)
+        user = await admin_queries.fresh_user(session, user_id)
         if user is None:
             await message.answer(
                 action_error_text(ActionError("unknown_user", user_id=user_id), currency)
@@ -131,27 +129,13 @@ async def user_card(session: AsyncSession, user: User, currency: str) -> list[st
         )
     if user.is_blocked:
         lines.append(_("⛔ Has blocked the bot: messages are not delivered."))
-    counts = dict(
-        (
-            await session.execute(
-                select(Order.status, func.count())
-                .where(Order.user_id == user.id)
-                .group_by(Order.status)
-            )
-        ).all()
-    )
+    counts = await admin_queries.order_counts(session, user.id)
     total = sum(counts.values())
     by_status = ", ".join(f"{html.quote(s)} {n}" for s, n in sorted(counts.items()))
     lines.append(
         _("Orders: {total}").format(total=total) + (f" ({by_status})" if by_status else "")
     )
-    orders = await session.scalars(
-        select(Order)
-        .where(Order.user_id == user.id)
-        .options(selectinload(Order.service))
-        .order_by(Order.id.desc())
-        .limit(LAST_ORDERS)
-    )
+    orders = await admin_queries.last_orders(session, user.id, LAST_ORDERS)
     order_lines = [
         f"#{o.id} · {clip(o.service.name, 40)} · {html.quote(o.status)} · "
         f"{amount(o.charge)} · {when(o.created_at)}"

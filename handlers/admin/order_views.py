@@ -7,13 +7,11 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 
-from core import admin_actions
+from core import admin_actions, admin_queries, billing
 from core.statuses import OrderStatus
-from db.models import LedgerEntry, Order
+from db.models import Order
 from handlers.admin.common import amount, clip, when
 
 REVIEW_PER_PAGE = 8
@@ -126,39 +124,26 @@ async def order_card(session: AsyncSession, order: Order, currency: str) -> list
             f"{when(change.created_at)} {html.quote(change.old_status or '∅')} → "
             f"{html.quote(change.new_status)}{by}{note}"
         )
-    refunds = list(
-        await session.scalars(
-            select(LedgerEntry)
-            .where(LedgerEntry.order_id == order.id, LedgerEntry.kind == "refund")
-            .order_by(LedgerEntry.id)
-        )
-    )
+    refunds = await billing.order_refunds(session, order.id)
     if refunds:
         lines += ["", _("<b>Refunds</b>")]
         for entry in refunds:
             by = " " + _("by admin {id}").format(id=entry.admin_id) if entry.admin_id else ""
             lines.append(
                 f"{when(entry.created_at)} +{amount(entry.amount)} {currency}{by} "
-                f"({html.quote(entry.idempotency_key.split(':')[2])})"
+                f"({html.quote(billing.refund_reason(entry))})"
             )
     return lines
 
 
 async def review_page(session: AsyncSession, page: int) -> tuple[str, InlineKeyboardMarkup | None]:
-    where = Order.status.in_(NEEDS_HUMAN)
-    total = await session.scalar(select(func.count()).select_from(Order).where(where)) or 0
+    orders, total = await admin_queries.orders_in(
+        session, NEEDS_HUMAN, page=page, per_page=REVIEW_PER_PAGE
+    )
     if not total:
         return _("✅ Nothing to review: no orders in review or manual."), None
     pages = (total + REVIEW_PER_PAGE - 1) // REVIEW_PER_PAGE
     page = min(page, pages - 1)
-    orders = await session.scalars(
-        select(Order)
-        .where(where)
-        .options(selectinload(Order.service))
-        .order_by(Order.id)
-        .offset(page * REVIEW_PER_PAGE)
-        .limit(REVIEW_PER_PAGE)
-    )
     lines = [
         _("<b>Orders waiting for you</b>: {total} · page {page}/{pages}").format(
             total=total, page=page + 1, pages=pages

@@ -11,10 +11,9 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import health
+from core import admin_queries, health
 from core.catalog import CatalogError
 from core.provider_accounts import (
     connect_provider,
@@ -22,7 +21,7 @@ from core.provider_accounts import (
     search_providers,
     set_provider_option,
 )
-from db.models import Provider, ProviderError
+from db.models import Provider
 from handlers.admin.common import amount, answer_long, args_of, clip, to_amount, usage, when
 from providers import (
     ApiError,
@@ -286,12 +285,7 @@ def create_router() -> Router:
         if len(args) > 1:
             await message.answer(usage("/errors [NAME]"))
             return
-        stmt = (
-            select(ProviderError, Provider.name)
-            .join(Provider, Provider.id == ProviderError.provider_id)
-            .order_by(ProviderError.id.desc())
-            .limit(ERRORS_SHOWN)
-        )
+        provider_id = None
         if args:
             providers = await search_providers(session, args[0])
             if not providers:
@@ -299,8 +293,10 @@ def create_router() -> Router:
                     catalog_error_text(CatalogError("unknown_provider", name=args[0]))
                 )
                 return
-            stmt = stmt.where(ProviderError.provider_id == providers[0].id)
-        rows = (await session.execute(stmt)).all()
+            provider_id = providers[0].id
+        rows = await admin_queries.recent_provider_errors(
+            session, provider_id=provider_id, limit=ERRORS_SHOWN
+        )
         if not rows:
             await message.answer(_("No provider errors recorded."))
             return
