@@ -12,7 +12,7 @@ from core.billing import recent_entries
 from core.money import format_money
 from db.models import LedgerEntry, User
 from handlers.menu import MenuCallback
-from handlers.order_views import short
+from handlers.ui import clip
 
 
 def ledger_kind_label(kind: str) -> str:
@@ -29,7 +29,7 @@ def ledger_kind_label(kind: str) -> str:
 def ledger_line(entry: LedgerEntry, currency: str) -> str:
     sign = "+" if entry.amount > 0 else "−"
     order = f" #{entry.order_id}" if entry.order_id else ""
-    note = f" · {html.quote(short(entry.note, 100))}" if entry.note else ""  # 10 fit a message
+    note = f" · {html.quote(clip(entry.note, 100))}" if entry.note else ""  # 10 fit a message
     return (
         f"{entry.created_at:%Y-%m-%d %H:%M} {sign}{format_money(abs(entry.amount))} {currency} "
         f"{ledger_kind_label(entry.kind)}{order}{note}"

@@ -21,17 +21,8 @@ from core.ordering import OrderDraft, Quote, category_services, orderable_catego
 from core.pricing import input_kind, lines_field
 from db.models import Category, Service
 from handlers.menu import MenuCallback
-from handlers.order_views import (
-    PER_PAGE,
-    expected_link_text,
-    money_text,
-    page_count,
-    pager_row,
-    price_text,
-    quantity_rule_text,
-    short,
-    show,
-)
+from handlers.order_views import expected_link_text, price_text, quantity_rule_text
+from handlers.ui import PER_PAGE, clip, money_text, page_count, pager_row, show
 
 
 class CategoriesPage(CallbackData, prefix="oc"):
@@ -71,7 +62,7 @@ def categories_keyboard(categories: list[tuple[Category, int]], page: int) -> In
     kb = InlineKeyboardBuilder()
     for category, count in categories[page * PER_PAGE : (page + 1) * PER_PAGE]:
         kb.button(
-            text=f"{short(category.name, 40)} ({count})",
+            text=f"{clip(category.name, 40)} ({count})",
             callback_data=CategoryPick(category_id=category.id, page=0),
         )
     kb.adjust(1)
@@ -83,10 +74,10 @@ def service_button_text(service: Service, currency: str) -> str:
     price = format_money(service.price)
     if service.rate_basis == "flat" or input_kind(service.type) == "package":
         return _("{name} · {price} {currency}").format(
-            name=short(service.name, 40), price=price, currency=currency
+            name=clip(service.name, 40), price=price, currency=currency
         )
     return _("{name} · {price} {currency}/1000").format(
-        name=short(service.name, 40), price=price, currency=currency
+        name=clip(service.name, 40), price=price, currency=currency
     )
 
 
@@ -141,7 +132,7 @@ def service_card(service: Service, currency: str) -> str:
         )
     )
     if service.description:
-        lines += ["", html.quote(short(service.description, 1500))]
+        lines += ["", html.quote(clip(service.description, 1500))]
     expected = expected_link_text(platform, accepts_username(service.name, platform))
     lines += ["", _("👉 Send {expected}.").format(expected=expected)]
     if kind == "lines":
@@ -184,11 +175,11 @@ def confirmation_text(q: Quote, draft: OrderDraft, currency: str) -> str:
     lines = [
         _("<b>Please check your order</b>"),
         _("Service: #{id} {name}").format(id=q.service.id, name=html.quote(q.service.name)),
-        _("Link: {link}").format(link=html.quote(short(draft.link, 300))),
+        _("Link: {link}").format(link=html.quote(clip(draft.link, 300))),
         _("Quantity: {quantity}").format(quantity=q.quantity),
     ]
     for items in draft.extra.values():
-        preview = "\n".join(f"• {html.quote(short(item, 80))}" for item in items[:5])
+        preview = "\n".join(f"• {html.quote(clip(item, 80))}" for item in items[:5])
         more = len(items) - 5
         lines.append(preview + (_("\n…and {count} more").format(count=more) if more > 0 else ""))
     lines += [

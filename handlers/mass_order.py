@@ -38,16 +38,8 @@ from core.statuses import OrderStatus
 from core.submission import submit_order
 from db.models import Order, User
 from handlers.menu import main_menu_keyboard
-from handlers.order_views import (
-    NOT_A_COMMAND,
-    after_order_keyboard,
-    failure_reason,
-    money_text,
-    short,
-    show,
-    split_message,
-    status_label,
-)
+from handlers.order_views import after_order_keyboard, failure_reason, status_label
+from handlers.ui import NOT_A_COMMAND, clip, money_text, show, split_message
 from providers import ProviderRegistry
 
 log = logging.getLogger(__name__)
@@ -108,10 +100,10 @@ def preview_lines(preview: MassPreview, currency: str) -> list[str]:
                 _("✅ Line {n}: #{id} {name} · {quantity} · {charge}\n    {link}").format(
                     n=line.number,
                     id=line.draft.service_id,
-                    name=html.quote(short(line.service_name, 40)),
+                    name=html.quote(clip(line.service_name, 40)),
                     quantity=line.draft.quantity,
                     charge=money_text(line.charge, currency),
-                    link=html.quote(short(line.draft.link, 100)),
+                    link=html.quote(clip(line.draft.link, 100)),
                 )
             )
         else:
@@ -140,7 +132,7 @@ def result_text(orders: list[Order], currency: str) -> list[str]:
     lines = [_("✅ Mass order placed: {count} orders.").format(count=len(orders))]
     for order in orders:
         line = (
-            f"#{order.id} · {html.quote(short(order.service.name, 40))} — "
+            f"#{order.id} · {html.quote(clip(order.service.name, 40))} — "
             f"{status_label(order.status)}"
         )
         if order.status == OrderStatus.FAILED:

@@ -26,17 +26,8 @@ from core.ordering import OrderError, user_order, user_orders
 from core.statuses import OrderStatus
 from db.models import Order, User
 from handlers.menu import MenuCallback
-from handlers.order_views import (
-    PER_PAGE,
-    failure_reason,
-    money_text,
-    page_count,
-    pager_row,
-    short,
-    show,
-    status_emoji,
-    status_label,
-)
+from handlers.order_views import failure_reason, status_emoji, status_label
+from handlers.ui import PER_PAGE, clip, money_text, page_count, pager_row, show
 from providers import ProviderRegistry
 
 HISTORY_SHOWN = 15
@@ -61,7 +52,7 @@ class OrderAction(CallbackData, prefix="moa"):
 
 
 def order_button_text(order: Order) -> str:
-    return f"#{order.id} · {short(order.service.name, 30)} {status_emoji(order.status)}"
+    return f"#{order.id} · {clip(order.service.name, 30)} {status_emoji(order.status)}"
 
 
 def orders_text(total: int, page: int, pages: int) -> str:
@@ -98,7 +89,7 @@ def order_card(order: Order, currency: str) -> str:
         _("Status: {emoji} {status}").format(
             emoji=status_emoji(order.status), status=status_label(order.status)
         ),
-        _("Link: {link}").format(link=html.quote(short(order.link, 300))),
+        _("Link: {link}").format(link=html.quote(clip(order.link, 300))),
         _("Quantity: {quantity}").format(quantity=order.quantity),
         _("Charge: {amount}").format(amount=money_text(order.charge, currency)),
     ]

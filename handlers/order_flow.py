@@ -48,15 +48,13 @@ from handlers.catalog import (
 )
 from handlers.menu import main_menu_keyboard
 from handlers.order_views import (
-    NOT_A_COMMAND,
     after_order_keyboard,
     link_problem_text,
-    money_text,
     placed_text,
     quantity_problem_text,
-    show,
     status_label,
 )
+from handlers.ui import NOT_A_COMMAND, money_text, show
 from providers import ProviderRegistry
 
 log = logging.getLogger(__name__)

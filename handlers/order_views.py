@@ -6,13 +6,8 @@ tested without a dispatcher.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from decimal import Decimal
-
-from aiogram import Bot, F, html
-from aiogram.exceptions import TelegramBadRequest
-from aiogram.filters.callback_data import CallbackData
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram import html
+from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
@@ -22,11 +17,6 @@ from core.pricing import input_kind
 from core.statuses import OrderStatus
 from db.models import Order, Service
 from handlers.menu import MenuCallback
-
-PER_PAGE = 8
-# Text that is not a command: a step's input (commands such as /cancel pass through).
-NOT_A_COMMAND = ~F.text.startswith("/")
-MESSAGE_LIMIT = 4000  # Telegram's is 4096; leave room for a footer
 
 STATUS_EMOJI = {
     OrderStatus.QUEUED: "🕓",
@@ -79,11 +69,6 @@ def failure_reason(error_code: str | None) -> str:
         ),
     }
     return reasons.get(error_code or "", _("The provider refused the order."))
-
-
-def short(text: str, limit: int) -> str:
-    """`text` cut to `limit` characters (before escaping, so the escaped text stays bounded)."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def price_text(service: Service, currency: str) -> str:
@@ -179,56 +164,3 @@ def after_order_keyboard() -> InlineKeyboardMarkup:
     kb.button(text=_("🛒 New order"), callback_data=MenuCallback(action="new_order"))
     kb.adjust(2)
     return kb.as_markup()
-
-
-def pager_row(
-    page: int, pages: int, make: Callable[[int], CallbackData]
-) -> list[InlineKeyboardButton]:
-    """◀ 2/5 ▶ (only the arrows that lead somewhere)."""
-    if pages <= 1:
-        return []
-    row = []
-    if page > 0:
-        row.append(InlineKeyboardButton(text="◀", callback_data=make(page - 1).pack()))
-    row.append(InlineKeyboardButton(text=f"{page + 1}/{pages}", callback_data=make(page).pack()))
-    if page < pages - 1:
-        row.append(InlineKeyboardButton(text="▶", callback_data=make(page + 1).pack()))
-    return row
-
-
-def page_count(total: int, per_page: int = PER_PAGE) -> int:
-    return max(1, (total + per_page - 1) // per_page)
-
-
-def split_message(lines: list[str], limit: int = MESSAGE_LIMIT) -> list[str]:
-    """Join lines into as few messages as fit under `limit` characters each."""
-    chunks: list[str] = []
-    current = ""
-    for line in lines:  # callers keep each line far below the limit
-        if current and len(current) + 1 + len(line) > limit:
-            chunks.append(current)
-            current = line
-        else:
-            current = f"{current}\n{line}" if current else line
-    if current:
-        chunks.append(current)
-    return chunks
-
-
-def money_text(amount: Decimal, currency: str) -> str:
-    return f"{format_money(amount)} {currency}"
-
-
-async def show(
-    query: CallbackQuery, bot: Bot, text: str, markup: InlineKeyboardMarkup | None = None
-) -> None:
-    """Replace the pressed message with `text` (a new message if it can no longer be edited)."""
-    message = query.message
-    if isinstance(message, Message):
-        try:
-            await message.edit_text(text, reply_markup=markup)
-            return
-        except TelegramBadRequest as exc:
-            if "not modified" in exc.message:
-                return
-    await bot.send_message(query.from_user.id, text, reply_markup=markup)

@@ -20,18 +20,10 @@ from core.catalog import (
 )
 from core.catalog_import import ImportResult, import_services
 from db.models import Service
-from handlers.admin.common import (
-    NO_PREVIEW,
-    amount,
-    answer_long,
-    args_of,
-    clip,
-    to_amount,
-    to_int,
-    usage,
-)
+from handlers.admin.common import NO_PREVIEW, amount, answer_long, args_of, to_amount, to_int, usage
 from handlers.admin.providers import catalog_error_text as provider_error_text
 from handlers.admin.providers import failure_text
+from handlers.ui import inline
 from providers import ProviderError, ProviderRegistry
 
 PER_PAGE = 25
@@ -77,17 +69,17 @@ def error_text(error: CatalogError) -> str:
             "{provider} has no imported service {service}. Run /import {provider} first, "
             "or check the id."
         ).format(
-            provider=clip(str(d.get("provider")), 64), service=clip(str(d.get("service")), 64)
+            provider=inline(str(d.get("provider")), 64), service=inline(str(d.get("service")), 64)
         ),
         "provider_service_dropped": _(
             "{provider} no longer offers service {service} (dropped at the last import)."
         ).format(
-            provider=clip(str(d.get("provider")), 64), service=clip(str(d.get("service")), 64)
+            provider=inline(str(d.get("provider")), 64), service=inline(str(d.get("service")), 64)
         ),
         "empty_catalogue": _(
             "{provider} answered with no services at all, so nothing was changed. If it really "
             "stopped selling, switch it off: /providerset {provider} off"
-        ).format(provider=clip(str(d.get("provider")), 64)),
+        ).format(provider=inline(str(d.get("provider")), 64)),
         "bad_price": _("The price must be a positive number."),
         "below_cost": _(
             "Refused: {price} is below the provider's cost {cost} {currency} per 1000. "
@@ -99,7 +91,7 @@ def error_text(error: CatalogError) -> str:
         ),
         "unsupported_type": _(
             "Customers cannot order type {type} from the chat, so it cannot be switched on."
-        ).format(type=clip(str(d.get("type")), 40)),
+        ).format(type=inline(str(d.get("type")), 40)),
         "not_mapped": _(
             "Service #{id} is not mapped to a provider: use /map first, then /service {id} auto."
         ).format(id=d.get("service_id")),
@@ -110,7 +102,7 @@ def error_text(error: CatalogError) -> str:
 def import_text(result: ImportResult, markup: str) -> list[str]:
     lines = [
         _("✅ Imported {provider} with a {markup}% markup: {fetched} services fetched.").format(
-            provider=f"<b>{clip(result.provider, 64)}</b>", markup=markup, fetched=result.fetched
+            provider=f"<b>{inline(result.provider, 64)}</b>", markup=markup, fetched=result.fetched
         ),
         _("Created: {created} · Updated: {updated} · Unchanged: {unchanged}").format(
             created=result.created, updated=result.updated, unchanged=result.unchanged
@@ -120,7 +112,7 @@ def import_text(result: ImportResult, markup: str) -> list[str]:
         lines.append(_("New categories: {count}").format(count=result.categories_created))
     if result.disabled_unsupported:
         common = result.unsupported_types.most_common()
-        types = ", ".join(f"{clip(kind, 30)} ({count})" for kind, count in common[:SHOWN_TYPES])
+        types = ", ".join(f"{inline(kind, 30)} ({count})" for kind, count in common[:SHOWN_TYPES])
         if len(common) > SHOWN_TYPES:  # a garbage catalogue must not outgrow one message
             types += ", …"
         lines.append(
@@ -148,7 +140,7 @@ def import_text(result: ImportResult, markup: str) -> list[str]:
         lines.append(
             _("💸 #{id} {name}: your price {price} is now below the provider's rate {rate}").format(
                 id=item.service_id,
-                name=clip(item.name, 50),
+                name=inline(item.name, 50),
                 price=amount(item.price),
                 rate=amount(item.rate),
             )
@@ -160,12 +152,13 @@ def import_text(result: ImportResult, markup: str) -> list[str]:
 def service_line(service: Service) -> str:
     unit = _("/pkg") if service.rate_basis == "flat" else _("/1k")
     if service.provider is not None and service.provider_service_id:
-        mapping = f"{clip(service.provider.name, 30)}#{clip(service.provider_service_id, 20)}"
+        mapping = f"{inline(service.provider.name, 30)}#{inline(service.provider_service_id, 20)}"
     else:
         mapping = _("not mapped")
     state = "✅" if service.enabled else "⏸"
     return (
-        f"{state} <b>#{service.id}</b> {clip(service.name, 60)} — {amount(service.price)}{unit} · "
+        f"{state} <b>#{service.id}</b> {inline(service.name, 60)} — "
+        f"{amount(service.price)}{unit} · "
         f"{service.min}–{service.max} · {html.quote(service.mode)} · {mapping}"
     )
 
@@ -186,7 +179,7 @@ async def services_page(
     for service in rows:
         if service.category_id != current:
             current = service.category_id
-            lines += ["", f"📂 <b>{clip(service.category.name, 60)}</b> (#{current})"]
+            lines += ["", f"📂 <b>{inline(service.category.name, 60)}</b> (#{current})"]
         lines.append(service_line(service))
     kb = InlineKeyboardBuilder()
     if page > 0:
@@ -228,7 +221,7 @@ def create_router() -> Router:
         except ProviderError as exc:
             await message.answer(
                 _("❌ Could not fetch the services of {name}: {reason}").format(
-                    name=clip(args[0], 64), reason=failure_text(exc, "")
+                    name=inline(args[0], 64), reason=failure_text(exc, "")
                 )
             )
             return
@@ -244,7 +237,7 @@ def create_router() -> Router:
             if category is None:
                 await message.answer(
                     _("No category matches {text}. Send /services to see them all.").format(
-                        text=clip(command.args, 60)
+                        text=inline(command.args, 60)
                     )
                 )
                 return
@@ -284,10 +277,10 @@ def create_router() -> Router:
         lines = [
             _("✅ #{id} {name} now maps to {provider} service {ps_id} ({ps_name}).").format(
                 id=service.id,
-                name=clip(service.name, 60),
-                provider=f"<b>{clip(args[1], 64)}</b>",
-                ps_id=clip(ps.service_id, 30),
-                ps_name=clip(ps.name, 60),
+                name=inline(service.name, 60),
+                provider=f"<b>{inline(args[1], 64)}</b>",
+                ps_id=inline(ps.service_id, 30),
+                ps_name=inline(ps.name, 60),
             ),
             _("Type {type}, min {min}, max {max}, price {price}, provider cost {cost}.").format(
                 type=html.quote(service.type),
@@ -310,7 +303,7 @@ def create_router() -> Router:
             elif code == "unsupported_type":
                 lines.append(
                     _("⚠️ Customers cannot order type {type} from the chat.").format(
-                        type=clip(str(details["type"]), 40)
+                        type=inline(str(details["type"]), 40)
                     )
                 )
             elif code == "manual_mode":
@@ -349,7 +342,7 @@ def create_router() -> Router:
         lines = [
             _("✅ #{id} {name}: price {old} → {new} {currency}.").format(
                 id=result.service.id,
-                name=clip(result.service.name, 60),
+                name=inline(result.service.name, 60),
                 old=amount(result.old),
                 new=amount(price),
                 currency=html.quote(currency),
@@ -393,7 +386,7 @@ def create_router() -> Router:
         lines = [
             _("✅ #{id} {name}: {state}, {mode} mode.").format(
                 id=service.id,
-                name=clip(service.name, 60),
+                name=inline(service.name, 60),
                 state=state,
                 mode=html.quote(service.mode),
             )

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
-from aiogram import html
 from aiogram.filters import CommandObject
 from aiogram.types import InlineKeyboardMarkup, LinkPreviewOptions, Message
 from aiogram.utils.i18n import gettext as _
 
 from core.money import InvalidAmount, parse_amount
+from handlers.ui import split_message
 
-# Telegram refuses messages over 4096 characters; keep a margin for the markup.
-MESSAGE_LIMIT = 3800
 MAX_MESSAGES = 5
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
@@ -48,34 +45,8 @@ def when(moment: datetime | None) -> str:
     return f"{moment:%Y-%m-%d %H:%M}" if moment else "—"
 
 
-def clip(text: str | None, limit: int = 60) -> str:
-    """Cut a raw (unescaped) string, then escape it: never cuts an HTML entity in half."""
-    text = (text or "").replace("\n", " ").strip()
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return html.quote(text)
-
-
 def usage(line: str, *explain: str) -> str:
     return "\n".join([_("Usage: <code>{line}</code>").format(line=line), *explain])
-
-
-def chunks(lines: Iterable[str], limit: int = MESSAGE_LIMIT) -> list[str]:
-    """Join lines into messages under `limit` characters, never splitting a line."""
-    parts: list[str] = []
-    current: list[str] = []
-    size = 0
-    for line in lines:
-        if len(line) > limit:
-            line = line[:limit]
-        if current and size + len(line) + 1 > limit:
-            parts.append("\n".join(current))
-            current, size = [], 0
-        current.append(line)
-        size += len(line) + 1
-    if current:
-        parts.append("\n".join(current))
-    return parts
 
 
 async def answer_long(
@@ -86,7 +57,7 @@ async def answer_long(
     max_messages: int = MAX_MESSAGES,
 ) -> None:
     """Send lines as a few messages under the limit; the keyboard goes on the last one."""
-    parts = chunks(lines)
+    parts = split_message(lines)
     if len(parts) > max_messages:
         hidden = sum(part.count("\n") + 1 for part in parts[max_messages:])
         parts = parts[:max_messages]

@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import admin_queries, billing
 from core.admin_actions import ActionError, topup
 from db.models import User
-from handlers.admin.common import amount, answer_long, clip, to_amount, to_int, usage, when
+from handlers.admin.common import amount, answer_long, to_amount, to_int, usage, when
+from handlers.ui import inline
 
 LAST_ORDERS = 10
 LEDGER_TAIL = 10
@@ -25,9 +26,9 @@ def topup_usage() -> str:
 
 
 def user_label(user: User) -> str:
-    name = clip(user.first_name, 40)
+    name = inline(user.first_name, 40)
     if user.username:
-        name += f" (@{clip(user.username, 40)})"
+        name += f" (@{inline(user.username, 40)})"
     return name
 
 
@@ -137,7 +138,7 @@ async def user_card(session: AsyncSession, user: User, currency: str) -> list[st
     )
     orders = await admin_queries.last_orders(session, user.id, LAST_ORDERS)
     order_lines = [
-        f"#{o.id} · {clip(o.service.name, 40)} · {html.quote(o.status)} · "
+        f"#{o.id} · {inline(o.service.name, 40)} · {html.quote(o.status)} · "
         f"{amount(o.charge)} · {when(o.created_at)}"
         for o in orders
     ]
@@ -149,7 +150,7 @@ async def user_card(session: AsyncSession, user: User, currency: str) -> list[st
         for entry in entries:
             order = f" #{entry.order_id}" if entry.order_id else ""
             admin = " " + _("by admin {id}").format(id=entry.admin_id) if entry.admin_id else ""
-            note = f" · {clip(entry.note, 60)}" if entry.note else ""
+            note = f" · {inline(entry.note, 60)}" if entry.note else ""
             lines.append(
                 f"{when(entry.created_at)} {'+' if entry.amount > 0 else ''}{amount(entry.amount)} "
                 f"{html.quote(entry.kind)}{order}{admin}{note} → {amount(entry.balance_after)}"

@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import admin_actions, admin_queries, billing
 from core.statuses import OrderStatus
 from db.models import Order
-from handlers.admin.common import amount, clip, when
+from handlers.admin.common import amount, when
+from handlers.ui import inline
 
 REVIEW_PER_PAGE = 8
 NEEDS_HUMAN = (OrderStatus.REVIEW, OrderStatus.MANUAL)
@@ -48,7 +49,7 @@ def reason_text(order: Order) -> str:
     else:
         text = reasons.get(order.error_code or "", order.error_code or _("unknown"))
     if order.last_error:
-        text += f" — {clip(order.last_error, 150)}"
+        text += f" — {inline(order.last_error, 150)}"
     return text
 
 
@@ -72,9 +73,9 @@ async def order_card(session: AsyncSession, order: Order, currency: str) -> list
         _("<b>Order #{id}</b> · {status}").format(id=order.id, status=html.quote(order.status)),
         _("Customer: {user} — /user {user}").format(user=order.user_id),
         _("Service: #{id} {name} ({mode})").format(
-            id=service.id, name=clip(service.name, 60), mode=html.quote(service.mode)
+            id=service.id, name=inline(service.name, 60), mode=html.quote(service.mode)
         ),
-        _("Link: {link}").format(link=clip(order.link, 200)),
+        _("Link: {link}").format(link=inline(order.link, 200)),
         _("Quantity: {quantity} · start count {start} · remains {remains}").format(
             quantity=order.quantity,
             start=order.start_count if order.start_count is not None else "—",
@@ -92,10 +93,10 @@ async def order_card(session: AsyncSession, order: Order, currency: str) -> list
         _(
             "Provider: {provider} · service {ps} · provider order {po} · provider status {raw}"
         ).format(
-            provider=clip(provider, 64),
-            ps=clip(order.provider_service_id or "—", 30),
-            po=clip(order.provider_order_id or "—", 60),
-            raw=clip(order.provider_status or "—", 40),
+            provider=inline(provider, 64),
+            ps=inline(order.provider_service_id or "—", 30),
+            po=inline(order.provider_order_id or "—", 60),
+            raw=inline(order.provider_status or "—", 40),
         )
     )
     lines.append(
@@ -106,7 +107,7 @@ async def order_card(session: AsyncSession, order: Order, currency: str) -> list
     if order.last_error or order.error_code:
         lines.append(
             _("Last error: {error} (code {code})").format(
-                error=clip(order.last_error or "—", 300), code=html.quote(order.error_code or "—")
+                error=inline(order.last_error or "—", 300), code=html.quote(order.error_code or "—")
             )
         )
     if order.status in NEEDS_HUMAN:
@@ -119,7 +120,7 @@ async def order_card(session: AsyncSession, order: Order, currency: str) -> list
     lines += ["", _("<b>Status history</b>")]
     for change in order.history:
         by = " " + _("by admin {id}").format(id=change.admin_id) if change.admin_id else ""
-        note = f" · {clip(change.note, 100)}" if change.note else ""
+        note = f" · {inline(change.note, 100)}" if change.note else ""
         lines.append(
             f"{when(change.created_at)} {html.quote(change.old_status or '∅')} → "
             f"{html.quote(change.new_status)}{by}{note}"
@@ -154,7 +155,7 @@ async def review_page(session: AsyncSession, page: int) -> tuple[str, InlineKeyb
     for order in orders:
         lines += [
             "",
-            f"<b>#{order.id}</b> · {html.quote(order.status)} · {clip(order.service.name, 40)} · "
+            f"<b>#{order.id}</b> · {html.quote(order.status)} · {inline(order.service.name, 40)} · "
             f"{amount(order.charge)} · /user {order.user_id}",
             "   " + reason_text(order),
         ]
@@ -192,7 +193,7 @@ def resend_warning(order_id: int, reason: str) -> tuple[str, InlineKeyboardMarku
         "⚠️ The provider may already have #{id} ({reason}). Check its order list on the provider's "
         "site first: sending again may order it twice. If it is there, use "
         "<code>/setstatus {id} pending PROVIDER_ORDER_ID</code> instead."
-    ).format(id=order_id, reason=clip(reason, 150))
+    ).format(id=order_id, reason=inline(reason, 150))
     return text, kb.as_markup()
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import admin_actions
 from core.admin_actions import ActionError, load_order
 from core.statuses import OrderStatus
-from handlers.admin.common import amount, answer_long, clip, to_amount, to_int, usage
+from handlers.admin.common import amount, answer_long, to_amount, to_int, usage
 from handlers.admin.order_views import (
     OrderAction,
     ReviewPage,
@@ -28,6 +28,7 @@ from handlers.admin.order_views import (
     review_page,
     status_picker,
 )
+from handlers.ui import inline
 from providers import ProviderRegistry
 
 
@@ -84,7 +85,7 @@ def action_error_text(error: ActionError, currency: str) -> str:
             id=order_id, service=d.get("service_id")
         ),
         "provider_disabled": _("Provider {name} is disabled: /providerset {name} on first.").format(
-            name=clip(str(d.get("provider")), 64)
+            name=inline(str(d.get("provider")), 64)
         ),
     }
     return texts.get(error.code, html.quote(error.code))
@@ -114,16 +115,16 @@ async def do_resend(
         return
     if order.status in (OrderStatus.PENDING, OrderStatus.PROCESSING, OrderStatus.IN_PROGRESS):
         text = _("✅ #{id} sent: {status}, provider order {po}.").format(
-            id=order.id, status=html.quote(order.status), po=clip(order.provider_order_id, 60)
+            id=order.id, status=html.quote(order.status), po=inline(order.provider_order_id, 60)
         )
     elif order.status in (OrderStatus.QUEUED, OrderStatus.SUBMITTING):
         text = _(
             "#{id} is queued: the provider did not take it yet ({error}); it is retried "
             "automatically, see /order {id}."
-        ).format(id=order.id, error=clip(order.last_error or "—", 200))
+        ).format(id=order.id, error=inline(order.last_error or "—", 200))
     else:
         text = _("#{id} was sent again and is now {status}: {error}").format(
-            id=order.id, status=html.quote(order.status), error=clip(order.last_error or "—", 300)
+            id=order.id, status=html.quote(order.status), error=inline(order.last_error or "—", 300)
         )
     await message.answer(text)
 
@@ -202,7 +203,7 @@ async def do_set_status(
     if provider_order_id:
         lines.append(
             _("Provider order {po}: status sync follows it from now on.").format(
-                po=clip(provider_order_id, 60)
+                po=inline(provider_order_id, 60)
             )
         )
     await message.answer("\n".join(lines))

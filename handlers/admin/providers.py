@@ -22,7 +22,8 @@ from core.provider_accounts import (
     set_provider_option,
 )
 from db.models import Provider
-from handlers.admin.common import amount, answer_long, args_of, clip, to_amount, usage, when
+from handlers.admin.common import amount, answer_long, args_of, to_amount, usage, when
+from handlers.ui import inline
 from providers import (
     ApiError,
     Balance,
@@ -55,18 +56,18 @@ def providerset_usage() -> str:
 
 def failure_text(exc: ProviderFailure, url: str) -> str:
     """What went wrong with a provider call, in plain words for the owner."""
-    message = clip(exc.message, 300)
+    message = inline(exc.message, 300)
     if isinstance(exc, ApiError):
         return _("the provider refused the request: {message}").format(message=message)
     if isinstance(exc, NonJSONResponse):
         return _(
             "{url} did not answer like an SMM panel API (HTTP {status}, not JSON). "
             "Check the API URL: it usually ends with /api/v2."
-        ).format(url=clip(url, 120), status=exc.status_code)
+        ).format(url=inline(url, 120), status=exc.status_code)
     if isinstance(exc, RateLimited):
         return _("the provider is limiting our requests; try again in a minute.")
     if isinstance(exc, TransportError):
-        return _("could not reach {url}: {message}").format(url=clip(url, 120), message=message)
+        return _("could not reach {url}: {message}").format(url=inline(url, 120), message=message)
     return message
 
 
@@ -75,11 +76,11 @@ def catalog_error_text(error: CatalogError) -> str:
     texts = {
         "bad_name": _("A provider name is 1-64 letters, digits, dots, dashes or underscores."),
         "bad_url": _("{url} is not an API URL (http:// or https://, or demo).").format(
-            url=clip(str(d.get("url")), 120)
+            url=inline(str(d.get("url")), 120)
         ),
         "bad_threshold": _("The threshold must be a number, 0 or more."),
         "unknown_provider": _("No provider named {name}. See /providers.").format(
-            name=clip(str(d.get("name")), 64)
+            name=inline(str(d.get("name")), 64)
         ),
         "bad_option": providerset_usage(),
     }
@@ -128,7 +129,7 @@ async def connect_lines(
     if result.error is not None:
         lines.append(
             _("❌ Could not connect {name}: {reason}").format(
-                name=clip(name, 64), reason=failure_text(result.error, api_url)
+                name=inline(name, 64), reason=failure_text(result.error, api_url)
             )
         )
         if result.provider is not None:
@@ -144,14 +145,14 @@ async def connect_lines(
             else _("✅ Provider {name} updated.")
         )
         lines += [
-            title.format(name=f"<b>{clip(provider.name, 64)}</b>"),
+            title.format(name=f"<b>{inline(provider.name, 64)}</b>"),
             _("Balance: {balance} {currency}").format(
                 balance=amount(balance.amount), currency=html.quote(balance.currency or "—")
             ),
             _("Key: {key}").format(key=html.quote(mask_secret(provider.api_key))),
             _(
                 "Next: <code>/import {name} 30</code> imports its services with a 30% markup."
-            ).format(name=clip(provider.name, 64)),
+            ).format(name=inline(provider.name, 64)),
         ]
     return lines
 
@@ -201,7 +202,7 @@ def create_router() -> Router:
         state = _("enabled") if provider.enabled else _("disabled")
         await message.answer(
             _("Provider {name}: {state}, low-balance alert below {threshold}.").format(
-                name=f"<b>{clip(provider.name, 64)}</b>",
+                name=f"<b>{inline(provider.name, 64)}</b>",
                 state=state,
                 threshold=amount(provider.low_balance_threshold),
             )
@@ -222,7 +223,7 @@ def create_router() -> Router:
         for row in providers:
             total, enabled = counts.get(row.id, (0, 0))
             state = "✅ " + _("enabled") if row.enabled else "⏸ " + _("disabled")
-            lines += ["", f"<b>{clip(row.name, 64)}</b> · {state}", balance_line(row)]
+            lines += ["", f"<b>{inline(row.name, 64)}</b> · {state}", balance_line(row)]
             answer = answers.get(row.id)
             if isinstance(answer, ProviderFailure):
                 lines.append("❌ " + failure_text(answer, row.api_url))
@@ -236,12 +237,12 @@ def create_router() -> Router:
             if row.last_error:
                 lines.append(
                     _("Last error: {error} ({when})").format(
-                        error=clip(row.last_error, 200), when=when(row.last_error_at)
+                        error=inline(row.last_error, 200), when=when(row.last_error_at)
                     )
                 )
             lines.append(
                 _("URL: {url} · key {key}").format(
-                    url=clip(row.api_url, 100), key=html.quote(mask_secret(row.api_key))
+                    url=inline(row.api_url, 100), key=html.quote(mask_secret(row.api_key))
                 )
             )
         await answer_long(message, lines)
@@ -305,8 +306,8 @@ def create_router() -> Router:
             order = f" · #{error.order_id}" if error.order_id else ""
             code = f" [{html.quote(error.code)}]" if error.code else ""
             lines.append(
-                f"{when(error.created_at)} · <b>{clip(name, 40)}</b> · "
-                f"{html.quote(error.action)}{order}{code}: {clip(error.message, 200)}"
+                f"{when(error.created_at)} · <b>{inline(name, 40)}</b> · "
+                f"{html.quote(error.action)}{order}{code}: {inline(error.message, 200)}"
             )
         await answer_long(message, lines)
 
@@ -315,7 +316,7 @@ def create_router() -> Router:
 
 def report_header(report: health.ProviderReport) -> str:
     provider = report.provider
-    head = f"<b>{clip(provider.name, 64)}</b>"
+    head = f"<b>{inline(provider.name, 64)}</b>"
     if report.balance is not None:
         head += " · " + _("key OK, balance {balance} {currency}").format(
             balance=amount(report.balance.amount),
@@ -328,7 +329,7 @@ def problem_line(problem: health.Problem) -> str:
     """One line per finding; service names and provider text are escaped."""
     d: dict[str, Any] = dict(problem.details)
     if "service" in d:
-        d["service"] = clip(str(d["service"]), 50)
+        d["service"] = inline(str(d["service"]), 50)
     for key in ("price", "cost", "balance", "threshold"):
         if key in d:
             d[key] = amount(d[key])
@@ -341,7 +342,7 @@ def problem_line(problem: health.Problem) -> str:
         "provider_currency",
     ):
         if key in d:
-            d[key] = clip(str(d[key] or ""), 200)
+            d[key] = inline(str(d[key] or ""), 200)
     texts = {
         "provider_disabled": _(
             "⏸ The provider is disabled but {services} switched-on services are mapped to it: "
