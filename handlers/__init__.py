@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import admin, balance, catalog, fallback, mass_order, menu, my_orders, order_flow
+from handlers import admin, balance, fallback, mass_order, menu, my_orders, order
 
 
 def get_routers() -> list[Router]:
@@ -12,8 +12,7 @@ def get_routers() -> list[Router]:
         admin.create_router(),  # ADMIN_IDS only; others fall through to fallback
         menu.create_router(),
         balance.create_router(),
-        order_flow.create_router(),  # /cancel first: it leaves any flow
-        catalog.create_router(),
+        order.create_router(),  # /cancel first: it leaves any flow
         my_orders.create_router(),
         mass_order.create_router(),
         fallback.create_router(),

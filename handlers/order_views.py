@@ -1,21 +1,16 @@
-"""Words and small helpers the customer's order screens share (new order, my orders, mass).
+"""Words every customer order screen shares (new order, my orders, mass order, status
+notifications): status labels, failure reasons, the keyboard after an order.
 
-Pure functions of their arguments (plus the current locale), so keyboards and texts can be
-tested without a dispatcher.
+Pure functions of their arguments (plus the current locale).
 """
 
 from __future__ import annotations
 
-from aiogram import html
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from core.links import PLATFORM_NAMES, example_host
-from core.money import format_money
-from core.pricing import input_kind
 from core.statuses import OrderStatus
-from db.models import Order, Service
 from handlers.menu import MenuCallback
 
 STATUS_EMOJI = {
@@ -69,93 +64,6 @@ def failure_reason(error_code: str | None) -> str:
         ),
     }
     return reasons.get(error_code or "", _("The provider refused the order."))
-
-
-def price_text(service: Service, currency: str) -> str:
-    price = format_money(service.price)
-    if service.rate_basis == "flat" or input_kind(service.type) == "package":
-        return _("{price} {currency} per package").format(price=price, currency=currency)
-    return _("{price} {currency} per 1000").format(price=price, currency=currency)
-
-
-def expected_link_text(platform: str | None, username_ok: bool) -> str:
-    """What the link step expects, e.g. "a link to Instagram (instagram.com/…)"."""
-    host = example_host(platform)
-    name = PLATFORM_NAMES.get(platform or "", "")
-    if host and username_ok:
-        return _("a link to {platform} ({host}/…) or an @username").format(platform=name, host=host)
-    if host:
-        return _("a link to {platform} ({host}/…)").format(platform=name, host=host)
-    return _("a link (https://…)")
-
-
-def link_problem_text(problem: str | None, platform: str | None, username_ok: bool) -> str:
-    expected = expected_link_text(platform, username_ok)
-    if problem == "wrong_platform":
-        return _("That link is for another site. This service needs {expected}.").format(
-            expected=expected
-        )
-    if problem == "too_long":
-        return _("That link is too long. Send {expected}.").format(expected=expected)
-    return _("That does not look like a link. Send {expected}.").format(expected=expected)
-
-
-def quantity_rule_text(minimum: int, maximum: int, step: int) -> str:
-    text = _("from {min} to {max}").format(min=minimum, max=maximum)
-    if step > 1:
-        text += _(", in steps of {step}").format(step=step)
-    return text
-
-
-def quantity_problem_text(code: str | None, minimum: int, maximum: int, step: int) -> str:
-    if code == "below_min":
-        return _("The minimum for this service is {min}.").format(min=minimum)
-    if code == "above_max":
-        return _("The maximum for this service is {max}.").format(max=maximum)
-    if code == "step":
-        return _("The quantity must be a multiple of {step}.").format(step=step)
-    return _("Send the quantity as a whole number, {rule}.").format(
-        rule=quantity_rule_text(minimum, maximum, step)
-    )
-
-
-def placed_text(order: Order, currency: str) -> str:
-    """The answer to a confirmed order: its number and what happens next, in plain words."""
-    service = html.quote(order.service.name)
-    status = order.status
-    head = {
-        OrderStatus.PENDING: _("✅ Order #{id} placed: {service}.\nStatus: Pending."),
-        OrderStatus.QUEUED: _(
-            "✅ Order #{id} placed: {service}.\nStatus: Queued, it will be sent shortly."
-        ),
-        OrderStatus.SUBMITTING: _(
-            "✅ Order #{id} placed: {service}.\nStatus: Queued, it will be sent shortly."
-        ),
-        OrderStatus.MANUAL: _(
-            "✅ Order #{id} accepted: {service}.\nIt will be processed manually."
-        ),
-        OrderStatus.REVIEW: _(
-            "🔎 Order #{id} ({service}) is awaiting review.\n"
-            "The provider did not answer clearly, so we check it by hand before anything else "
-            "happens. You will get a message."
-        ),
-        OrderStatus.FAILED: _("❌ Order #{id} ({service}) failed: {reason}"),
-    }.get(status)  # type: ignore[call-overload]
-    if head is None:
-        head = _("Order #{id} ({service}).\nStatus: {status}.")
-    text = head.format(
-        id=order.id,
-        service=service,
-        status=status_label(status),
-        reason=failure_reason(order.error_code),
-    )
-    if status == OrderStatus.FAILED and order.refunded > 0:
-        text += "\n" + _("{amount} {currency} was returned to your balance.").format(
-            amount=format_money(order.refunded), currency=currency
-        )
-    elif status not in (OrderStatus.FAILED, OrderStatus.REVIEW):
-        text += "\n" + _("You will get a message on every status change.")
-    return text
 
 
 def after_order_keyboard() -> InlineKeyboardMarkup:

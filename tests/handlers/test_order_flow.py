@@ -10,8 +10,8 @@ import pytest
 from aiogram.methods import EditMessageText, SendMessage
 from aiogram.types import Chat, Message, PhotoSize, Sticker, Update
 
-from handlers.catalog import CategoryPick, FlowCallback, ServicePick
 from handlers.menu import MenuCallback
+from handlers.order.callbacks import CategoryPick, FlowCallback, ServicePick
 from tests.harness.ledger import balance, give_money
 from tests.harness.order_seed import charges_of, fsm, orders_of, seed_catalog
 
@@ -457,7 +457,7 @@ async def test_losing_the_unique_key_race_answers_already_placed(
     still the order already placed."""
     from core import ordering
     from core.ordering import OrderDraft
-    from handlers import order_flow
+    from handlers.order import confirm as order_confirm
 
     real_lookup = ordering.order_by_key
     looked: list[str] = []
@@ -478,7 +478,7 @@ async def test_losing_the_unique_key_race_answers_already_placed(
     alice = chat(ALICE)
     await to_quantity(alice)
     data = confirm_data(await alice.send("1000"))
-    monkeypatch.setattr(order_flow, "order_by_key", other_tap_commits)
+    monkeypatch.setattr(order_confirm, "order_by_key", other_tap_commits)
     reply = await alice.press(data)
     [order] = await orders_of(app.sessionmaker, ALICE)
     assert f"Order #{order.id} is already placed" in reply.alerts[-1].text

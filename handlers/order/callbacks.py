@@ -1,0 +1,33 @@
+"""The order flow's buttons and steps: callback data (ids and nonces, never text) and states."""
+
+from __future__ import annotations
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.state import State, StatesGroup
+
+
+class CategoriesPage(CallbackData, prefix="oc"):
+    page: int
+
+
+class CategoryPick(CallbackData, prefix="ocs"):
+    category_id: int
+    page: int
+
+
+class ServicePick(CallbackData, prefix="osv"):
+    service_id: int
+
+
+class FlowCallback(CallbackData, prefix="of"):
+    """Buttons of one order flow; `nonce` ties them to it (a stale or forged one is refused)."""
+
+    action: str  # confirm | cancel | requote
+    nonce: str
+
+
+class OrderFlow(StatesGroup):
+    link = State()
+    quantity = State()
+    lines = State()
+    confirm = State()

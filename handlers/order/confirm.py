@@ -1,0 +1,142 @@
+"""The Confirm button: place the order once (core answers "already placed" for a double tap,
+a replay or a concurrent tap), then send it to the provider and show where it stands.
+
+The order's idempotency key is `confirm:<user>:<confirm nonce>`, so a double tap or a replay
+of the same confirmation finds the order it already placed instead of placing another.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+from aiogram import Bot
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.billing import InsufficientFunds
+from core.ordering import (
+    OrderDraft,
+    OrderError,
+    order_by_key,
+    orderable_service,
+    place_order,
+    quote,
+)
+from core.submission import submit_order
+from db.models import Order, User
+from handlers.order.callbacks import FlowCallback, OrderFlow
+from handlers.order.keyboards import confirmation_keyboard
+from handlers.order.steps import draft_from, new_nonce
+from handlers.order.texts import confirmation_text, placed_text, stale_text, unavailable_text
+from handlers.order_views import after_order_keyboard, status_label
+from handlers.ui import money_text, show
+from providers import ProviderRegistry
+
+log = logging.getLogger(__name__)
+
+
+def confirm_key(user_id: int, nonce: str) -> str:
+    return f"confirm:{user_id}:{nonce}"
+
+
+async def answer_already_placed(query: CallbackQuery, order: Order) -> None:
+    await query.answer(
+        _("Order #{id} is already placed: {status}.").format(
+            id=order.id, status=status_label(order.status)
+        ),
+        show_alert=True,
+    )
+
+
+async def confirm(
+    query: CallbackQuery,
+    callback_data: FlowCallback,
+    session: AsyncSession,
+    user: User,
+    state: FSMContext,
+    bot: Bot,
+    registry: ProviderRegistry,
+    admin_ids: frozenset[int],
+    currency: str,
+) -> None:
+    user_id = user.id
+    key = confirm_key(user_id, callback_data.nonce)
+    placed = await order_by_key(session, user_id, key)
+    if placed is not None:  # a double tap or a replay: the order it already placed
+        await answer_already_placed(query, placed)
+        return
+    data = await state.get_data()
+    if await state.get_state() != OrderFlow.confirm or data.get("confirm") != (callback_data.nonce):
+        await query.answer(stale_text(), show_alert=True)
+        return
+    # What the confirmation showed; a price changed since then is not charged unseen.
+    expected = Decimal(data["charge"]) if data.get("charge") else None
+    try:
+        service = await orderable_service(session, int(data["service_id"]))
+        draft = draft_from(data, service)
+        result = await place_order(
+            session, user_id, draft, key=key, admin_ids=admin_ids, expected_charge=expected
+        )
+    except InsufficientFunds as exc:
+        await query.answer(
+            _("Not enough balance: {missing} missing.").format(
+                missing=money_text(exc.missing, currency)
+            ),
+            show_alert=True,
+        )
+        return
+    except OrderError as exc:
+        if exc.code == "price_changed":
+            await confirm_new_price(query, session, user_id, state, bot, draft, currency)
+            return
+        await state.clear()
+        await query.answer(unavailable_text(), show_alert=True)
+        return
+    if not result.new:  # a concurrent tap placed it first
+        await answer_already_placed(query, result.order)
+        return
+    order = result.order
+    await state.clear()
+    await query.answer()
+    try:
+        await submit_order(session, registry, order.id, admin_ids=admin_ids, notify_customer=False)
+    except Exception:  # left queued: the scheduler sends it; never lose the answer
+        log.exception("submitting order %s failed", order.id)
+    order = await order_by_key(session, user_id, key) or order
+    await show(query, bot, placed_text(order, currency), after_order_keyboard())
+
+
+async def confirm_new_price(
+    query: CallbackQuery,
+    session: AsyncSession,
+    user_id: int,
+    state: FSMContext,
+    bot: Bot,
+    draft: OrderDraft,
+    currency: str,
+) -> None:
+    """The price changed after the confirmation was shown: show the new one instead."""
+    try:
+        q = await quote(session, user_id, draft)
+    except OrderError:
+        await state.clear()
+        await query.answer(unavailable_text(), show_alert=True)
+        return
+    confirm = new_nonce()
+    await state.update_data(confirm=confirm, charge=str(q.charge))
+    await query.answer(
+        _(
+            "The price has changed: the charge is now {amount}. Please check and confirm again."
+        ).format(amount=money_text(q.charge, currency)),
+        show_alert=True,
+    )
+    data = await state.get_data()
+    await show(
+        query,
+        bot,
+        confirmation_text(q, draft, currency),
+        confirmation_keyboard(q, data["flow"], confirm),
+    )

@@ -1,0 +1,250 @@
+"""One order in the chat, step by step: service → link → quantity (or list) → confirmation
+(SPEC §3); the Confirm button is handled in handlers.order.confirm.
+
+FSM data holds only ids, the link, the quantity and the list lines, plus two nonces: `flow`
+(set when the service is picked; the Cancel button carries it) and `confirm` (set when the
+confirmation is shown; the Confirm button carries it).
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from aiogram import Bot
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.links import accepts_username, check_link
+from core.ordering import OrderDraft, OrderError, orderable_service, quote
+from core.pricing import check_quantity, input_kind, lines_field, parse_quantity, split_lines
+from db.models import Service, User
+from handlers.menu import main_menu_keyboard
+from handlers.order.callbacks import FlowCallback, OrderFlow, ServicePick
+from handlers.order.keyboards import cancel_keyboard, confirmation_keyboard, link_keyboard
+from handlers.order.texts import (
+    cancelled_text,
+    confirmation_text,
+    lines_prompt,
+    link_problem_text,
+    quantity_problem_text,
+    quantity_prompt,
+    service_card,
+    stale_text,
+    unavailable_text,
+)
+from handlers.ui import show
+
+
+def new_nonce() -> str:
+    return secrets.token_hex(6)
+
+
+def draft_from(data: dict[str, Any], service: Service) -> OrderDraft:
+    field = lines_field(service.type)
+    extra = {field: list(data["lines"])} if field and data.get("lines") else {}
+    return OrderDraft(service.id, data["link"], int(data["quantity"]), extra)
+
+
+async def cancel_command(message: Message, state: FSMContext) -> None:
+    """Leaves any flow, this one or another feature's."""
+    if await state.get_state() is None:
+        await message.answer(_("Nothing to cancel."), reply_markup=main_menu_keyboard())
+        return
+    await state.clear()
+    await message.answer(cancelled_text(), reply_markup=main_menu_keyboard())
+
+
+async def service_picked(
+    query: CallbackQuery,
+    callback_data: ServicePick,
+    session: AsyncSession,
+    state: FSMContext,
+    bot: Bot,
+    currency: str,
+) -> None:
+    try:
+        service = await orderable_service(session, callback_data.service_id)
+    except OrderError:
+        await query.answer(_("This service is not available."), show_alert=True)
+        return
+    flow = new_nonce()
+    await state.set_state(OrderFlow.link)
+    await state.set_data({"flow": flow, "service_id": service.id})
+    await query.answer()
+    await show(query, bot, service_card(service, currency), link_keyboard(service, flow))
+
+
+async def flow_service(message: Message, session: AsyncSession, state: FSMContext) -> Any:
+    """The flow's service, or None (flow ended) after telling the customer."""
+    data = await state.get_data()
+    try:
+        return data, await orderable_service(session, int(data["service_id"]))
+    except (OrderError, KeyError):
+        await state.clear()
+        await message.answer(unavailable_text())
+        return None
+
+
+async def link_sent(
+    message: Message, session: AsyncSession, user: User, state: FSMContext, currency: str
+) -> None:
+    found = await flow_service(message, session, state)
+    if found is None:
+        return
+    data, service = found
+    platform = service.category.platform
+    username_ok = accepts_username(service.name, platform)
+    checked = check_link(message.text or "", platform, username_ok=username_ok)
+    if checked.link is None:
+        await message.answer(
+            link_problem_text(checked.problem, platform, username_ok),
+            reply_markup=cancel_keyboard(data["flow"]),
+        )
+        return
+    await state.update_data(link=checked.link)
+    kind = input_kind(service.type)
+    if kind == "lines":
+        await state.set_state(OrderFlow.lines)
+        await message.answer(lines_prompt(service), reply_markup=cancel_keyboard(data["flow"]))
+    elif kind == "package":
+        await state.update_data(quantity=1)
+        await show_confirmation(message, session, user, state, service, currency)
+    else:
+        await state.set_state(OrderFlow.quantity)
+        await message.answer(quantity_prompt(service), reply_markup=cancel_keyboard(data["flow"]))
+
+
+async def quantity_sent(
+    message: Message, session: AsyncSession, user: User, state: FSMContext, currency: str
+) -> None:
+    found = await flow_service(message, session, state)
+    if found is None:
+        return
+    data, service = found
+    quantity = parse_quantity(message.text or "")
+    problem = (
+        None
+        if quantity is None
+        else check_quantity(quantity, service.min, service.max, service.step)
+    )
+    if quantity is None or problem is not None:
+        code = problem.code if problem else "not_a_number"
+        await message.answer(
+            quantity_problem_text(code, service.min, service.max, service.step),
+            reply_markup=cancel_keyboard(data["flow"]),
+        )
+        return
+    await state.update_data(quantity=quantity)
+    await show_confirmation(message, session, user, state, service, currency)
+
+
+async def lines_sent(
+    message: Message, session: AsyncSession, user: User, state: FSMContext, currency: str
+) -> None:
+    found = await flow_service(message, session, state)
+    if found is None:
+        return
+    data, service = found
+    lines = split_lines(message.text or "")
+    problem = check_quantity(len(lines), service.min, service.max)
+    if problem is not None:
+        await message.answer(
+            _("You sent {count} lines; this service takes {min} to {max}.").format(
+                count=len(lines), min=service.min, max=service.max
+            ),
+            reply_markup=cancel_keyboard(data["flow"]),
+        )
+        return
+    await state.update_data(quantity=len(lines), lines=lines)
+    await show_confirmation(message, session, user, state, service, currency)
+
+
+async def show_confirmation(
+    message: Message,
+    session: AsyncSession,
+    user: User,
+    state: FSMContext,
+    service: Service,
+    currency: str,
+) -> None:
+    data = await state.get_data()
+    draft = draft_from(data, service)
+    try:
+        q = await quote(session, user.id, draft)
+    except OrderError:
+        await state.clear()
+        await message.answer(unavailable_text())
+        return
+    confirm = new_nonce()
+    await state.set_state(OrderFlow.confirm)
+    await state.update_data(confirm=confirm, charge=str(q.charge))
+    await message.answer(
+        confirmation_text(q, draft, currency),
+        reply_markup=confirmation_keyboard(q, data["flow"], confirm),
+    )
+
+
+async def wrong_input(message: Message, state: FSMContext) -> None:
+    """A photo, a sticker ... where text is expected: say what is, stay in the step."""
+    hints = {
+        OrderFlow.link.state: _("Please send the link as a text message (or /cancel)."),
+        OrderFlow.quantity.state: _("Please send the quantity as a number (or /cancel)."),
+        OrderFlow.lines.state: _(
+            "Please send the list as a text message, one per line (or /cancel)."
+        ),
+    }
+    data = await state.get_data()
+    await message.answer(
+        hints[await state.get_state() or OrderFlow.link.state],
+        reply_markup=cancel_keyboard(data.get("flow", "")),
+    )
+
+
+async def confirm_wrong_input(message: Message) -> None:
+    await message.answer(_("Please press ✅ Confirm or ✖ Cancel above (or send /cancel)."))
+
+
+async def cancel_button(
+    query: CallbackQuery, callback_data: FlowCallback, state: FSMContext, bot: Bot
+) -> None:
+    data = await state.get_data()
+    if await state.get_state() is None or data.get("flow") != callback_data.nonce:
+        await query.answer(stale_text(), show_alert=True)
+        return
+    await state.clear()
+    await query.answer()
+    await show(query, bot, cancelled_text(), main_menu_keyboard())
+
+
+async def requote(
+    query: CallbackQuery,
+    callback_data: FlowCallback,
+    session: AsyncSession,
+    user: User,
+    state: FSMContext,
+    bot: Bot,
+    currency: str,
+) -> None:
+    data = await state.get_data()
+    if await state.get_state() != OrderFlow.confirm or data.get("confirm") != (callback_data.nonce):
+        await query.answer(stale_text(), show_alert=True)
+        return
+    try:
+        service = await orderable_service(session, int(data["service_id"]))
+        draft = draft_from(data, service)
+        q = await quote(session, user.id, draft)
+    except OrderError:
+        await state.clear()
+        await query.answer(unavailable_text(), show_alert=True)
+        return
+    await state.update_data(charge=str(q.charge))
+    await query.answer()
+    await show(
+        query,
+        bot,
+        confirmation_text(q, draft, currency),
+        confirmation_keyboard(q, data["flow"], callback_data.nonce),
+    )
