@@ -9,7 +9,7 @@ import pytest
 
 from db.engine import write_tx
 from db.models import Service
-from handlers.mass_order import MassCallback
+from handlers.mass_order.callbacks import MassCallback
 from providers import ProviderRegistry
 from tests.fakes.provider_server import FakeProvider
 from tests.harness.ledger import balance, give_money
@@ -237,7 +237,7 @@ async def test_losing_the_unique_key_race_answers_already_placed(
     still the orders already placed."""
     from core import mass_order as core_mass
     from core.ordering import OrderDraft
-    from handlers import mass_order
+    from handlers.mass_order import confirm as mass_confirm
 
     real_lookup = core_mass.orders_by_key_prefix
     looked: list[str] = []
@@ -257,7 +257,7 @@ async def test_losing_the_unique_key_race_answers_already_placed(
     await give_money(app.sessionmaker, ALICE, "10")
     alice = chat(ALICE)
     await alice.send(f"/massorder {catalog.followers} | instagram.com/a | 1000")
-    monkeypatch.setattr(mass_order, "orders_by_key_prefix", other_tap_commits)
+    monkeypatch.setattr(mass_confirm, "orders_by_key_prefix", other_tap_commits)
     reply = await alice.press_button("Confirm")
     [order] = await orders_of(app.sessionmaker, ALICE)
     assert f"Already placed: #{order.id}" in reply.alerts[-1].text
