@@ -10,10 +10,12 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import ExceptionTypeFilter
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.types import ErrorEvent
+from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 from aiogram.utils.i18n import I18n
 
 from bot.config import Settings
@@ -60,19 +62,25 @@ def create_dispatcher(settings: Settings, i18n: I18n, **workflow_data: Any) -> D
     dp.update.outer_middleware(DbSessionMiddleware(workflow_data["sessionmaker"]))
     dp.update.outer_middleware(UserMiddleware(i18n))
     StoredLanguageMiddleware(i18n).setup(dp)
+    # Every button press is answered before its handler runs (the spinner stops at once);
+    # handlers marked handlers.ui.answers_itself answer with their own alert instead.
+    dp.callback_query.middleware(CallbackAnswerMiddleware(pre=True))
     dp.include_routers(*get_routers())
     dp.errors.register(_on_error, ExceptionTypeFilter(Exception))
     return dp
 
 
-async def _on_error(event: ErrorEvent, i18n: I18n) -> bool:
+async def _on_error(event: ErrorEvent, i18n: I18n, bot: Bot) -> bool:
     """Log the failure and tell the user something went wrong, instead of silence."""
     log.error("update %s failed", event.update.update_id, exc_info=event.exception)
     update = event.update
     text = i18n.gettext("Something went wrong. Please try again.")
     try:
         if update.callback_query is not None:
-            await update.callback_query.answer(text, show_alert=True)
+            try:
+                await update.callback_query.answer(text, show_alert=True)
+            except TelegramBadRequest:  # the press was answered already: say it in the chat
+                await bot.send_message(update.callback_query.from_user.id, text)
         elif update.message is not None:
             await update.message.answer(text)
     except Exception:  # the error reply itself failed (network, blocked): already logged

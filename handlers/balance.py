@@ -65,7 +65,6 @@ def create_router() -> Router:
     async def balance_button(
         query: CallbackQuery, session: AsyncSession, user: User, currency: str
     ) -> None:
-        await query.answer()
         if query.message is not None:
             await query.message.answer(await balance_text(session, user, currency))
 

@@ -6,6 +6,8 @@ from aiogram import Router
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
+from handlers.ui import answers_itself
+
 
 def unknown_command_text() -> str:
     return _("Unknown command. Send /help to see what I can do.")
@@ -19,6 +21,7 @@ def create_router() -> Router:
         await message.answer(unknown_command_text())
 
     @router.callback_query()
+    @answers_itself
     async def stale_button(query: CallbackQuery) -> None:
         await query.answer(_("This button is no longer active."), show_alert=True)
 

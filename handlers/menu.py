@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.users import set_language
 from db.models import User
+from handlers.ui import answers_itself
 
 LANGUAGE_NAMES = {"en": "English", "ru": "Русский"}
 
@@ -71,7 +72,6 @@ def create_router() -> Router:
     @router.callback_query(MenuCallback.filter(F.action == "home"))
     async def home(query: CallbackQuery, user: User, state: FSMContext) -> None:
         await state.clear()
-        await query.answer()
         if query.message is not None:
             await query.message.answer(welcome_text(user), reply_markup=main_menu_keyboard())
 
@@ -81,7 +81,6 @@ def create_router() -> Router:
 
     @router.callback_query(MenuCallback.filter(F.action == "help"))
     async def help_button(query: CallbackQuery) -> None:
-        await query.answer()
         if query.message is not None:
             await query.message.answer(help_text(), reply_markup=main_menu_keyboard())
 
@@ -95,6 +94,7 @@ def create_router() -> Router:
         await message.answer(_("Choose your language:"), reply_markup=kb.as_markup())
 
     @router.callback_query(LanguageCallback.filter())
+    @answers_itself
     async def language_chosen(
         query: CallbackQuery,
         callback_data: LanguageCallback,

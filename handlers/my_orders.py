@@ -27,7 +27,7 @@ from core.statuses import OrderStatus
 from db.models import Order, User
 from handlers.menu import MenuCallback
 from handlers.order_views import failure_reason, status_emoji, status_label
-from handlers.ui import PER_PAGE, clip, money_text, page_count, pager_row, show
+from handlers.ui import PER_PAGE, answers_itself, clip, money_text, page_count, pager_row, show
 from providers import ProviderRegistry
 
 HISTORY_SHOWN = 15
@@ -199,7 +199,6 @@ def create_router() -> Router:
 
     @router.callback_query(MenuCallback.filter(F.action == "orders"))
     async def orders_button(query: CallbackQuery, session: AsyncSession, user: User) -> None:
-        await query.answer()
         text, markup = await orders_page(session, user.id, 0)
         if isinstance(query.message, Message):
             await query.message.answer(text, reply_markup=markup)
@@ -208,11 +207,11 @@ def create_router() -> Router:
     async def orders_paged(
         query: CallbackQuery, callback_data: OrdersPage, session: AsyncSession, user: User, bot: Bot
     ) -> None:
-        await query.answer()
         text, markup = await orders_page(session, user.id, callback_data.page)
         await show(query, bot, text, markup)
 
     @router.callback_query(OrderView.filter())
+    @answers_itself
     async def order_view(
         query: CallbackQuery,
         callback_data: OrderView,
@@ -229,6 +228,7 @@ def create_router() -> Router:
         await show_card(query, bot, session, order, callback_data.page, currency)
 
     @router.callback_query(OrderAction.filter(F.action.in_({"refill", "cancel"})))
+    @answers_itself
     async def order_action(
         query: CallbackQuery,
         callback_data: OrderAction,

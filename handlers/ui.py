@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 
-from aiogram import Bot, F, html
+from aiogram import Bot, F, flags, html
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
@@ -18,6 +18,10 @@ PER_PAGE = 8
 NOT_A_COMMAND = ~F.text.startswith("/")
 # Telegram refuses messages over 4096 characters; keep a margin for a footer or the markup.
 MESSAGE_LIMIT = 3800
+
+# CallbackAnswerMiddleware answers every button press before its handler runs; a handler
+# marked with this answers its press itself (an alert saying why: stale, not found, ...).
+answers_itself = flags.callback_answer(disabled=True)
 
 
 def clip(text: str | None, limit: int) -> str:

@@ -249,7 +249,6 @@ def create_router() -> Router:
     async def services_turn(
         query: CallbackQuery, callback_data: ServicesPage, session: AsyncSession
     ) -> None:
-        await query.answer()
         text, markup = await services_page(
             session, callback_data.category_id, max(callback_data.page, 0)
         )

@@ -240,7 +240,6 @@ def create_router() -> Router:
     async def review_turn(
         query: CallbackQuery, callback_data: ReviewPage, session: AsyncSession
     ) -> None:
-        await query.answer()
         text, markup = await review_page(session, max(callback_data.page, 0))
         if isinstance(query.message, Message):
             await query.message.edit_text(text, reply_markup=markup)
@@ -314,7 +313,6 @@ def create_router() -> Router:
         admin_ids: frozenset[int],
         currency: str,
     ) -> None:
-        await query.answer()
         message = query.message
         if not isinstance(message, Message):
             return

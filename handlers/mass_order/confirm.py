@@ -21,7 +21,7 @@ from db.models import Order, User
 from handlers.mass_order.callbacks import MassCallback, MassOrderFlow
 from handlers.mass_order.texts import result_text, stale_text
 from handlers.order_views import after_order_keyboard
-from handlers.ui import money_text, show
+from handlers.ui import answers_itself, money_text, show
 from providers import ProviderRegistry
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,7 @@ async def answer_already_placed(query: CallbackQuery, orders: list[Order]) -> No
     )
 
 
+@answers_itself
 async def confirm(
     query: CallbackQuery,
     callback_data: MassCallback,

@@ -17,7 +17,7 @@ from db.models import User
 from handlers.mass_order.callbacks import MassCallback, MassOrderFlow
 from handlers.mass_order.texts import confirm_keyboard, preview_lines, prompt_text, stale_text
 from handlers.menu import main_menu_keyboard
-from handlers.ui import money_text, show, split_message
+from handlers.ui import answers_itself, money_text, show, split_message
 
 
 async def preview(
@@ -104,6 +104,7 @@ async def wrong_input(message: Message) -> None:
     )
 
 
+@answers_itself
 async def cancel_button(
     query: CallbackQuery, callback_data: MassCallback, state: FSMContext, bot: Bot
 ) -> None:

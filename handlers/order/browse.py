@@ -13,7 +13,7 @@ from core.ordering import category_services, orderable_categories
 from handlers.order.callbacks import CategoriesPage, CategoryPick
 from handlers.order.keyboards import categories_keyboard, services_keyboard
 from handlers.order.texts import categories_text, no_services_text, services_text
-from handlers.ui import show
+from handlers.ui import answers_itself, show
 
 
 async def send_categories(message: Message, session: AsyncSession) -> None:
@@ -31,7 +31,6 @@ async def new_order(message: Message, session: AsyncSession, state: FSMContext) 
 
 async def new_order_button(query: CallbackQuery, session: AsyncSession, state: FSMContext) -> None:
     await state.clear()
-    await query.answer()
     if isinstance(query.message, Message):
         await send_categories(query.message, session)
 
@@ -40,13 +39,13 @@ async def categories_page(
     query: CallbackQuery, callback_data: CategoriesPage, session: AsyncSession, bot: Bot
 ) -> None:
     categories = await orderable_categories(session)
-    await query.answer()
     if not categories:
         await show(query, bot, no_services_text())
         return
     await show(query, bot, categories_text(), categories_keyboard(categories, callback_data.page))
 
 
+@answers_itself
 async def category_page(
     query: CallbackQuery,
     callback_data: CategoryPick,

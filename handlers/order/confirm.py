@@ -32,7 +32,7 @@ from handlers.order.keyboards import confirmation_keyboard
 from handlers.order.steps import draft_from, new_nonce
 from handlers.order.texts import confirmation_text, placed_text, stale_text, unavailable_text
 from handlers.order_views import after_order_keyboard, status_label
-from handlers.ui import money_text, show
+from handlers.ui import answers_itself, money_text, show
 from providers import ProviderRegistry
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,7 @@ async def answer_already_placed(query: CallbackQuery, order: Order) -> None:
     )
 
 
+@answers_itself
 async def confirm(
     query: CallbackQuery,
     callback_data: FlowCallback,

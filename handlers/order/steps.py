@@ -35,7 +35,7 @@ from handlers.order.texts import (
     stale_text,
     unavailable_text,
 )
-from handlers.ui import show
+from handlers.ui import answers_itself, show
 
 
 def new_nonce() -> str:
@@ -57,6 +57,7 @@ async def cancel_command(message: Message, state: FSMContext) -> None:
     await message.answer(cancelled_text(), reply_markup=main_menu_keyboard())
 
 
+@answers_itself
 async def service_picked(
     query: CallbackQuery,
     callback_data: ServicePick,
@@ -207,6 +208,7 @@ async def confirm_wrong_input(message: Message) -> None:
     await message.answer(_("Please press ✅ Confirm or ✖ Cancel above (or send /cancel)."))
 
 
+@answers_itself
 async def cancel_button(
     query: CallbackQuery, callback_data: FlowCallback, state: FSMContext, bot: Bot
 ) -> None:
@@ -219,6 +221,7 @@ async def cancel_button(
     await show(query, bot, cancelled_text(), main_menu_keyboard())
 
 
+@answers_itself
 async def requote(
     query: CallbackQuery,
     callback_data: FlowCallback,
