@@ -52,20 +52,21 @@ async def balance_text(session: AsyncSession, user: User, currency: str) -> str:
     return "\n".join(lines)
 
 
+async def balance_command(
+    message: Message, session: AsyncSession, user: User, currency: str
+) -> None:
+    await message.answer(await balance_text(session, user, currency))
+
+
+async def balance_button(
+    query: CallbackQuery, session: AsyncSession, user: User, currency: str
+) -> None:
+    if query.message is not None:
+        await query.message.answer(await balance_text(session, user, currency))
+
+
 def create_router() -> Router:
     router = Router(name="balance")
-
-    @router.message(Command("balance"))
-    async def balance_command(
-        message: Message, session: AsyncSession, user: User, currency: str
-    ) -> None:
-        await message.answer(await balance_text(session, user, currency))
-
-    @router.callback_query(MenuCallback.filter(F.action == "balance"))
-    async def balance_button(
-        query: CallbackQuery, session: AsyncSession, user: User, currency: str
-    ) -> None:
-        if query.message is not None:
-            await query.message.answer(await balance_text(session, user, currency))
-
+    router.message.register(balance_command, Command("balance"))
+    router.callback_query.register(balance_button, MenuCallback.filter(F.action == "balance"))
     return router

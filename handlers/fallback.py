@@ -13,16 +13,17 @@ def unknown_command_text() -> str:
     return _("Unknown command. Send /help to see what I can do.")
 
 
+async def unknown_message(message: Message) -> None:
+    await message.answer(unknown_command_text())
+
+
+@answers_itself
+async def stale_button(query: CallbackQuery) -> None:
+    await query.answer(_("This button is no longer active."), show_alert=True)
+
+
 def create_router() -> Router:
     router = Router(name="fallback")
-
-    @router.message()
-    async def unknown_message(message: Message) -> None:
-        await message.answer(unknown_command_text())
-
-    @router.callback_query()
-    @answers_itself
-    async def stale_button(query: CallbackQuery) -> None:
-        await query.answer(_("This button is no longer active."), show_alert=True)
-
+    router.message.register(unknown_message)
+    router.callback_query.register(stale_button)
     return router

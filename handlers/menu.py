@@ -61,59 +61,62 @@ def help_text() -> str:
     )
 
 
+async def start(message: Message, user: User, state: FSMContext) -> None:
+    await state.clear()
+    await message.answer(welcome_text(user), reply_markup=main_menu_keyboard())
+
+
+async def home(query: CallbackQuery, user: User, state: FSMContext) -> None:
+    await state.clear()
+    if query.message is not None:
+        await query.message.answer(welcome_text(user), reply_markup=main_menu_keyboard())
+
+
+async def help_command(message: Message) -> None:
+    await message.answer(help_text(), reply_markup=main_menu_keyboard())
+
+
+async def help_button(query: CallbackQuery) -> None:
+    if query.message is not None:
+        await query.message.answer(help_text(), reply_markup=main_menu_keyboard())
+
+
+async def language(message: Message, i18n: I18n) -> None:
+    kb = InlineKeyboardBuilder()
+    for code in sorted(i18n.available_locales):
+        kb.button(text=LANGUAGE_NAMES.get(code, code), callback_data=LanguageCallback(code=code))
+    await message.answer(_("Choose your language:"), reply_markup=kb.as_markup())
+
+
+@answers_itself
+async def language_chosen(
+    query: CallbackQuery,
+    callback_data: LanguageCallback,
+    session: AsyncSession,
+    user: User,
+    i18n: I18n,
+) -> None:
+    if callback_data.code not in i18n.available_locales:
+        await query.answer(_("This language is not available."), show_alert=True)
+        return
+    await set_language(session, user.id, callback_data.code)
+    with i18n.use_locale(callback_data.code):
+        await query.answer()
+        if query.message is not None:
+            await query.message.answer(
+                _("Language set: {language}").format(
+                    language=LANGUAGE_NAMES.get(callback_data.code, callback_data.code)
+                ),
+                reply_markup=main_menu_keyboard(),
+            )
+
+
 def create_router() -> Router:
     router = Router(name="menu")
-
-    @router.message(CommandStart())
-    async def start(message: Message, user: User, state: FSMContext) -> None:
-        await state.clear()
-        await message.answer(welcome_text(user), reply_markup=main_menu_keyboard())
-
-    @router.callback_query(MenuCallback.filter(F.action == "home"))
-    async def home(query: CallbackQuery, user: User, state: FSMContext) -> None:
-        await state.clear()
-        if query.message is not None:
-            await query.message.answer(welcome_text(user), reply_markup=main_menu_keyboard())
-
-    @router.message(Command("help"))
-    async def help_command(message: Message) -> None:
-        await message.answer(help_text(), reply_markup=main_menu_keyboard())
-
-    @router.callback_query(MenuCallback.filter(F.action == "help"))
-    async def help_button(query: CallbackQuery) -> None:
-        if query.message is not None:
-            await query.message.answer(help_text(), reply_markup=main_menu_keyboard())
-
-    @router.message(Command("language"))
-    async def language(message: Message, i18n: I18n) -> None:
-        kb = InlineKeyboardBuilder()
-        for code in sorted(i18n.available_locales):
-            kb.button(
-                text=LANGUAGE_NAMES.get(code, code), callback_data=LanguageCallback(code=code)
-            )
-        await message.answer(_("Choose your language:"), reply_markup=kb.as_markup())
-
-    @router.callback_query(LanguageCallback.filter())
-    @answers_itself
-    async def language_chosen(
-        query: CallbackQuery,
-        callback_data: LanguageCallback,
-        session: AsyncSession,
-        user: User,
-        i18n: I18n,
-    ) -> None:
-        if callback_data.code not in i18n.available_locales:
-            await query.answer(_("This language is not available."), show_alert=True)
-            return
-        await set_language(session, user.id, callback_data.code)
-        with i18n.use_locale(callback_data.code):
-            await query.answer()
-            if query.message is not None:
-                await query.message.answer(
-                    _("Language set: {language}").format(
-                        language=LANGUAGE_NAMES.get(callback_data.code, callback_data.code)
-                    ),
-                    reply_markup=main_menu_keyboard(),
-                )
-
+    router.message.register(start, CommandStart())
+    router.callback_query.register(home, MenuCallback.filter(F.action == "home"))
+    router.message.register(help_command, Command("help"))
+    router.callback_query.register(help_button, MenuCallback.filter(F.action == "help"))
+    router.message.register(language, Command("language"))
+    router.callback_query.register(language_chosen, LanguageCallback.filter())
     return router

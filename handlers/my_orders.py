@@ -189,65 +189,71 @@ async def show_card(
     )
 
 
+async def orders_command(message: Message, session: AsyncSession, user: User) -> None:
+    text, markup = await orders_page(session, user.id, 0)
+    await message.answer(text, reply_markup=markup)
+
+
+async def orders_button(query: CallbackQuery, session: AsyncSession, user: User) -> None:
+    text, markup = await orders_page(session, user.id, 0)
+    if isinstance(query.message, Message):
+        await query.message.answer(text, reply_markup=markup)
+
+
+async def orders_paged(
+    query: CallbackQuery, callback_data: OrdersPage, session: AsyncSession, user: User, bot: Bot
+) -> None:
+    text, markup = await orders_page(session, user.id, callback_data.page)
+    await show(query, bot, text, markup)
+
+
+@answers_itself
+async def order_view(
+    query: CallbackQuery,
+    callback_data: OrderView,
+    session: AsyncSession,
+    user: User,
+    bot: Bot,
+    currency: str,
+) -> None:
+    order = await user_order(session, user.id, callback_data.order_id)
+    if order is None:
+        await query.answer(not_found_text(), show_alert=True)
+        return
+    await query.answer()
+    await show_card(query, bot, session, order, callback_data.page, currency)
+
+
+@answers_itself
+async def order_action(
+    query: CallbackQuery,
+    callback_data: OrderAction,
+    session: AsyncSession,
+    user: User,
+    bot: Bot,
+    registry: ProviderRegistry,
+    currency: str,
+) -> None:
+    order_id = callback_data.order_id
+    request = request_refill if callback_data.action == "refill" else request_cancel
+    try:
+        result = await request(session, registry, user.id, order_id)
+    except OrderError:
+        await query.answer(not_found_text(), show_alert=True)
+        return
+    order = await user_order(session, user.id, order_id)
+    assert order is not None
+    await query.answer(request_result_text(order_id, result, currency, order), show_alert=True)
+    await show_card(query, bot, session, order, callback_data.page, currency)
+
+
 def create_router() -> Router:
     router = Router(name="my_orders")
-
-    @router.message(Command("orders"))
-    async def orders_command(message: Message, session: AsyncSession, user: User) -> None:
-        text, markup = await orders_page(session, user.id, 0)
-        await message.answer(text, reply_markup=markup)
-
-    @router.callback_query(MenuCallback.filter(F.action == "orders"))
-    async def orders_button(query: CallbackQuery, session: AsyncSession, user: User) -> None:
-        text, markup = await orders_page(session, user.id, 0)
-        if isinstance(query.message, Message):
-            await query.message.answer(text, reply_markup=markup)
-
-    @router.callback_query(OrdersPage.filter())
-    async def orders_paged(
-        query: CallbackQuery, callback_data: OrdersPage, session: AsyncSession, user: User, bot: Bot
-    ) -> None:
-        text, markup = await orders_page(session, user.id, callback_data.page)
-        await show(query, bot, text, markup)
-
-    @router.callback_query(OrderView.filter())
-    @answers_itself
-    async def order_view(
-        query: CallbackQuery,
-        callback_data: OrderView,
-        session: AsyncSession,
-        user: User,
-        bot: Bot,
-        currency: str,
-    ) -> None:
-        order = await user_order(session, user.id, callback_data.order_id)
-        if order is None:
-            await query.answer(not_found_text(), show_alert=True)
-            return
-        await query.answer()
-        await show_card(query, bot, session, order, callback_data.page, currency)
-
-    @router.callback_query(OrderAction.filter(F.action.in_({"refill", "cancel"})))
-    @answers_itself
-    async def order_action(
-        query: CallbackQuery,
-        callback_data: OrderAction,
-        session: AsyncSession,
-        user: User,
-        bot: Bot,
-        registry: ProviderRegistry,
-        currency: str,
-    ) -> None:
-        order_id = callback_data.order_id
-        request = request_refill if callback_data.action == "refill" else request_cancel
-        try:
-            result = await request(session, registry, user.id, order_id)
-        except OrderError:
-            await query.answer(not_found_text(), show_alert=True)
-            return
-        order = await user_order(session, user.id, order_id)
-        assert order is not None
-        await query.answer(request_result_text(order_id, result, currency, order), show_alert=True)
-        await show_card(query, bot, session, order, callback_data.page, currency)
-
+    router.message.register(orders_command, Command("orders"))
+    router.callback_query.register(orders_button, MenuCallback.filter(F.action == "orders"))
+    router.callback_query.register(orders_paged, OrdersPage.filter())
+    router.callback_query.register(order_view, OrderView.filter())
+    router.callback_query.register(
+        order_action, OrderAction.filter(F.action.in_({"refill", "cancel"}))
+    )
     return router

@@ -46,15 +46,15 @@ def admin_help_text() -> str:
     )
 
 
+async def admin_help(message: Message) -> None:
+    await message.answer(admin_help_text())
+
+
 def create_router() -> Router:
     router = Router(name="admin")
     router.message.filter(IsAdmin())
     router.callback_query.filter(IsAdmin())
-
-    @router.message(Command("admin"))
-    async def admin_help(message: Message) -> None:
-        await message.answer(admin_help_text())
-
+    router.message.register(admin_help, Command("admin"))
     router.include_routers(
         providers.create_router(),
         catalog.create_router(),

@@ -46,70 +46,69 @@ def action_error_text(error: ActionError, currency: str) -> str:
     return texts.get(error.code, html.quote(error.code))
 
 
+async def topup_command(
+    message: Message, command: CommandObject, session: AsyncSession, currency: str
+) -> None:
+    parts = (command.args or "").split(maxsplit=2)
+    user_id = to_int(parts[0]) if len(parts) >= 2 else None
+    value = to_amount(parts[1]) if len(parts) >= 2 else None
+    if user_id is None or value is None or value == 0:
+        await message.answer(topup_usage())
+        return
+    note = parts[2].strip()[:500] if len(parts) == 3 else None
+    assert message.from_user is not None
+    try:
+        entry = await topup(
+            session,
+            user_id,
+            value,
+            admin_id=message.from_user.id,
+            # One Telegram message is one top-up, even if the update is delivered twice.
+            key=f"admin:{message.chat.id}:{message.message_id}",
+            note=note,
+            currency=currency,
+        )
+    except ActionError as error:
+        await message.answer(action_error_text(error, currency))
+        return
+    template = (
+        _("✅ Credited {amount} {currency} to user {id}.")
+        if entry.amount > 0
+        else _("✅ Debited {amount} {currency} from user {id}.")
+    )
+    await message.answer(
+        "\n".join(
+            [
+                template.format(amount=amount(abs(entry.amount)), currency=currency, id=user_id),
+                _("New balance: {balance} {currency}. The customer gets a message.").format(
+                    balance=amount(entry.balance_after), currency=currency
+                ),
+            ]
+        )
+    )
+
+
+async def user_command(
+    message: Message, command: CommandObject, session: AsyncSession, currency: str
+) -> None:
+    args = (command.args or "").split()
+    user_id = to_int(args[0]) if len(args) == 1 else None
+    if user_id is None:
+        await message.answer(usage("/user USER_ID"))
+        return
+    user = await admin_queries.fresh_user(session, user_id)
+    if user is None:
+        await message.answer(
+            action_error_text(ActionError("unknown_user", user_id=user_id), currency)
+        )
+        return
+    await answer_long(message, await user_card(session, user, currency))
+
+
 def create_router() -> Router:
     router = Router(name="admin.money")
-
-    @router.message(Command("topup"))
-    async def topup_command(
-        message: Message, command: CommandObject, session: AsyncSession, currency: str
-    ) -> None:
-        parts = (command.args or "").split(maxsplit=2)
-        user_id = to_int(parts[0]) if len(parts) >= 2 else None
-        value = to_amount(parts[1]) if len(parts) >= 2 else None
-        if user_id is None or value is None or value == 0:
-            await message.answer(topup_usage())
-            return
-        note = parts[2].strip()[:500] if len(parts) == 3 else None
-        assert message.from_user is not None
-        try:
-            entry = await topup(
-                session,
-                user_id,
-                value,
-                admin_id=message.from_user.id,
-                # One Telegram message is one top-up, even if the update is delivered twice.
-                key=f"admin:{message.chat.id}:{message.message_id}",
-                note=note,
-                currency=currency,
-            )
-        except ActionError as error:
-            await message.answer(action_error_text(error, currency))
-            return
-        template = (
-            _("✅ Credited {amount} {currency} to user {id}.")
-            if entry.amount > 0
-            else _("✅ Debited {amount} {currency} from user {id}.")
-        )
-        await message.answer(
-            "\n".join(
-                [
-                    template.format(
-                        amount=amount(abs(entry.amount)), currency=currency, id=user_id
-                    ),
-                    _("New balance: {balance} {currency}. The customer gets a message.").format(
-                        balance=amount(entry.balance_after), currency=currency
-                    ),
-                ]
-            )
-        )
-
-    @router.message(Command("user"))
-    async def user_command(
-        message: Message, command: CommandObject, session: AsyncSession, currency: str
-    ) -> None:
-        args = (command.args or "").split()
-        user_id = to_int(args[0]) if len(args) == 1 else None
-        if user_id is None:
-            await message.answer(usage("/user USER_ID"))
-            return
-        user = await admin_queries.fresh_user(session, user_id)
-        if user is None:
-            await message.answer(
-                action_error_text(ActionError("unknown_user", user_id=user_id), currency)
-            )
-            return
-        await answer_long(message, await user_card(session, user, currency))
-
+    router.message.register(topup_command, Command("topup"))
+    router.message.register(user_command, Command("user"))
     return router
 
 

@@ -157,160 +157,162 @@ async def connect_lines(
     return lines
 
 
+async def add_provider(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    registry: ProviderRegistry,
+) -> None:
+    args = args_of(command)
+    lines = await connect_lines(message, args, session, registry)
+    if len(args) >= 3 and not is_demo_url(args[1]):
+        # The command carries the API key (even when refused): not left in the history.
+        with suppress(TelegramAPIError):
+            await message.delete()
+            lines.append(_("(Your message with the key was deleted from the chat.)"))
+    await message.answer("\n".join(lines))
+
+
+async def provider_set(message: Message, command: CommandObject, session: AsyncSession) -> None:
+    args = args_of(command)
+    if len(args) < 2 or args[1] not in ("on", "off", "threshold"):
+        await message.answer(providerset_usage())
+        return
+    value: Decimal | None = None
+    if args[1] == "threshold":
+        value = to_amount(args[2]) if len(args) == 3 else None
+        if value is None:
+            await message.answer(providerset_usage())
+            return
+    elif len(args) != 2:
+        await message.answer(providerset_usage())
+        return
+    assert message.from_user is not None
+    try:
+        provider = await set_provider_option(
+            session, args[0], args[1], value, admin_id=message.from_user.id
+        )
+    except CatalogError as error:
+        await message.answer(catalog_error_text(error))
+        return
+    state = _("enabled") if provider.enabled else _("disabled")
+    await message.answer(
+        _("Provider {name}: {state}, low-balance alert below {threshold}.").format(
+            name=f"<b>{inline(provider.name, 64)}</b>",
+            state=state,
+            threshold=amount(provider.low_balance_threshold),
+        )
+    )
+
+
+async def list_providers(
+    message: Message, session: AsyncSession, registry: ProviderRegistry
+) -> None:
+    providers = await search_providers(session, None)
+    if not providers:
+        await message.answer(_("No providers yet.") + "\n\n" + addprovider_usage())
+        return
+    # Refreshed in place: the rows in `providers` carry the new balances and errors.
+    answers = await health.refresh_balances(session, registry, providers)
+    counts = await mapped_counts(session)
+    lines = [_("<b>Providers</b>")]
+    for row in providers:
+        total, enabled = counts.get(row.id, (0, 0))
+        state = "✅ " + _("enabled") if row.enabled else "⏸ " + _("disabled")
+        lines += ["", f"<b>{inline(row.name, 64)}</b> · {state}", balance_line(row)]
+        answer = answers.get(row.id)
+        if isinstance(answer, ProviderFailure):
+            lines.append("❌ " + failure_text(answer, row.api_url))
+        elif isinstance(answer, Balance):
+            lines.append(_("Checked just now."))
+        lines.append(
+            _("Services mapped: {total} ({enabled} switched on)").format(
+                total=total, enabled=enabled
+            )
+        )
+        if row.last_error:
+            lines.append(
+                _("Last error: {error} ({when})").format(
+                    error=inline(row.last_error, 200), when=when(row.last_error_at)
+                )
+            )
+        lines.append(
+            _("URL: {url} · key {key}").format(
+                url=inline(row.api_url, 100), key=html.quote(mask_secret(row.api_key))
+            )
+        )
+    await answer_long(message, lines)
+
+
+async def check(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    registry: ProviderRegistry,
+    currency: str,
+    admin_ids: frozenset[int],
+) -> None:
+    args = args_of(command)
+    if len(args) > 1:
+        await message.answer(usage("/check [NAME]"))
+        return
+    providers = await search_providers(session, args[0] if args else None)
+    if not providers:
+        text = (
+            catalog_error_text(CatalogError("unknown_provider", name=args[0]))
+            if args
+            else _("No providers yet.") + "\n\n" + addprovider_usage()
+        )
+        await message.answer(text)
+        return
+    panel_problems = [] if args else await health.unmapped_auto_services(session)
+    reports = await health.check_all(session, registry, currency=currency, providers=providers)
+    await health.raise_alerts(session, admin_ids, reports)
+    lines = [_("<b>Auto Order check</b>")]
+    for report in reports:
+        lines += ["", report_header(report)]
+        lines += [problem_line(p) for p in report.problems] or ["✅ " + _("all good")]
+    if panel_problems:
+        lines += ["", _("<b>Panel</b>")] + [problem_line(p) for p in panel_problems]
+    await answer_long(message, lines)
+
+
+async def errors(message: Message, command: CommandObject, session: AsyncSession) -> None:
+    args = args_of(command)
+    if len(args) > 1:
+        await message.answer(usage("/errors [NAME]"))
+        return
+    provider_id = None
+    if args:
+        providers = await search_providers(session, args[0])
+        if not providers:
+            await message.answer(catalog_error_text(CatalogError("unknown_provider", name=args[0])))
+            return
+        provider_id = providers[0].id
+    rows = await admin_queries.recent_provider_errors(
+        session, provider_id=provider_id, limit=ERRORS_SHOWN
+    )
+    if not rows:
+        await message.answer(_("No provider errors recorded."))
+        return
+    lines = [_("<b>Recent provider errors</b> (newest first)")]
+    for error, name in rows:
+        order = f" · #{error.order_id}" if error.order_id else ""
+        code = f" [{html.quote(error.code)}]" if error.code else ""
+        lines.append(
+            f"{when(error.created_at)} · <b>{inline(name, 40)}</b> · "
+            f"{html.quote(error.action)}{order}{code}: {inline(error.message, 200)}"
+        )
+    await answer_long(message, lines)
+
+
 def create_router() -> Router:
     router = Router(name="admin.providers")
-
-    @router.message(Command("addprovider"))
-    async def add_provider(
-        message: Message,
-        command: CommandObject,
-        session: AsyncSession,
-        registry: ProviderRegistry,
-    ) -> None:
-        args = args_of(command)
-        lines = await connect_lines(message, args, session, registry)
-        if len(args) >= 3 and not is_demo_url(args[1]):
-            # The command carries the API key (even when refused): not left in the history.
-            with suppress(TelegramAPIError):
-                await message.delete()
-                lines.append(_("(Your message with the key was deleted from the chat.)"))
-        await message.answer("\n".join(lines))
-
-    @router.message(Command("providerset"))
-    async def provider_set(message: Message, command: CommandObject, session: AsyncSession) -> None:
-        args = args_of(command)
-        if len(args) < 2 or args[1] not in ("on", "off", "threshold"):
-            await message.answer(providerset_usage())
-            return
-        value: Decimal | None = None
-        if args[1] == "threshold":
-            value = to_amount(args[2]) if len(args) == 3 else None
-            if value is None:
-                await message.answer(providerset_usage())
-                return
-        elif len(args) != 2:
-            await message.answer(providerset_usage())
-            return
-        assert message.from_user is not None
-        try:
-            provider = await set_provider_option(
-                session, args[0], args[1], value, admin_id=message.from_user.id
-            )
-        except CatalogError as error:
-            await message.answer(catalog_error_text(error))
-            return
-        state = _("enabled") if provider.enabled else _("disabled")
-        await message.answer(
-            _("Provider {name}: {state}, low-balance alert below {threshold}.").format(
-                name=f"<b>{inline(provider.name, 64)}</b>",
-                state=state,
-                threshold=amount(provider.low_balance_threshold),
-            )
-        )
-
-    @router.message(Command("providers"))
-    async def list_providers(
-        message: Message, session: AsyncSession, registry: ProviderRegistry
-    ) -> None:
-        providers = await search_providers(session, None)
-        if not providers:
-            await message.answer(_("No providers yet.") + "\n\n" + addprovider_usage())
-            return
-        # Refreshed in place: the rows in `providers` carry the new balances and errors.
-        answers = await health.refresh_balances(session, registry, providers)
-        counts = await mapped_counts(session)
-        lines = [_("<b>Providers</b>")]
-        for row in providers:
-            total, enabled = counts.get(row.id, (0, 0))
-            state = "✅ " + _("enabled") if row.enabled else "⏸ " + _("disabled")
-            lines += ["", f"<b>{inline(row.name, 64)}</b> · {state}", balance_line(row)]
-            answer = answers.get(row.id)
-            if isinstance(answer, ProviderFailure):
-                lines.append("❌ " + failure_text(answer, row.api_url))
-            elif isinstance(answer, Balance):
-                lines.append(_("Checked just now."))
-            lines.append(
-                _("Services mapped: {total} ({enabled} switched on)").format(
-                    total=total, enabled=enabled
-                )
-            )
-            if row.last_error:
-                lines.append(
-                    _("Last error: {error} ({when})").format(
-                        error=inline(row.last_error, 200), when=when(row.last_error_at)
-                    )
-                )
-            lines.append(
-                _("URL: {url} · key {key}").format(
-                    url=inline(row.api_url, 100), key=html.quote(mask_secret(row.api_key))
-                )
-            )
-        await answer_long(message, lines)
-
-    @router.message(Command("check"))
-    async def check(
-        message: Message,
-        command: CommandObject,
-        session: AsyncSession,
-        registry: ProviderRegistry,
-        currency: str,
-        admin_ids: frozenset[int],
-    ) -> None:
-        args = args_of(command)
-        if len(args) > 1:
-            await message.answer(usage("/check [NAME]"))
-            return
-        providers = await search_providers(session, args[0] if args else None)
-        if not providers:
-            text = (
-                catalog_error_text(CatalogError("unknown_provider", name=args[0]))
-                if args
-                else _("No providers yet.") + "\n\n" + addprovider_usage()
-            )
-            await message.answer(text)
-            return
-        panel_problems = [] if args else await health.unmapped_auto_services(session)
-        reports = await health.check_all(session, registry, currency=currency, providers=providers)
-        await health.raise_alerts(session, admin_ids, reports)
-        lines = [_("<b>Auto Order check</b>")]
-        for report in reports:
-            lines += ["", report_header(report)]
-            lines += [problem_line(p) for p in report.problems] or ["✅ " + _("all good")]
-        if panel_problems:
-            lines += ["", _("<b>Panel</b>")] + [problem_line(p) for p in panel_problems]
-        await answer_long(message, lines)
-
-    @router.message(Command("errors"))
-    async def errors(message: Message, command: CommandObject, session: AsyncSession) -> None:
-        args = args_of(command)
-        if len(args) > 1:
-            await message.answer(usage("/errors [NAME]"))
-            return
-        provider_id = None
-        if args:
-            providers = await search_providers(session, args[0])
-            if not providers:
-                await message.answer(
-                    catalog_error_text(CatalogError("unknown_provider", name=args[0]))
-                )
-                return
-            provider_id = providers[0].id
-        rows = await admin_queries.recent_provider_errors(
-            session, provider_id=provider_id, limit=ERRORS_SHOWN
-        )
-        if not rows:
-            await message.answer(_("No provider errors recorded."))
-            return
-        lines = [_("<b>Recent provider errors</b> (newest first)")]
-        for error, name in rows:
-            order = f" · #{error.order_id}" if error.order_id else ""
-            code = f" [{html.quote(error.code)}]" if error.code else ""
-            lines.append(
-                f"{when(error.created_at)} · <b>{inline(name, 40)}</b> · "
-                f"{html.quote(error.action)}{order}{code}: {inline(error.message, 200)}"
-            )
-        await answer_long(message, lines)
-
+    router.message.register(add_provider, Command("addprovider"))
+    router.message.register(provider_set, Command("providerset"))
+    router.message.register(list_providers, Command("providers"))
+    router.message.register(check, Command("check"))
+    router.message.register(errors, Command("errors"))
     return router
 
 

@@ -17,39 +17,39 @@ def period_title(period: str) -> str:
     return titles.get(period, period)
 
 
+async def stats_command(message: Message, session: AsyncSession, currency: str) -> None:
+    lines = [_("<b>Panel statistics</b>")]
+    for period in await panel_stats(session):
+        by_status = ", ".join(
+            f"{html.quote(status)} {count}" for status, count in sorted(period.counts.items())
+        )
+        lines += [
+            "",
+            f"<b>{period_title(period.period)}</b>",
+            _("Orders: {count}").format(count=period.orders)
+            + (f" ({by_status})" if by_status else ""),
+            _("Revenue: {revenue} {currency} (charges {charges} − refunds {refunds})").format(
+                revenue=amount(period.revenue),
+                currency=currency,
+                charges=amount(period.charges),
+                refunds=amount(period.refunds),
+            ),
+            _("Provider cost: {cost} · Profit: {profit} {currency}").format(
+                cost=amount(period.cost), profit=amount(period.profit), currency=currency
+            ),
+        ]
+    others = await mixed_currencies(session, currency)
+    if others:
+        lines += [
+            "",
+            _(
+                "⚠️ Some providers bill in {currencies}: their costs are added as if in {ours}."
+            ).format(currencies=html.quote(", ".join(others)), ours=currency),
+        ]
+    await message.answer("\n".join(lines))
+
+
 def create_router() -> Router:
     router = Router(name="admin.stats")
-
-    @router.message(Command("stats"))
-    async def stats_command(message: Message, session: AsyncSession, currency: str) -> None:
-        lines = [_("<b>Panel statistics</b>")]
-        for period in await panel_stats(session):
-            by_status = ", ".join(
-                f"{html.quote(status)} {count}" for status, count in sorted(period.counts.items())
-            )
-            lines += [
-                "",
-                f"<b>{period_title(period.period)}</b>",
-                _("Orders: {count}").format(count=period.orders)
-                + (f" ({by_status})" if by_status else ""),
-                _("Revenue: {revenue} {currency} (charges {charges} − refunds {refunds})").format(
-                    revenue=amount(period.revenue),
-                    currency=currency,
-                    charges=amount(period.charges),
-                    refunds=amount(period.refunds),
-                ),
-                _("Provider cost: {cost} · Profit: {profit} {currency}").format(
-                    cost=amount(period.cost), profit=amount(period.profit), currency=currency
-                ),
-            ]
-        others = await mixed_currencies(session, currency)
-        if others:
-            lines += [
-                "",
-                _(
-                    "⚠️ Some providers bill in {currencies}: their costs are added as if in {ours}."
-                ).format(currencies=html.quote(", ".join(others)), ours=currency),
-            ]
-        await message.answer("\n".join(lines))
-
+    router.message.register(stats_command, Command("stats"))
     return router
