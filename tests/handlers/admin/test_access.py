@@ -7,7 +7,7 @@ from aiogram.methods import SendMessage
 from sqlalchemy import func, select
 
 from db.models import AdminAuditLog, LedgerEntry
-from handlers.admin.order_views import OrderAction
+from handlers.admin.orders.callbacks import OrderAction
 from tests.harness.console import place
 from tests.harness.ledger import give_money
 

@@ -12,7 +12,7 @@ from core.ordering import change_status
 from core.submission import submit_order
 from db.engine import write_tx
 from db.models import AdminAuditLog, LedgerEntry, Notification, Order
-from handlers.admin.order_views import OrderAction
+from handlers.admin.orders.callbacks import OrderAction
 from tests.harness.console import connect_and_import, place, service_id_for
 from tests.harness.ledger import balance, give_money
 from tests.harness.settings import ADMIN_ID, CUSTOMER

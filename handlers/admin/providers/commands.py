@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from contextlib import suppress
 from decimal import Decimal
-from typing import Any
 
-from aiogram import Router, html
+from aiogram import html
 from aiogram.exceptions import TelegramAPIError
-from aiogram.filters import Command, CommandObject
+from aiogram.filters import CommandObject
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,85 +20,25 @@ from core.provider_accounts import (
     search_providers,
     set_provider_option,
 )
-from db.models import Provider
 from handlers.admin.common import amount, answer_long, args_of, to_amount, usage, when
+from handlers.admin.providers.texts import (
+    ERRORS_SHOWN,
+    addprovider_usage,
+    balance_line,
+    catalog_error_text,
+    failure_text,
+    problem_line,
+    providerset_usage,
+    report_header,
+)
 from handlers.ui import inline
 from providers import (
-    ApiError,
     Balance,
-    NonJSONResponse,
     ProviderRegistry,
-    RateLimited,
-    TransportError,
     is_demo_url,
     mask_secret,
 )
 from providers import ProviderError as ProviderFailure
-
-ERRORS_SHOWN = 20
-
-
-def addprovider_usage() -> str:
-    return usage(
-        "/addprovider NAME API_URL API_KEY [LOW_BALANCE_THRESHOLD]",
-        _("Example: <code>/addprovider main https://panel.example/api/v2 KEY 10</code>"),
-        _("Try the built-in demo provider: <code>/addprovider demo demo demo</code>"),
-    )
-
-
-def providerset_usage() -> str:
-    return usage(
-        "/providerset NAME on|off|threshold AMOUNT",
-        _("on/off: use the provider or not; threshold: alert when its balance is below AMOUNT."),
-    )
-
-
-def failure_text(exc: ProviderFailure, url: str) -> str:
-    """What went wrong with a provider call, in plain words for the owner."""
-    message = inline(exc.message, 300)
-    if isinstance(exc, ApiError):
-        return _("the provider refused the request: {message}").format(message=message)
-    if isinstance(exc, NonJSONResponse):
-        return _(
-            "{url} did not answer like an SMM panel API (HTTP {status}, not JSON). "
-            "Check the API URL: it usually ends with /api/v2."
-        ).format(url=inline(url, 120), status=exc.status_code)
-    if isinstance(exc, RateLimited):
-        return _("the provider is limiting our requests; try again in a minute.")
-    if isinstance(exc, TransportError):
-        return _("could not reach {url}: {message}").format(url=inline(url, 120), message=message)
-    return message
-
-
-def catalog_error_text(error: CatalogError) -> str:
-    d = error.details
-    texts = {
-        "bad_name": _("A provider name is 1-64 letters, digits, dots, dashes or underscores."),
-        "bad_url": _("{url} is not an API URL (http:// or https://, or demo).").format(
-            url=inline(str(d.get("url")), 120)
-        ),
-        "bad_threshold": _("The threshold must be a number, 0 or more."),
-        "unknown_provider": _("No provider named {name}. See /providers.").format(
-            name=inline(str(d.get("name")), 64)
-        ),
-        "bad_option": providerset_usage(),
-    }
-    return texts.get(error.code, error.code)
-
-
-def balance_line(provider: Provider) -> str:
-    if provider.balance is None:
-        return _("Balance: unknown")
-    line = _("Balance: {balance} {currency}").format(
-        balance=amount(provider.balance), currency=html.quote(provider.currency or "")
-    )
-    if provider.low_balance_threshold > 0:
-        line += " " + _("(alert below {threshold})").format(
-            threshold=amount(provider.low_balance_threshold)
-        )
-        if provider.balance < provider.low_balance_threshold:
-            line += " ⚠️ " + _("LOW")
-    return line
 
 
 async def connect_lines(
@@ -304,84 +243,3 @@ async def errors(message: Message, command: CommandObject, session: AsyncSession
             f"{html.quote(error.action)}{order}{code}: {inline(error.message, 200)}"
         )
     await answer_long(message, lines)
-
-
-def create_router() -> Router:
-    router = Router(name="admin.providers")
-    router.message.register(add_provider, Command("addprovider"))
-    router.message.register(provider_set, Command("providerset"))
-    router.message.register(list_providers, Command("providers"))
-    router.message.register(check, Command("check"))
-    router.message.register(errors, Command("errors"))
-    return router
-
-
-def report_header(report: health.ProviderReport) -> str:
-    provider = report.provider
-    head = f"<b>{inline(provider.name, 64)}</b>"
-    if report.balance is not None:
-        head += " · " + _("key OK, balance {balance} {currency}").format(
-            balance=amount(report.balance.amount),
-            currency=html.quote(report.balance.currency or ""),
-        )
-    return head + " · " + _("{count} services checked").format(count=report.services_checked)
-
-
-def problem_line(problem: health.Problem) -> str:
-    """One line per finding; service names and provider text are escaped."""
-    d: dict[str, Any] = dict(problem.details)
-    if "service" in d:
-        d["service"] = inline(str(d["service"]), 50)
-    for key in ("price", "cost", "balance", "threshold"):
-        if key in d:
-            d[key] = amount(d[key])
-    for key in (
-        "message",
-        "provider_service_id",
-        "ours",
-        "theirs",
-        "currency",
-        "provider_currency",
-    ):
-        if key in d:
-            d[key] = inline(str(d[key] or ""), 200)
-    texts = {
-        "provider_disabled": _(
-            "⏸ The provider is disabled but {services} switched-on services are mapped to it: "
-            "their orders will wait."
-        ),
-        "key_invalid": _("❌ API key refused: {message}"),
-        "unreachable": _("❌ Provider unreachable: {message}"),
-        "low_balance": _(
-            "⚠️ Balance {balance} {currency} is below the alert threshold {threshold}."
-        ),
-        "currency_mismatch": _(
-            "⚠️ The provider bills in {provider_currency}, the panel sells in {ours}: "
-            "prices are not compared with its rates."
-        ),
-        "not_offered": _(
-            "❌ #{service_id} {service}: provider service {provider_service_id} is no longer "
-            "offered (fix with /map or /service {service_id} off)."
-        ),
-        "type_mismatch": _("❌ #{service_id} {service}: our type {ours}, the provider's {theirs}."),
-        "min_below": _(
-            "⚠️ #{service_id} {service}: min {ours} is below the provider's min {theirs}."
-        ),
-        "max_above": _(
-            "⚠️ #{service_id} {service}: max {ours} is above the provider's max {theirs}."
-        ),
-        "price_below_cost": _(
-            "💸 #{service_id} {service}: price {price} is below the provider's cost {cost}."
-        ),
-        "refill_unsupported": _(
-            "⚠️ #{service_id} {service}: promises refill, the provider does not offer it."
-        ),
-        "cancel_unsupported": _(
-            "⚠️ #{service_id} {service}: promises cancel, the provider does not offer it."
-        ),
-        "unmapped_auto": _(
-            "❌ #{service_id} {service}: auto mode but not mapped to a provider (use /map)."
-        ),
-    }
-    template = texts.get(problem.code)
-    return template.format(**d) if template else html.quote(problem.code)

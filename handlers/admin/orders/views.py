@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from aiogram import html
-from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -13,27 +12,21 @@ from core import admin_actions, admin_queries, billing
 from core.statuses import OrderStatus
 from db.models import Order
 from handlers.admin.common import amount, when
+from handlers.admin.orders.callbacks import OrderAction, ReviewPage
 from handlers.ui import inline
 
 REVIEW_PER_PAGE = 8
+
+
 NEEDS_HUMAN = (OrderStatus.REVIEW, OrderStatus.MANUAL)
+
+
 BUTTON_STATUSES = (
     OrderStatus.COMPLETED,
     OrderStatus.IN_PROGRESS,
     OrderStatus.PENDING,
     OrderStatus.CANCELED,
 )
-
-
-class OrderAction(CallbackData, prefix="adm_ord"):
-    # card | resend | resend_ok | refund | refund_ok | status | set
-    action: str
-    order_id: int
-    value: str = ""
-
-
-class ReviewPage(CallbackData, prefix="adm_rev"):
-    page: int
 
 
 def reason_text(order: Order) -> str:

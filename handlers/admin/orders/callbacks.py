@@ -1,0 +1,16 @@
+"""The admin's order buttons: callback data carrying ids, never text."""
+
+from __future__ import annotations
+
+from aiogram.filters.callback_data import CallbackData
+
+
+class OrderAction(CallbackData, prefix="adm_ord"):
+    # card | resend | resend_ok | refund | refund_ok | status | set
+    action: str
+    order_id: int
+    value: str = ""
+
+
+class ReviewPage(CallbackData, prefix="adm_rev"):
+    page: int
