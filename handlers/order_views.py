@@ -6,12 +6,15 @@ Pure functions of their arguments (plus the current locale).
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from core.statuses import OrderStatus
 from handlers.menu import MenuCallback
+from handlers.ui import money_text
 
 STATUS_EMOJI = {
     OrderStatus.QUEUED: "🕓",
@@ -72,3 +75,8 @@ def after_order_keyboard() -> InlineKeyboardMarkup:
     kb.button(text=_("🛒 New order"), callback_data=MenuCallback(action="new_order"))
     kb.adjust(2)
     return kb.as_markup()
+
+
+def not_enough_text(missing: Decimal, currency: str) -> str:
+    """The alert when the balance does not cover a confirmed order (or mass order)."""
+    return _("Not enough balance: {missing} missing.").format(missing=money_text(missing, currency))

@@ -20,8 +20,8 @@ from core.submission import submit_order
 from db.models import Order, User
 from handlers.mass_order.callbacks import MassCallback, MassOrderFlow
 from handlers.mass_order.texts import result_text, stale_text
-from handlers.order_views import after_order_keyboard
-from handlers.ui import answers_itself, money_text, show
+from handlers.order_views import after_order_keyboard, not_enough_text
+from handlers.ui import answers_itself, show
 from providers import ProviderRegistry
 
 log = logging.getLogger(__name__)
@@ -70,12 +70,7 @@ async def confirm(
             session, user_id, drafts, key=key, admin_ids=admin_ids, expected_total=expected
         )
     except InsufficientFunds as exc:
-        await query.answer(
-            _("Not enough balance: {missing} missing.").format(
-                missing=money_text(exc.missing, currency)
-            ),
-            show_alert=True,
-        )
+        await query.answer(not_enough_text(exc.missing, currency), show_alert=True)
         return
     except OrderError:
         await state.set_state(MassOrderFlow.lines)

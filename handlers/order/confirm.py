@@ -27,11 +27,11 @@ from core.ordering import (
 )
 from core.submission import submit_order
 from db.models import Order, User
-from handlers.order.callbacks import FlowCallback, OrderFlow
+from handlers.order.callbacks import FlowCallback
 from handlers.order.keyboards import confirmation_keyboard
-from handlers.order.steps import draft_from, new_nonce
+from handlers.order.steps import confirmation_data, draft_from, new_nonce
 from handlers.order.texts import confirmation_text, placed_text, stale_text, unavailable_text
-from handlers.order_views import after_order_keyboard, status_label
+from handlers.order_views import after_order_keyboard, not_enough_text, status_label
 from handlers.ui import answers_itself, money_text, show
 from providers import ProviderRegistry
 
@@ -69,8 +69,8 @@ async def confirm(
     if placed is not None:  # a double tap or a replay: the order it already placed
         await answer_already_placed(query, placed)
         return
-    data = await state.get_data()
-    if await state.get_state() != OrderFlow.confirm or data.get("confirm") != (callback_data.nonce):
+    data = await confirmation_data(state, callback_data.nonce)
+    if data is None:
         await query.answer(stale_text(), show_alert=True)
         return
     # What the confirmation showed; a price changed since then is not charged unseen.
@@ -82,12 +82,7 @@ async def confirm(
             session, user_id, draft, key=key, admin_ids=admin_ids, expected_charge=expected
         )
     except InsufficientFunds as exc:
-        await query.answer(
-            _("Not enough balance: {missing} missing.").format(
-                missing=money_text(exc.missing, currency)
-            ),
-            show_alert=True,
-        )
+        await query.answer(not_enough_text(exc.missing, currency), show_alert=True)
         return
     except OrderError as exc:
         if exc.code == "price_changed":
