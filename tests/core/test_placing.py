@@ -1,0 +1,70 @@
+"""Placing orders once per key: core answers "already placed" itself, also when a concurrent
+tap wins the unique key between our look-up and our insert (on every database)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from core import mass_order, ordering
+from core.mass_order import place_mass_order
+from core.ordering import OrderDraft, place_order
+from tests.harness.panel import Panel
+from tests.harness.settings import ADMINS, CUSTOMER
+
+
+def draft(panel: Panel, quantity: int = 1000) -> OrderDraft:
+    return OrderDraft(panel.service_id, "https://instagram.com/p/x", quantity)
+
+
+async def test_the_same_key_returns_the_order_it_placed(panel: Panel) -> None:
+    async with panel.sm() as session:
+        first = await place_order(session, CUSTOMER, draft(panel), key="k", admin_ids=ADMINS)
+        again = await place_order(session, CUSTOMER, draft(panel), key="k", admin_ids=ADMINS)
+    assert first.new and not again.new
+    assert again.order.id == first.order.id
+    assert len(await panel.orders()) == 1
+    assert await panel.balance() == Decimal("8.00")
+
+
+async def test_a_lost_unique_key_race_returns_the_winners_order(panel: Panel, monkeypatch) -> None:
+    async with panel.sm() as other:  # the concurrent tap commits first
+        winner = await place_order(other, CUSTOMER, draft(panel), key="k", admin_ids=ADMINS)
+    real = ordering.order_by_key
+    looked: list[str] = []
+
+    async def stale_snapshot(session, user_id, key):
+        """Our look-up ran before the other commit; the one after the conflict sees it."""
+        looked.append(key)
+        return None if len(looked) == 1 else await real(session, user_id, key)
+
+    monkeypatch.setattr(ordering, "order_by_key", stale_snapshot)
+    async with panel.sm() as session:
+        placed = await place_order(session, CUSTOMER, draft(panel), key="k", admin_ids=ADMINS)
+    assert len(looked) == 2  # the insert hit the unique key and core looked again
+    assert not placed.new and placed.order.id == winner.order.id
+    assert len(await panel.orders()) == 1
+    assert await panel.balance() == Decimal("8.00")
+
+
+async def test_a_mass_order_key_places_its_orders_once(panel: Panel, monkeypatch) -> None:
+    drafts = [draft(panel, 1000), draft(panel, 500)]
+    async with panel.sm() as session:
+        first = await place_mass_order(session, CUSTOMER, drafts, key="m", admin_ids=ADMINS)
+        again = await place_mass_order(session, CUSTOMER, drafts, key="m", admin_ids=ADMINS)
+    assert first.new and not again.new
+    assert [o.id for o in again.orders] == [o.id for o in first.orders]
+
+    real = mass_order.orders_by_key_prefix
+    looked: list[str] = []
+
+    async def stale_snapshot(session, user_id, key):
+        looked.append(key)
+        return [] if len(looked) == 1 else await real(session, user_id, key)
+
+    monkeypatch.setattr(mass_order, "orders_by_key_prefix", stale_snapshot)
+    async with panel.sm() as session:
+        raced = await place_mass_order(session, CUSTOMER, drafts, key="m", admin_ids=ADMINS)
+    assert len(looked) == 2 and not raced.new
+    assert [o.id for o in raced.orders] == [o.id for o in first.orders]
+    assert len(await panel.orders()) == 2
+    assert await panel.balance() == Decimal("7.00")
