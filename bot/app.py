@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.utils.i18n import I18n
@@ -16,7 +17,9 @@ from bot.i18n import create_i18n
 from db.engine import create_engine, make_sessionmaker
 from db.migrate import upgrade
 from providers import ProviderRegistry
+from providers.ratelimit import RedisSlots
 from scheduler.jobs import build_jobs, recover_on_startup
+from scheduler.pacing import SharedPacer
 from scheduler.setup import PanelScheduler, create_scheduler
 
 log = logging.getLogger(__name__)
@@ -32,12 +35,15 @@ class App:
     bot: Bot
     dp: Dispatcher
     scheduler: PanelScheduler
+    redis: Any = None  # shared pacing of providers and Telegram sends (REDIS_URL)
 
     async def close(self) -> None:
         """Release connections; the scheduler is stopped by dp.shutdown."""
         await self.registry.close()
         await self.bot.session.close()
         await self.engine.dispose()
+        if self.redis is not None:
+            await self.redis.aclose()
 
 
 async def create_app(
@@ -48,16 +54,28 @@ async def create_app(
         await asyncio.to_thread(upgrade, settings.database_url)
     engine = create_engine(settings.database_url)
     sessionmaker = make_sessionmaker(engine)
-    registry = registry or ProviderRegistry()
+    redis, slots, pacer = None, None, None
+    if settings.redis_url:  # replicas: provider pacing and Telegram's pace hold for all
+        from redis.asyncio import Redis
+
+        redis = Redis.from_url(settings.redis_url)
+        slots = RedisSlots(redis)
+        pacer = SharedPacer(slots)
+    registry = registry or ProviderRegistry(slots=slots)
     i18n = create_i18n(settings.default_language)
     bot = create_bot(settings)
     dp = create_dispatcher(settings, i18n, sessionmaker=sessionmaker, registry=registry)
     scheduler = create_scheduler(
         build_jobs(
-            settings=settings, sessionmaker=sessionmaker, registry=registry, bot=bot, i18n=i18n
+            settings=settings,
+            sessionmaker=sessionmaker,
+            registry=registry,
+            bot=bot,
+            i18n=i18n,
+            pacer=pacer,
         )
     )
-    app = App(settings, engine, sessionmaker, registry, i18n, bot, dp, scheduler)
+    app = App(settings, engine, sessionmaker, registry, i18n, bot, dp, scheduler, redis)
     dp.workflow_data["scheduler"] = scheduler
 
     async def on_startup() -> None:

@@ -21,12 +21,14 @@ from aiogram.utils.i18n import I18n
 from bot.config import Settings
 from bot.i18n import StoredLanguageMiddleware
 from bot.middlewares import DbSessionMiddleware, UserMiddleware
+from bot.response_types import keep_response_types
 from handlers import get_routers
 
 log = logging.getLogger(__name__)
 
 
 def create_bot(settings: Settings) -> Bot:
+    keep_response_types()
     session = None
     if settings.telegram_api_url:
         session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))

@@ -43,7 +43,7 @@ from providers.errors import (
 )
 from providers.outcomes import AddOutcome
 from providers.parsing import ci, decode_json, entry_error, error_message, to_text
-from providers.ratelimit import TokenBucket
+from providers.ratelimit import ADD, READ, WRITE, Lane, SlotClock
 from providers.types import (
     Balance,
     CancelResult,
@@ -62,6 +62,22 @@ from providers.wire import (
 )
 
 log = logging.getLogger(__name__)
+
+# Pacing default: ~300 requests/min per IP is a common panel limit; 5/s is that rate, with
+# short bursts of 5 and 4 requests in flight (SPEC §5.4; settable per provider).
+DEFAULT_RATE = 5.0
+DEFAULT_CONCURRENCY = 4
+ADD_DEADLINE = 15.0  # seconds for a whole add exchange (reads: read_timeout, 20 s)
+MAX_ANSWER_BYTES = 2 * 1024 * 1024  # statuses of 100 orders are ~20 kB
+MAX_SERVICES_BYTES = 32 * 1024 * 1024  # the largest catalogues seen are a few MB
+MAX_PAUSE = 300.0  # a rate-limit reset further away than this is not believed
+_WRITES = frozenset({"refill", "cancel"})
+
+
+class AnswerTooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"answer larger than {limit} bytes")
+
 
 _HEADERS = {
     # Some WAFs challenge obvious script user agents (S23).
@@ -83,14 +99,19 @@ class SmmApiClient:
         api_key: str,
         *,
         name: str = "",
-        requests_per_second: float = 5.0,
-        max_concurrency: int = 4,
+        requests_per_second: float = DEFAULT_RATE,
+        max_concurrency: int = DEFAULT_CONCURRENCY,
         connect_timeout: float = 10.0,
         read_timeout: float = 20.0,
+        add_timeout: float | None = None,
         services_read_timeout: float = 60.0,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
+        max_services_bytes: int = MAX_SERVICES_BYTES,
         read_retries: int = 2,
         retry_backoff: float = 0.5,
         max_retry_wait: float = 30.0,
+        slots: SlotClock | None = None,
+        lane_key: str | None = None,
     ) -> None:
         self.http = http
         self.api_url = api_url.strip()
@@ -99,12 +120,23 @@ class SmmApiClient:
         self.read_retries = read_retries
         self.retry_backoff = retry_backoff
         self.max_retry_wait = max_retry_wait
-        self._timeout = httpx.Timeout(read_timeout, connect=connect_timeout, pool=connect_timeout)
-        self._services_timeout = httpx.Timeout(
-            read_timeout, connect=connect_timeout, read=services_read_timeout, pool=connect_timeout
+        # Overall deadlines (connect + send + the whole body): httpx's read timeout alone
+        # restarts on every chunk, so a provider trickling its answer would never time out.
+        # An add is short (one small answer) and a customer waits for it: the shortest.
+        self.deadlines = {
+            "add": add_timeout if add_timeout is not None else min(ADD_DEADLINE, read_timeout),
+            "services": services_read_timeout,
+        }
+        self.read_deadline = read_timeout
+        self.answer_limits = {"services": max_services_bytes}
+        self.max_answer_bytes = max_answer_bytes
+        self._connect_timeout = connect_timeout
+        self.lane = Lane(
+            lane_key or f"provider:{self.api_url}",
+            requests_per_second,
+            max_concurrency,
+            slots=slots,
         )
-        self._bucket = TokenBucket(requests_per_second)
-        self._slots = asyncio.Semaphore(max_concurrency)
 
     @property
     def masked_key(self) -> str:
@@ -117,7 +149,7 @@ class SmmApiClient:
 
     async def services(self) -> list[Service]:
         """The provider catalogue (may be several MB: longer read timeout)."""
-        return parse_services(await self._read("services", {}, http_timeout=self._services_timeout))
+        return parse_services(await self._read("services", {}))
 
     async def add(self, request: AddRequest) -> AddOutcome:
         """Place one order. Never raises for provider/network failures; never retried.
@@ -243,19 +275,17 @@ class SmmApiClient:
     def _log_chunk_failure(self, action: str, chunk: list[str], exc: ProviderError) -> None:
         log.warning("provider %s: %s for %d ids failed: %r", self.name, action, len(chunk), exc)
 
-    async def _read(
-        self, action: str, fields: dict[str, str], *, http_timeout: httpx.Timeout | None = None
-    ) -> Any:
+    async def _read(self, action: str, fields: dict[str, str]) -> Any:
         """A read-only request, retried on 429 / transport / non-JSON failures (bounded)."""
         attempt = 0
         while True:
             try:
-                return await self._request(action, fields, http_timeout=http_timeout)
+                return await self._request(action, fields)
             except RateLimited as exc:
                 wait = exc.retry_after if exc.retry_after is not None else self._backoff(attempt)
                 if attempt >= self.read_retries or wait > self.max_retry_wait:
                     raise
-                self._bucket.pause(wait)  # every caller of this provider waits, not only us
+                # The lane was paused by _request: every caller of this provider waits.
             except (TransportError, NonJSONResponse):
                 if attempt >= self.read_retries:
                     raise
@@ -273,55 +303,93 @@ class SmmApiClient:
     def _backoff(self, attempt: int) -> float:
         return self.retry_backoff * (2**attempt) * random.uniform(0.75, 1.25)
 
-    async def _request(
-        self, action: str, fields: dict[str, str], *, http_timeout: httpx.Timeout | None = None
-    ) -> Any:
-        """One POST; returns decoded JSON of a success envelope, else raises a ProviderError."""
+    async def _request(self, action: str, fields: dict[str, str]) -> Any:
+        """One POST; returns decoded JSON of a success envelope, else raises a ProviderError.
+
+        The whole exchange has a deadline and the answer a size limit; past either it is a
+        timeout after sending (SPEC §5: an add goes to review, a read is retried later).
+        """
         form = {"key": self._api_key, "action": action, **fields}
-        await self._bucket.acquire()
-        async with self._slots:
+        deadline = self.deadlines.get(action, self.read_deadline)
+        limit = self.answer_limits.get(action, self.max_answer_bytes)
+        connect = min(self._connect_timeout, deadline)
+        phases = httpx.Timeout(deadline, connect=connect, pool=connect)
+        priority = ADD if action == "add" else WRITE if action in _WRITES else READ
+        async with self.lane.turn(priority):
             started = time.monotonic()
             try:
-                response = await self.http.post(
-                    self.api_url, data=form, headers=_HEADERS, timeout=http_timeout or self._timeout
-                )
+                async with asyncio.timeout(deadline):
+                    status, headers, content = await self._exchange(form, phases, limit)
             except (*_NOT_SENT, httpx.InvalidURL) as exc:
                 raise self._transport_error(action, exc, request_sent=False) from None
+            except TimeoutError:
+                raise self._transport_error(
+                    action, f"no complete answer within {deadline:g} s", request_sent=True
+                ) from None
+            except AnswerTooLarge as exc:
+                raise self._transport_error(action, str(exc), request_sent=True) from None
             except httpx.HTTPError as exc:
                 # Read/write timeouts, resets, a keep-alive connection closed under us:
                 # the request may have been processed.
                 raise self._transport_error(action, exc, request_sent=True) from None
         elapsed_ms = (time.monotonic() - started) * 1000
-        log.debug(
-            "provider %s: %s -> HTTP %d in %.0f ms",
-            self.name,
-            action,
-            response.status_code,
-            elapsed_ms,
-        )
-        return self._decode(action, response)
+        log.debug("provider %s: %s -> HTTP %d in %.0f ms", self.name, action, status, elapsed_ms)
+        await self._honour_limits(action, status, headers)
+        return self._decode(action, status, headers, content)
+
+    async def _exchange(
+        self, form: dict[str, str], phases: httpx.Timeout, limit: int
+    ) -> tuple[int, httpx.Headers, bytes]:
+        """Status, headers and body, read no further than `limit` bytes."""
+        async with self.http.stream(
+            "POST", self.api_url, data=form, headers=_HEADERS, timeout=phases
+        ) as response:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise AnswerTooLarge(limit)
+            parts: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > limit:
+                    raise AnswerTooLarge(limit)
+                parts.append(chunk)
+            return response.status_code, response.headers, b"".join(parts)
+
+    async def _honour_limits(self, action: str, status: int, headers: httpx.Headers) -> None:
+        """A 429 or "0 requests remaining until reset" pauses the whole lane."""
+        remaining = headers.get("x-ratelimit-remaining", "").strip()
+        if status != 429 and remaining not in ("0", "0.0"):
+            return
+        wait, _ = retry_after(headers)
+        if wait is None:
+            wait = self._backoff(0) if status == 429 else 1.0
+        wait = min(wait, MAX_PAUSE)
+        log.info("provider %s: %s rate-limited, lane paused %.1f s", self.name, action, wait)
+        await self.lane.pause(wait)
 
     def _transport_error(
-        self, action: str, exc: Exception, *, request_sent: bool
+        self, action: str, exc: Exception | str, *, request_sent: bool
     ) -> TransportError:
-        detail = self._scrub(str(exc)) or "no detail"
-        message = f"{type(exc).__name__}: {detail}"
+        if isinstance(exc, str):
+            message = exc
+        else:
+            message = f"{type(exc).__name__}: {self._scrub(str(exc)) or 'no detail'}"
         log.warning("provider %s: %s failed: %s", self.name, action, message)
         return TransportError(message, request_sent=request_sent, action=action)
 
-    def _decode(self, action: str, response: httpx.Response) -> Any:
-        status = response.status_code
+    def _decode(self, action: str, status: int, headers: httpx.Headers, content: bytes) -> Any:
         if status == 429:
-            wait, reset_epoch = retry_after(response.headers)
+            wait, reset_epoch = retry_after(headers)
             raise RateLimited(wait, reset_epoch=reset_epoch, action=action)
-        text = response.content.decode("utf-8", errors="replace")
+        text = content.decode("utf-8", errors="replace")
         try:
             body = decode_json(text)
         except ValueError:
             raise NonJSONResponse(
                 status,
                 self._scrub(text.strip()[:300]),
-                blocked_by_waf=looks_like_waf(response, text),
+                blocked_by_waf=looks_like_waf(status, headers, text),
                 action=action,
             ) from None
         message = error_message(body)

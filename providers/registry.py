@@ -1,8 +1,8 @@
 """ProviderRegistry: one client per provider account, all over one pooled httpx client.
 
-The pacing (token bucket, concurrency) lives in the client, so a provider must map to the
-same client instance for every caller — handlers, jobs, admin checks. A changed URL or key
-gives a fresh client; ``api_url == "demo"`` gives the one in-process DemoProvider.
+The pacing (a Lane: rate, concurrency, priorities) lives in the client, so a provider must
+map to the same client instance for every caller — handlers, jobs, admin checks. A changed
+URL or key gives a fresh client; ``api_url == "demo"`` gives the one in-process DemoProvider.
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ from typing import Any, Protocol
 
 import httpx
 
-from providers.client import SmmApiClient
+from providers.client import DEFAULT_CONCURRENCY, DEFAULT_RATE, SmmApiClient
 from providers.demo import DemoProvider
 from providers.interface import ProviderAPI
+from providers.ratelimit import SlotClock
 
 DEMO_URL = "demo"
 
@@ -51,8 +52,10 @@ class ProviderRegistry:
         http: httpx.AsyncClient | None = None,
         *,
         demo: DemoProvider | None = None,
+        slots: SlotClock | None = None,
         **client_options: Any,
     ) -> None:
+        self.slots = slots  # shared pacing (Redis) when several replicas run
         self._owns_http = http is None
         self.http = http if http is not None else default_http_client()
         self.demo = demo if demo is not None else DemoProvider()
@@ -60,23 +63,49 @@ class ProviderRegistry:
         self._clients: dict[Any, tuple[tuple[str, str], SmmApiClient]] = {}
 
     def get(self, provider: ProviderRecord) -> ProviderAPI:
-        """The cached client for this provider id (new one if its URL or key changed)."""
+        """The cached client for this provider id (new one if its URL or key changed), paced
+        as the row says (``rate_per_second`` / ``concurrency``, when set)."""
         if is_demo_url(provider.api_url):
             return self.demo
         credentials = (provider.api_url.strip(), provider.api_key.strip())
         cached = self._clients.get(provider.id)
         if cached is not None and cached[0] == credentials:
-            return cached[1]
-        client = self.make_client(provider.api_url, provider.api_key, provider.name)
-        assert isinstance(client, SmmApiClient)
-        self._clients[provider.id] = (credentials, client)
+            client = cached[1]
+        else:
+            made = self.make_client(
+                provider.api_url,
+                provider.api_key,
+                provider.name,
+                lane_key=f"provider:{provider.id}",
+            )
+            assert isinstance(made, SmmApiClient)
+            client = made
+            self._clients[provider.id] = (credentials, client)
+        self._pace(client, provider)
         return client
 
-    def make_client(self, api_url: str, api_key: str, name: str = "") -> ProviderAPI:
+    def _pace(self, client: SmmApiClient, provider: ProviderRecord) -> None:
+        rate = getattr(provider, "rate_per_second", None)
+        concurrency = getattr(provider, "concurrency", None)
+        wanted = (
+            float(rate) if rate else self._client_options.get("requests_per_second", DEFAULT_RATE),
+            int(concurrency)
+            if concurrency
+            else self._client_options.get("max_concurrency", DEFAULT_CONCURRENCY),
+        )
+        if (client.lane.rate, client.lane.concurrency) != wanted:
+            client.lane.configure(*wanted)
+
+    def make_client(
+        self, api_url: str, api_key: str, name: str = "", *, lane_key: str | None = None
+    ) -> ProviderAPI:
         """An uncached client, e.g. to check a provider before saving it (/addprovider)."""
         if is_demo_url(api_url):
             return self.demo
-        return SmmApiClient(self.http, api_url, api_key, name=name, **self._client_options)
+        return SmmApiClient(
+            self.http, api_url, api_key, name=name, lane_key=lane_key, slots=self.slots,
+            **self._client_options,
+        )  # fmt: skip
 
     def forget(self, provider_id: Any) -> None:
         """Drop the cached client of a deleted provider."""

@@ -60,13 +60,13 @@ def _float(text: str | None) -> float | None:
         return None
 
 
-def looks_like_waf(response: httpx.Response, text: str) -> bool:
-    if response.status_code not in (403, 429, 503):
+def looks_like_waf(status: int, headers: httpx.Headers, text: str) -> bool:
+    if status not in (403, 429, 503):
         return False
-    server = response.headers.get("server", "").lower()
+    server = headers.get("server", "").lower()
     lowered = text[:2000].lower()
     return (
         "cloudflare" in server
-        or "cf-ray" in response.headers
+        or "cf-ray" in headers
         or any(marker in lowered for marker in _WAF_MARKERS)
     )

@@ -24,6 +24,7 @@ from core.submission import STUCK_AFTER, due_queued_orders, recover_interrupted,
 from core.watch import check_balances, check_prices, check_stale_orders
 from db.models import Order
 from providers import ProviderRegistry
+from scheduler.pacing import Pacer
 from scheduler.sender import OutboxSender
 from scheduler.setup import PeriodicJob
 
@@ -117,10 +118,11 @@ def build_jobs(
     registry: ProviderRegistry,
     bot: Bot,
     i18n: I18n,
+    pacer: Pacer | None = None,
     **_: Any,
 ) -> list[PeriodicJob]:
     admins = settings.admin_ids
-    sender = OutboxSender(bot, sessionmaker, i18n, currency=settings.currency)
+    sender = OutboxSender(bot, sessionmaker, i18n, currency=settings.currency, pacer=pacer)
 
     async def submit() -> None:
         await submit_due_orders(sessionmaker, registry, admins)

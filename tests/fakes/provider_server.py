@@ -13,8 +13,11 @@ most owners connect. Tests (and a bot running as a subprocess) talk to it over r
 
 Faults (per action, or "*" for all): timeout, http_500, http_500_json, html (Cloudflare 503),
 maintenance (200 HTML), malformed_json, empty_body, disconnect, not_enough_funds,
-rate_limited (429 + Retry-After), bad_entry (multi status: one id answers an error).
-For timeout / malformed_json / empty_body / disconnect the request IS processed first (an
+rate_limited (429 + Retry-After), bad_entry (multi status: one id answers an error),
+trickle (the answer one byte per ``trickle_interval`` seconds, padded so it never ends), huge
+(``huge_bytes`` of whitespace before the answer).
+For timeout / malformed_json / empty_body / disconnect / trickle / huge the request IS
+processed first (an
 ``add`` creates and charges the order), which is exactly the ambiguous case. For a refused
 connection use ``FakeProvider.closed_url()`` or ``await fp.stop()``.
 """
@@ -22,6 +25,7 @@ connection use ``FakeProvider.closed_url()`` or ``await fp.stop()``.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import socket
 from collections import defaultdict
@@ -46,9 +50,13 @@ FAULTS = frozenset(
         "not_enough_funds",
         "rate_limited",
         "bad_entry",
+        "trickle",
+        "huge",
     }
 )
-_PROCESS_FIRST = frozenset({"timeout", "malformed_json", "empty_body", "disconnect"})
+_PROCESS_FIRST = frozenset(
+    {"timeout", "malformed_json", "empty_body", "disconnect", "trickle", "huge"}
+)
 _CLOUDFLARE_PAGE = (
     '<!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title></head>'
     "<body><noscript>Enable JavaScript and cookies to continue</noscript></body></html>"
@@ -95,10 +103,14 @@ class FakeProvider(PerfectPanel):
         currency: str = "USD",
         timeout_sleep: float = 5.0,
         retry_after: str = "1",
+        trickle_interval: float = 1.0,
+        huge_bytes: int = 5 * 1024 * 1024,
     ) -> None:
         super().__init__(api_key, balance=balance, currency=currency)
         self.timeout_sleep = timeout_sleep  # the "timeout" fault; above the client's read timeout
         self.retry_after = retry_after  # Retry-After of the "rate_limited" fault
+        self.trickle_interval = trickle_interval
+        self.huge_bytes = huge_bytes
         self.requests: list[RecordedRequest] = []
         self.responses: dict[str, list[CannedResponse]] = defaultdict(list)
         self.faults: dict[str, str] = {}
@@ -215,12 +227,29 @@ class FakeProvider(PerfectPanel):
         if fault == "timeout":
             await asyncio.sleep(self.timeout_sleep)
             return _json(body)
+        if fault in ("trickle", "huge"):
+            return await self._stream(request, fault, json.dumps(body).encode())
         if fault == "disconnect":
             if request.transport is not None:
                 request.transport.close()
             return web.Response(status=200)
         text = "" if fault == "empty_body" else json.dumps(body)[:-3]
         return web.Response(status=200, text=text, content_type="application/json")
+
+    async def _stream(self, request: web.Request, fault: str, body: bytes) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        if fault == "huge":
+            pad = b" " * 65536
+            for _ in range(self.huge_bytes // len(pad)):
+                await response.write(pad)
+            await response.write(body)
+        else:  # trickle: the answer, then spaces, one byte at a time, for as long as asked
+            for byte in itertools.chain(body, itertools.repeat(ord(" "))):
+                await response.write(bytes([byte]))
+                await asyncio.sleep(self.trickle_interval)
+        await response.write_eof()
+        return response
 
     def _take(self, queue: list[CannedResponse] | None) -> CannedResponse | None:
         if not queue:

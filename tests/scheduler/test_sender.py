@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -350,3 +352,49 @@ async def test_an_overlong_provider_string_still_makes_a_valid_message(outbox: O
     [text] = outbox.texts(ADMIN)
     assert "Service 7" in text and "Followers & more" in text and "/setprice" in text
     assert (await outbox.rows())[row_id].status == "sent"
+
+
+@pytest.mark.skipif(not os.environ.get("TEST_REDIS_URL"), reason="TEST_REDIS_URL not set")
+async def test_two_replicas_share_telegrams_pace_through_redis(any_database_url: str) -> None:
+    """With Redis the limits hold for the bot as a whole: two replicas together send at most
+    25 messages in any second and at most one per chat per second (SPEC §9)."""
+    from redis.asyncio import Redis
+
+    from providers.ratelimit import RedisSlots
+    from scheduler.pacing import SharedPacer
+
+    redis = Redis.from_url(os.environ["TEST_REDIS_URL"])
+    prefix = f"test-pace-{time.monotonic_ns()}:"
+    chats = list(range(4001, 4041))
+    engines = [create_engine(any_database_url) for _ in range(2)]
+    async with FakeTelegram() as fake:
+        bots = [fake.create_bot() for _ in engines]
+        replicas = [
+            Outbox(fake, bot, make_sessionmaker(engine), create_i18n("en"))
+            for bot, engine in zip(bots, engines, strict=True)
+        ]
+        try:
+            await replicas[0].users(*chats)
+            for chat in chats:
+                for order_id in (1, 2):
+                    await replicas[0].enqueue(chat, payload=status_payload(order_id))
+            await asyncio.gather(
+                *(
+                    r.drain(r.sender(batch=10, pacer=SharedPacer(RedisSlots(redis, prefix))))
+                    for r in replicas
+                )
+            )
+        finally:
+            for bot in bots:
+                await bot.session.close()
+            for engine in engines:
+                await engine.dispose()
+            await redis.aclose()
+    calls = fake.calls_of("sendMessage")
+    assert len(calls) == 80
+    times = sorted(c.at for c in calls)
+    busiest = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
+    assert busiest <= 25, busiest
+    for chat in chats:
+        at = sorted(c.at for c in calls if c.params["chat_id"] == chat)
+        assert at[1] - at[0] >= 1.0, (chat, at)
