@@ -158,6 +158,8 @@ async def run_order_flow(customers: int, database: str | None) -> FlowResult:
         )  # fmt: skip
         app = await create_app(settings, migrate=False)
         bot_session = LocalBotSession()
+        for middleware in app.bot.session.middleware:  # what the app put on its session
+            bot_session.middleware(middleware)
         app.bot.session = bot_session
         ids = [FIRST_CUSTOMER + i for i in range(customers + 1)]
         await seed(app, provider.url, provider.api_key, ids)

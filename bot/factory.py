@@ -28,15 +28,16 @@ log = logging.getLogger(__name__)
 
 
 def create_bot(settings: Settings) -> Bot:
-    keep_response_types()
     session = None
     if settings.telegram_api_url:
         session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
-    return Bot(
+    bot = Bot(
         token=settings.bot_token.get_secret_value(),
         session=session,
         default=DefaultBotProperties(parse_mode=ParseMode.HTML),
     )
+    keep_response_types(bot)
+    return bot
 
 
 def create_storage(settings: Settings) -> tuple[BaseStorage, BaseEventIsolation]:

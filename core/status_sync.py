@@ -21,28 +21,30 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from core import notify
-from core.after_sale import active_orders_by_provider, apply_provider_status
-from core.statuses import ACTIVE_STATUSES
+from core.after_sale import apply_provider_status
+from core.statuses import ACTIVE_STATUSES, PROVIDER_TO_PANEL
 from db.engine import write_tx
-from db.models import Order, Provider, ProviderError, Refill, Service
+from db.models import Order, Provider, Refill, Service
+from db.models import ProviderError as ProviderErrorRow
 from db.types import utcnow
 from providers import (
     MAX_IDS_PER_REQUEST,
     TERMINAL_STATUSES,
     MultiStatusResult,
+    OrderLookupError,
     OrderStatus,
     ProviderAPI,
+    ProviderError,
     ProviderRegistry,
     RefillStatus,
 )
-from providers import ProviderError as ProviderFailure
 
 log = logging.getLogger(__name__)
 
@@ -84,19 +86,20 @@ async def sync_order_statuses(
     registry: ProviderRegistry,
     *,
     chunk_size: int = MAX_IDS_PER_REQUEST,
+    provider_ids: Iterable[int] | None = None,
 ) -> SyncReport:
-    """One cycle over every active order with a provider order id."""
+    """One cycle over every active order with a provider order id (of `provider_ids` only,
+    when given: the scheduler runs each provider on its own)."""
     async with sessionmaker() as session:
-        grouped = await active_orders_by_provider(session)
+        grouped = await active_remote_ids(session, provider_ids)
         providers = await _providers(session, grouped)
     report = SyncReport(providers=len(providers))
     writer = asyncio.Lock()
     jobs = []
-    for provider_id, orders in grouped.items():
+    for provider_id, remote in grouped.items():
         provider = providers.get(provider_id)
         if provider is None:
             continue
-        remote = [(o.id, o.provider_order_id or "") for o in orders]
         jobs.append(
             _sync_provider_orders(
                 sessionmaker, registry.get(provider), provider, remote, chunk_size, writer
@@ -105,6 +108,24 @@ async def sync_order_statuses(
     for part in await asyncio.gather(*jobs):
         report.merge(part)
     return report
+
+
+async def active_remote_ids(
+    session: AsyncSession, provider_ids: Iterable[int] | None = None
+) -> dict[int, list[tuple[int, str]]]:
+    """(order id, provider order id) of the active orders, per provider: plain tuples, so
+    100,000 active orders cost a few MB, not 100,000 ORM objects."""
+    query = (
+        select(Order.id, Order.provider_id, Order.provider_order_id)
+        .where(Order.status.in_(list(ACTIVE_STATUSES)), Order.provider_order_id.is_not(None))
+        .order_by(Order.id)
+    )
+    if provider_ids is not None:
+        query = query.where(Order.provider_id.in_(list(provider_ids)))
+    grouped: dict[int, list[tuple[int, str]]] = {}
+    for order_id, provider_id, remote in await session.execute(query):
+        grouped.setdefault(provider_id or 0, []).append((order_id, remote or ""))
+    return grouped
 
 
 async def _providers(session: AsyncSession, ids: Iterable[int]) -> dict[int, Provider]:
@@ -165,9 +186,49 @@ async def _confirm_positional(api: ProviderAPI, result: MultiStatusResult) -> No
             continue
         try:
             result.results[remote] = await api.status(remote)
-        except ProviderFailure:
+        except ProviderError:
             del result.results[remote]
             result.missing.append(remote)
+
+
+_SEEN = (
+    Order.id, Order.status, Order.provider_status, Order.start_count, Order.remains, Order.cost,
+    Order.provider_order_id, Order.last_error,
+)  # fmt: skip
+
+
+def _moves(row: Any, entry: OrderStatus | OrderLookupError | None) -> bool:
+    """Whether applying this answer would change the order (compared on plain columns)."""
+    if entry is None:
+        return False
+    if not isinstance(entry, OrderStatus):
+        return row.last_error != _refused_note(entry)
+    new = PROVIDER_TO_PANEL.get(entry.status)
+    return (
+        (new is not None and new != row.status)
+        or row.provider_status != (entry.raw_status or entry.status)[:64]
+        or (entry.start_count is not None and entry.start_count != row.start_count)
+        or (entry.remains is not None and entry.remains != row.remains)
+        or (entry.charge is not None and entry.charge != row.cost)
+    )
+
+
+def _refused_note(error: OrderLookupError) -> str:
+    return f"status: {error.message}"[:2000]
+
+
+async def changed_in_chunk(
+    session: AsyncSession, provider_id: int, chunk: list[tuple[int, str]], result: MultiStatusResult
+) -> list[int]:
+    """The orders of a chunk the answer changes: one plain SELECT, compared in memory."""
+    rows = await session.execute(
+        select(*_SEEN).where(
+            Order.id.in_([order_id for order_id, _ in chunk]),
+            Order.status.in_(list(ACTIVE_STATUSES)),
+            Order.provider_id == provider_id,
+        )
+    )
+    return [row.id for row in rows if _moves(row, result.results.get(row.provider_order_id or ""))]
 
 
 async def apply_status_chunk(
@@ -176,49 +237,58 @@ async def apply_status_chunk(
     chunk: list[tuple[int, str]],
     result: MultiStatusResult,
 ) -> SyncReport:
-    """Apply one chunk's answer in one transaction (all of it, or none after a crash)."""
-    report = SyncReport()
-    async with sessionmaker() as session, write_tx(session):
-        orders = await session.scalars(
-            select(Order)
-            .where(Order.id.in_([order_id for order_id, _ in chunk]))
-            .where(Order.status.in_(list(ACTIVE_STATUSES)), Order.provider_id == provider_id)
-            .options(selectinload(Order.service))
-            .order_by(Order.id)
-            .with_for_update(skip_locked=True, of=Order)
-        )
-        for order in list(orders):
-            entry = result.results.get(order.provider_order_id or "")
-            if isinstance(entry, OrderStatus):
-                order_id = order.id
-                # One savepoint per order: an answer this order cannot take (a number too
-                # big to store, say) is undone alone instead of failing the chunk every cycle.
-                try:
-                    async with session.begin_nested():
-                        changed = await apply_provider_status(session, order, entry)
-                except Exception as exc:
-                    log.exception("status sync: the answer for order %s was not applied", order_id)
-                    report.refused += 1
-                    await session.execute(
-                        update(Order)
-                        .where(Order.id == order_id)
-                        .values(last_error=f"status: not applied: {exc!r}"[:2000])
-                    )
-                    continue
-                if changed:
-                    report.changed += 1
-            elif entry is not None:  # the provider refused this id: note it, keep the order
-                report.refused += 1
-                note = f"status: {entry.message}"[:2000]
-                if order.last_error != note:
-                    order.last_error = note
-        report.missing = len(result.missing)
-        report.failed = len(result.failed)
-        if result.failed:
-            error = next(iter(result.failed.values()))
-            await _record_failure(session, provider_id, "status", error)
-            report.errors.append(repr(error))
+    """Apply one chunk's answer: compared in bulk first, then only the orders it changes are
+    loaded and written, in one transaction (all of it, or none after a crash). Nothing
+    changed and nothing failed: no write at all."""
+    report = SyncReport(missing=len(result.missing), failed=len(result.failed))
+    async with sessionmaker() as session:
+        changed = await changed_in_chunk(session, provider_id, chunk, result)
+        if not changed and not result.failed:
+            return report
+        async with write_tx(session):
+            orders = await session.scalars(
+                select(Order)
+                .where(Order.id.in_(changed))
+                .where(Order.status.in_(list(ACTIVE_STATUSES)), Order.provider_id == provider_id)
+                .options(selectinload(Order.service))
+                .order_by(Order.id)
+                .with_for_update(skip_locked=True, of=Order)
+            )
+            for order in list(orders):
+                await _apply_one(session, order, result, report)
+            if result.failed:
+                error = next(iter(result.failed.values()))
+                await _record_failure(session, provider_id, "status", error)
+                report.errors.append(repr(error))
     return report
+
+
+async def _apply_one(
+    session: AsyncSession, order: Order, result: MultiStatusResult, report: SyncReport
+) -> None:
+    entry = result.results.get(order.provider_order_id or "")
+    if not isinstance(entry, OrderStatus):
+        if entry is not None:  # the provider refused this id: note it, keep the order
+            report.refused += 1
+            order.last_error = _refused_note(entry)
+        return
+    order_id = order.id
+    # One savepoint per order: an answer this order cannot take (a number too big to store,
+    # say) is undone alone instead of failing the chunk every cycle.
+    try:
+        async with session.begin_nested():
+            changed = await apply_provider_status(session, order, entry)
+    except Exception as exc:
+        log.exception("status sync: the answer for order %s was not applied", order_id)
+        report.refused += 1
+        await session.execute(
+            update(Order)
+            .where(Order.id == order_id)
+            .values(last_error=f"status: not applied: {exc!r}"[:2000])
+        )
+        return
+    if changed:
+        report.changed += 1
 
 
 async def _record_failure(
@@ -226,7 +296,7 @@ async def _record_failure(
 ) -> None:
     message = (str(error) or type(error).__name__)[:2000]
     session.add(
-        ProviderError(
+        ProviderErrorRow(
             provider_id=provider_id,
             action=action,
             code=getattr(error, "code", None) or type(error).__name__,
