@@ -18,12 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from core import billing, notify
+from core.audit import audit
 from core.money import ZERO
 from core.ordering import change_status, partial_refund
 from core.statuses import LedgerKind, OrderStatus
 from core.submission import submit_order
 from db.engine import write_tx
-from db.models import AdminAuditLog, LedgerEntry, Order, Provider
+from db.models import LedgerEntry, Order, Provider
 from providers import ProviderRegistry
 
 # Review reasons where the provider provably never received the order: resending is safe.
@@ -52,20 +53,6 @@ class ActionError(Exception):
         super().__init__(code)
         self.code = code
         self.details = details
-
-
-def audit(
-    session: AsyncSession,
-    admin_id: int,
-    action: str,
-    target: str | None,
-    before: dict[str, Any] | None = None,
-    after: dict[str, Any] | None = None,
-) -> AdminAuditLog:
-    """One audit row, in the caller's transaction."""
-    row = AdminAuditLog(admin_id=admin_id, action=action, target=target, before=before, after=after)
-    session.add(row)
-    return row
 
 
 def order_snapshot(order: Order) -> dict[str, Any]:

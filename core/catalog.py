@@ -1,7 +1,7 @@
 """The panel's catalogue as admins shape it: mapping, prices, service switches, listings.
 
 Import lives in core.catalog_import, provider accounts in core.provider_accounts. Every
-change is audited (core.admin_actions.audit); a price set by hand is recorded as a
+change is audited (core.audit); a price set by hand is recorded as a
 "service.setprice" audit row, which is also how a re-import knows to leave that price alone.
 """
 
@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from core.admin_actions import audit
+from core.audit import audit
 from core.pricing import input_kind
 from db.engine import write_tx
 from db.models import AdminAuditLog, Category, Provider, ProviderService, Service

@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import notify
-from core.admin_actions import audit
+from core.audit import audit
 from core.catalog import CatalogError, manually_priced, provider_by_name
 from core.health import PRICE_ABOVE, price_alert
 from core.links import guess_platform

@@ -11,7 +11,7 @@ import httpx
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.admin_actions import audit
+from core.audit import audit
 from core.catalog import CatalogError, provider_by_name
 from db.engine import write_tx
 from db.models import Provider, Service
