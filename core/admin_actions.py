@@ -2,7 +2,7 @@
 
 Every action runs in one short write transaction that re-reads the order, so a button
 pressed on a stale message acts on the order as it is now. Status changes and refunds go
-through core.ordering.change_status: history row, customer notification, and refunds at
+through core.lifecycle.change_status: history row, customer notification, and refunds at
 most once per reason, never more than charge − refunded. Provider calls (resend) happen
 outside any transaction, through core.submission.
 """
@@ -13,14 +13,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 
 from core import billing, notify
 from core.audit import audit
+from core.lifecycle import change_status, load_order, partial_refund
 from core.money import ZERO
-from core.ordering import change_status, partial_refund
 from core.statuses import LedgerKind, OrderStatus
 from core.submission import submit_order
 from db.engine import write_tx
@@ -66,26 +64,8 @@ def order_snapshot(order: Order) -> dict[str, Any]:
     }
 
 
-async def load_order(
-    session: AsyncSession, order_id: int, *, for_update: bool = False
-) -> Order | None:
-    """The order as it is now, with service, provider and history. `for_update` locks the
-    row (PostgreSQL) so the submitter's conditional claim waits for this transaction."""
-    stmt = select(Order).where(Order.id == order_id)
-    if for_update:
-        stmt = stmt.with_for_update(of=Order)
-    return await session.scalar(
-        stmt.options(
-            selectinload(Order.service),
-            selectinload(Order.provider),
-            selectinload(Order.history),
-            selectinload(Order.user),
-        ).execution_options(populate_existing=True)
-    )
-
-
 async def _order_for_update(session: AsyncSession, order_id: int) -> Order:
-    order = await load_order(session, order_id, for_update=True)
+    order = await load_order(session, order_id, for_update=True, details=True)
     if order is None:
         raise ActionError("order_not_found", order_id=order_id)
     if order.status == OrderStatus.SUBMITTING:
@@ -341,6 +321,6 @@ async def resend(
         )
         audit(session, admin_id, "order.resend", f"order:{order.id}", before, order_snapshot(order))
     await submit_order(session, registry, order_id, admin_ids=admin_ids)
-    order = await load_order(session, order_id)
+    order = await load_order(session, order_id, details=True)
     assert order is not None
     return order

@@ -7,14 +7,13 @@ from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 
-from core.ordering import OrderError, change_status, partial_refund, user_order
-from core.statuses import ACTIVE_STATUSES, PROVIDER_TO_PANEL, OrderStatus
+from core.lifecycle import change_status, load_order
+from core.ordering import OrderError, user_order
+from core.statuses import OrderStatus
 from db.engine import write_tx
 from db.models import Order, ProviderError, Refill
 from db.types import utcnow
-from providers import OrderStatus as ProviderStatus
 from providers import ProviderRegistry
 
 REFILLABLE = frozenset({OrderStatus.COMPLETED})
@@ -51,51 +50,6 @@ async def open_refill(session: AsyncSession, order_id: int) -> bool:
 
 def can_cancel(order: Order) -> bool:
     return order.service.cancel and order.status in CANCELABLE and not order.start_count
-
-
-async def apply_provider_status(
-    session: AsyncSession, order: Order, status: ProviderStatus
-) -> bool:
-    """Apply one status answer in the caller's transaction; True if the panel status changed.
-
-    Partial refunds charge × remains / quantity (rounded down), canceled/refunded/failed the
-    whole charge; each refund is keyed per order and reason, so a status seen twice, a retry
-    or a restart never refunds twice. Unknown provider statuses change nothing but the raw
-    status kept for admins.
-    """
-    order.provider_status = (status.raw_status or status.status)[:64]
-    if status.start_count is not None:
-        order.start_count = status.start_count
-    if status.remains is not None:
-        order.remains = status.remains
-    if status.charge is not None:
-        order.cost = status.charge
-    new = PROVIDER_TO_PANEL.get(status.status)
-    if new is None or new == order.status:
-        return False
-    name = order.service.name
-    if new == OrderStatus.PARTIAL:
-        if status.remains is None:  # a refund needs remains: let a human look
-            order.error_code = "partial_without_remains"
-            await change_status(
-                session,
-                order,
-                OrderStatus.REVIEW,
-                service_name=name,
-                note="Partial without remains",
-            )
-            return True
-        refund = partial_refund(order.charge, order.quantity, status.remains)
-        await change_status(
-            session, order, new, service_name=name, refund=refund, refund_reason="partial"
-        )
-    elif new in (OrderStatus.CANCELED, OrderStatus.FAILED):
-        await change_status(
-            session, order, new, service_name=name, refund=order.charge, refund_reason=str(new)
-        )
-    else:
-        await change_status(session, order, new, service_name=name)
-    return True
 
 
 @dataclass
@@ -149,7 +103,8 @@ async def request_cancel(
         return RequestResult(False, "cancel_not_available")
     if order.status == OrderStatus.QUEUED:
         async with write_tx(session):
-            order = await _reload(session, order.id)
+            order = await load_order(session, order.id, for_update=True)
+            assert order is not None
             if order.status != OrderStatus.QUEUED:  # picked up by the submitter meanwhile
                 return RequestResult(False, "cancel_not_available")
             await change_status(
@@ -182,30 +137,3 @@ async def request_cancel(
             )
         return RequestResult(False, "provider_refused", error.reason if error else None)
     return RequestResult(True, "cancel_requested")
-
-
-async def _reload(session: AsyncSession, order_id: int) -> Order:
-    """The order as committed now, its row locked (PostgreSQL): a submitter's claim committed
-    meanwhile is seen, and one not yet made waits for this transaction."""
-    order = await session.scalar(
-        select(Order)
-        .where(Order.id == order_id)
-        .with_for_update(of=Order)
-        .options(selectinload(Order.service), selectinload(Order.provider))
-        .execution_options(populate_existing=True)
-    )
-    assert order is not None
-    return order
-
-
-async def active_orders_by_provider(session: AsyncSession) -> dict[int, list[Order]]:
-    rows = await session.scalars(
-        select(Order)
-        .where(Order.status.in_(list(ACTIVE_STATUSES)), Order.provider_order_id.is_not(None))
-        .options(selectinload(Order.service))
-        .order_by(Order.id)
-    )
-    grouped: dict[int, list[Order]] = {}
-    for order in rows:
-        grouped.setdefault(order.provider_id or 0, []).append(order)
-    return grouped

@@ -18,12 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from core import billing, notify
-from core.money import ZERO, round_down
+from core.money import ZERO
 from core.pricing import ORDERABLE_TYPES, charge_for, check_quantity, input_kind
 from core.statuses import OrderStatus
 from db.engine import write_tx
 from db.models import Category, Order, OrderStatusChange, Service, User
-from db.types import utcnow
 
 
 class OrderError(Exception):
@@ -212,66 +211,6 @@ async def create_order(
             {"order_id": order.id, "service": service.name},
         )
     return order
-
-
-async def change_status(
-    session: AsyncSession,
-    order: Order,
-    new: str,
-    *,
-    service_name: str,
-    note: str | None = None,
-    admin_id: int | None = None,
-    notify_customer: bool = True,
-    refund: Decimal = ZERO,
-    refund_reason: str | None = None,
-) -> Decimal:
-    """Move an order to `new` in the caller's transaction: history row, refund (at most what
-    is left of the charge, once per reason) and the customer's notification. Returns the
-    amount refunded."""
-    old = order.status
-    refunded = ZERO
-    if refund > 0 and refund_reason:
-        amount = min(round_down(refund), order.charge - order.refunded)
-        entry = await billing.refund(
-            session,
-            order.user_id,
-            order.id,
-            amount,
-            reason=refund_reason,
-            admin_id=admin_id,
-        )
-        if entry is not None:
-            order.refunded += amount
-            refunded = amount
-    if new == old and not refunded:
-        return refunded
-    order.status = new
-    order.status_changed_at = utcnow()
-    change = OrderStatusChange(
-        order_id=order.id, old_status=old, new_status=new, note=note, admin_id=admin_id
-    )
-    session.add(change)
-    await session.flush()
-    if notify_customer:
-        notify.order_status_changed(
-            session,
-            order,
-            old,
-            new,
-            service_name=service_name,
-            refund=refunded or None,
-            history_id=change.id,
-        )
-    return refunded
-
-
-def partial_refund(charge: Decimal, quantity: int, remains: int) -> Decimal:
-    """charge × remains / quantity, remains clamped to [0, quantity], rounded down."""
-    if quantity <= 0:
-        return ZERO
-    remains = min(max(remains, 0), quantity)
-    return round_down(charge * remains / quantity)
 
 
 async def order_by_key(session: AsyncSession, user_id: int, key: str) -> Order | None:

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from core import notify
-from core.after_sale import apply_provider_status
+from core.lifecycle import apply_provider_status
 from core.statuses import ACTIVE_STATUSES, PROVIDER_TO_PANEL
 from db.engine import write_tx
 from db.models import Order, Provider, Refill, Service

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from core import notify
-from core.ordering import change_status
+from core.lifecycle import change_status, load_order
 from core.pricing import input_kind, lines_field
 from core.statuses import OrderStatus
 from db.engine import write_tx
@@ -79,7 +79,7 @@ async def submit_order(
             )
             .values(status=OrderStatus.SUBMITTING, attempts=Order.attempts + 1, updated_at=utcnow())
         )
-        order = await _load(session, order_id)
+        order = await load_order(session, order_id, for_update=True)
         if order is None or claimed.rowcount != 1:
             return order
         service, provider = order.service, order.provider
@@ -97,7 +97,7 @@ async def submit_order(
         request = add_request(order, service)
     outcome = await registry.get(provider).add(request)
     async with write_tx(session):
-        order = await _load(session, order_id)
+        order = await load_order(session, order_id, for_update=True)
         assert order is not None and order.provider is not None
         if order.status != OrderStatus.SUBMITTING:
             # Taken for stuck and moved to review meanwhile (an admin may already act on it):
@@ -121,18 +121,6 @@ def _note_late_outcome(order: Order, outcome: AddOutcome) -> None:
         order.provider_order_id = outcome.provider_order_id
     detail = outcome.provider_order_id or (outcome.error.message if outcome.error else "")
     order.last_error = f"late add answer: {outcome.kind} {detail}"[:2000]
-
-
-async def _load(session: AsyncSession, order_id: int) -> Order | None:
-    """The order, its row locked (PostgreSQL): an admin's change in flight is waited for and
-    seen, never overwritten by the add answer."""
-    return await session.scalar(
-        select(Order)
-        .where(Order.id == order_id)
-        .with_for_update(of=Order)
-        .options(selectinload(Order.service), selectinload(Order.provider))
-        .execution_options(populate_existing=True)
-    )
 
 
 async def apply_add_outcome(

@@ -6,8 +6,9 @@ from decimal import Decimal
 
 from sqlalchemy import delete, func, select, update
 
-from core.after_sale import apply_provider_status, open_refill, request_cancel
-from core.ordering import OrderError, partial_refund
+from core.after_sale import open_refill, request_cancel
+from core.lifecycle import apply_provider_status, partial_refund
+from core.ordering import OrderError
 from core.statuses import OrderStatus
 from db.engine import write_tx
 from db.models import LedgerEntry, Notification, Order, OrderStatusChange, Refill

@@ -9,7 +9,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import admin_actions
-from core.admin_actions import load_order
+from core.lifecycle import load_order
 from core.statuses import OrderStatus
 from handlers.admin.common import amount, answer_long, to_amount, to_int, usage
 from handlers.admin.orders.actions import (
@@ -37,7 +37,7 @@ async def order_command(
     if order_id is None:
         await message.answer(usage("/order ORDER_ID"))
         return
-    order = await load_order(session, order_id)
+    order = await load_order(session, order_id, details=True)
     if order is None:
         await message.answer(_("No order #{id}.").format(id=order_id))
         return
@@ -146,7 +146,7 @@ async def order_button(
     if action == "set":
         await do_set_status(message, session, admin_id, order_id, callback_data.value, currency)
         return
-    order = await load_order(session, order_id)
+    order = await load_order(session, order_id, details=True)
     if order is None:
         await message.answer(_("No order #{id}.").format(id=order_id))
         return

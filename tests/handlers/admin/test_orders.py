@@ -8,7 +8,7 @@ from aiogram.types import Update
 from sqlalchemy import select
 
 from core import notify
-from core.ordering import change_status
+from core.lifecycle import change_status
 from core.submission import submit_order
 from db.engine import write_tx
 from db.models import AdminAuditLog, LedgerEntry, Notification, Order
