@@ -14,7 +14,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.after_sale import (
+from core.customer_requests import (
     RequestResult,
     can_cancel,
     can_refill,

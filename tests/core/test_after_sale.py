@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from sqlalchemy import delete, func, select, update
 
-from core.after_sale import open_refill, request_cancel
+from core.customer_requests import open_refill, request_cancel
 from core.lifecycle import apply_provider_status, partial_refund
 from core.ordering import OrderError
 from core.statuses import OrderStatus

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 import core.status_sync
-from core.after_sale import request_refill
+from core.customer_requests import request_refill
 from core.status_sync import REFILL_STATUS, sync_order_statuses, sync_refill_statuses
 from core.statuses import OrderStatus
 from db.models import Refill

@@ -1,4 +1,4 @@
-"""What happens to an order after submission: provider statuses, refunds, refills, cancels."""
+"""What a customer asks of an order after submission: a refill, a cancel (SPEC §5)."""
 
 from __future__ import annotations
 
