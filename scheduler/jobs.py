@@ -8,21 +8,17 @@ are sent, and the watches take a transaction-level advisory lock on PostgreSQL.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot
 from aiogram.utils.i18n import I18n
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.status_sync import sync_order_statuses, sync_refill_statuses
-from core.statuses import OrderStatus
-from core.submission import STUCK_AFTER, due_queued_orders, recover_interrupted, submit_order
+from core.submission import STUCK_AFTER, recover_interrupted, submit_due_orders
 from core.watch import check_balances, check_prices, check_stale_orders
-from db.models import Order
 from providers import ProviderRegistry
 from scheduler.pacing import Pacer
 from scheduler.sender import OutboxSender
@@ -38,7 +34,6 @@ BALANCE_INTERVAL = 600.0
 PRICE_INTERVAL = 3600.0
 STALE_INTERVAL = 1800.0
 STUCK_INTERVAL = 60.0
-SUBMIT_BATCH = 50
 
 
 async def recover_on_startup(
@@ -67,48 +62,6 @@ async def recover_stuck(
     if ids:
         log.warning("%d stuck submission(s) moved to review", len(ids))
     return ids
-
-
-async def submit_due_orders(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    registry: ProviderRegistry,
-    admin_ids: frozenset[int],
-    *,
-    batch: int = SUBMIT_BATCH,
-) -> int:
-    """Due queued orders, oldest first, one lane per provider (lanes run side by side).
-
-    An order that comes back queued put its provider into backoff: the rest of that lane
-    waits for a later run instead of asking the provider again at once.
-    """
-    async with sessionmaker() as session:
-        ids = await due_queued_orders(session, limit=batch)
-        if not ids:
-            return 0
-        rows = await session.execute(
-            select(Order.id, Order.provider_id).where(Order.id.in_(ids)).order_by(Order.id)
-        )
-        lanes: dict[int | None, list[int]] = {}
-        for order_id, provider_id in rows:
-            lanes.setdefault(provider_id, []).append(order_id)
-
-    async def lane(order_ids: list[int]) -> int:
-        submitted = 0
-        async with sessionmaker() as session:
-            for order_id in order_ids:
-                try:
-                    order = await submit_order(
-                        session, registry, order_id, admin_ids=admin_ids, notify_customer=True
-                    )
-                except Exception:
-                    log.exception("submission of order %s failed", order_id)
-                    return submitted
-                submitted += 1
-                if order is not None and order.status == OrderStatus.QUEUED:
-                    return submitted
-        return submitted
-
-    return sum(await asyncio.gather(*(lane(ids) for ids in lanes.values())))
 
 
 def build_jobs(

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from core.ordering import OrderDraft, place_order
 from core.statuses import OrderStatus
-from scheduler.jobs import submit_due_orders
+from core.submission import submit_due_orders
 from tests.harness.panel import Panel
 from tests.harness.settings import ADMINS, CUSTOMER
 
