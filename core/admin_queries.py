@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from db.models import Order, Provider, ProviderError, User
+from db.models import Order, Provider, ProviderFailure, User
 
 
 async def fresh_user(session: AsyncSession, user_id: int) -> User | None:
@@ -62,14 +62,14 @@ async def orders_in(
 
 async def recent_provider_errors(
     session: AsyncSession, *, provider_id: int | None = None, limit: int
-) -> list[tuple[ProviderError, str]]:
+) -> list[tuple[ProviderFailure, str]]:
     """The newest recorded provider errors with the provider's name, of one provider or all."""
     stmt = (
-        select(ProviderError, Provider.name)
-        .join(Provider, Provider.id == ProviderError.provider_id)
-        .order_by(ProviderError.id.desc())
+        select(ProviderFailure, Provider.name)
+        .join(Provider, Provider.id == ProviderFailure.provider_id)
+        .order_by(ProviderFailure.id.desc())
         .limit(limit)
     )
     if provider_id is not None:
-        stmt = stmt.where(ProviderError.provider_id == provider_id)
+        stmt = stmt.where(ProviderFailure.provider_id == provider_id)
     return [(error, name) for error, name in (await session.execute(stmt)).all()]

@@ -12,7 +12,7 @@ from core.lifecycle import change_status, load_order
 from core.ordering import OrderError, user_order
 from core.statuses import OrderStatus
 from db.engine import write_tx
-from db.models import Order, ProviderError, Refill
+from db.models import Order, ProviderFailure, Refill
 from db.types import utcnow
 from providers import ProviderRegistry
 
@@ -79,7 +79,7 @@ async def request_refill(
             error = result.error if result else None
             message = error.message if error else "no answer for this order"
             session.add(
-                ProviderError(
+                ProviderFailure(
                     provider_id=provider.id,
                     action="refill",
                     order_id=order.id,
@@ -128,7 +128,7 @@ async def request_cancel(
         async with write_tx(session):
             message = error.message if error else "no answer for this order"
             session.add(
-                ProviderError(
+                ProviderFailure(
                     provider_id=provider.id,
                     action="cancel",
                     order_id=order.id,

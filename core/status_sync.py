@@ -31,8 +31,7 @@ from core import notify
 from core.lifecycle import apply_provider_status
 from core.statuses import ACTIVE_STATUSES, PROVIDER_TO_PANEL
 from db.engine import write_tx
-from db.models import Order, Provider, Refill, Service
-from db.models import ProviderError as ProviderErrorRow
+from db.models import Order, Provider, ProviderFailure, Refill, Service
 from db.types import utcnow
 from providers import (
     MAX_IDS_PER_REQUEST,
@@ -296,7 +295,7 @@ async def _record_failure(
 ) -> None:
     message = (str(error) or type(error).__name__)[:2000]
     session.add(
-        ProviderErrorRow(
+        ProviderFailure(
             provider_id=provider_id,
             action=action,
             code=getattr(error, "code", None) or type(error).__name__,

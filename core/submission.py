@@ -23,7 +23,7 @@ from core.lifecycle import change_status, load_order
 from core.pricing import input_kind, lines_field
 from core.statuses import OrderStatus
 from db.engine import write_tx
-from db.models import Order, Provider, ProviderError, Service
+from db.models import Order, Provider, ProviderFailure, Service
 from db.types import utcnow
 from providers import AddOutcome, AddRequest, ApiError, ProviderRegistry
 
@@ -159,7 +159,7 @@ async def apply_add_outcome(
     code = error.code if isinstance(error, ApiError) else outcome.kind
     order.last_error, order.error_code = message[:2000], code
     session.add(
-        ProviderError(
+        ProviderFailure(
             provider_id=provider.id,
             action="add",
             order_id=order.id,

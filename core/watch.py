@@ -22,10 +22,9 @@ from core.locks import job_lock
 from core.money import format_money
 from core.statuses import ACTIVE_STATUSES, OrderStatus
 from db.engine import write_tx
-from db.models import Order, Provider, ProviderError, ProviderService, Service
+from db.models import Order, Provider, ProviderFailure, ProviderService, Service
 from db.types import utcnow
-from providers import ApiError, Balance, ProviderRegistry
-from providers import ProviderError as ProviderFailure
+from providers import ApiError, Balance, ProviderError, ProviderRegistry
 from providers import Service as RemoteService
 
 log = logging.getLogger(__name__)
@@ -49,7 +48,7 @@ def _error_text(error: Exception) -> str:
 class BalanceCheck:
     provider_id: int
     balance: Balance | None
-    error: ProviderFailure | None
+    error: ProviderError | None
 
 
 async def check_balances(
@@ -64,7 +63,7 @@ async def check_balances(
     for provider in providers:
         try:
             checks.append(BalanceCheck(provider.id, await registry.get(provider).balance(), None))
-        except ProviderFailure as exc:
+        except ProviderError as exc:
             checks.append(BalanceCheck(provider.id, None, exc))
     if not checks:
         return checks
@@ -102,11 +101,11 @@ async def check_balances(
 
 
 async def _balance_failed(
-    session: AsyncSession, provider: Provider, error: ProviderFailure, admin_ids: frozenset[int]
+    session: AsyncSession, provider: Provider, error: ProviderError, admin_ids: frozenset[int]
 ) -> None:
     message = _error_text(error)
     session.add(
-        ProviderError(
+        ProviderFailure(
             provider_id=provider.id,
             action="balance",
             code=getattr(error, "code", None) or type(error).__name__,
@@ -132,7 +131,7 @@ class PriceCheck:
     services: int  # services the provider listed
     above: list[int]  # our service ids now priced below the provider's rate
     gone: list[int]  # our service ids the provider no longer offers
-    error: ProviderFailure | None = None
+    error: ProviderError | None = None
 
 
 async def check_prices(
@@ -148,7 +147,7 @@ async def check_prices(
     for provider in providers:
         try:
             catalogue = await registry.get(provider).services()
-        except ProviderFailure as exc:
+        except ProviderError as exc:
             log.warning("price watch: services of %s failed: %r", provider.name, exc)
             results.append(PriceCheck(provider.id, 0, [], [], exc))
             continue

@@ -254,8 +254,9 @@ class AdminAuditLog(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class ProviderError(Base):
-    """Recent provider API errors for /errors and failure alerts."""
+class ProviderFailure(Base):
+    """One failed provider call, for /errors and failure alerts (the exception raised by
+    the client is providers.ProviderError; core.provider_failures writes these rows)."""
 
     __tablename__ = "provider_errors"
 

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from core.statuses import OrderStatus
 from core.watch import check_balances, check_prices, check_stale_orders
 from db.engine import write_tx
-from db.models import Order, Provider, ProviderError, ProviderService, Service
+from db.models import Order, Provider, ProviderFailure, ProviderService, Service
 from db.types import utcnow
 from tests.harness.panel import Panel
 from tests.harness.settings import ADMINS
@@ -54,7 +54,7 @@ async def test_a_failing_balance_check_is_logged_and_alerted(panel: Panel) -> No
     await check_balances(panel.sm, panel.registry, ADMINS)
     assert len(await alerts(panel, "provider_failing")) == 1
     async with panel.sm() as session:
-        errors = list(await session.scalars(select(ProviderError)))
+        errors = list(await session.scalars(select(ProviderFailure)))
     assert [e.action for e in errors] == ["balance", "balance"]
     assert (await provider(panel)).last_error
     panel.fake.clear_faults()

@@ -34,11 +34,11 @@ from handlers.admin.providers.texts import (
 from handlers.ui import inline
 from providers import (
     Balance,
+    ProviderError,
     ProviderRegistry,
     is_demo_url,
     mask_secret,
 )
-from providers import ProviderError as ProviderFailure
 
 
 async def connect_lines(
@@ -160,7 +160,7 @@ async def list_providers(
         state = "✅ " + _("enabled") if row.enabled else "⏸ " + _("disabled")
         lines += ["", f"<b>{inline(row.name, 64)}</b> · {state}", balance_line(row)]
         answer = answers.get(row.id)
-        if isinstance(answer, ProviderFailure):
+        if isinstance(answer, ProviderError):
             lines.append("❌ " + failure_text(answer, row.api_url))
         elif isinstance(answer, Balance):
             lines.append(_("Checked just now."))

@@ -16,10 +16,10 @@ from handlers.ui import inline
 from providers import (
     ApiError,
     NonJSONResponse,
+    ProviderError,
     RateLimited,
     TransportError,
 )
-from providers import ProviderError as ProviderFailure
 
 ERRORS_SHOWN = 20
 
@@ -39,7 +39,7 @@ def providerset_usage() -> str:
     )
 
 
-def failure_text(exc: ProviderFailure, url: str) -> str:
+def failure_text(exc: ProviderError, url: str) -> str:
     """What went wrong with a provider call, in plain words for the owner."""
     message = inline(exc.message, 300)
     if isinstance(exc, ApiError):

@@ -8,7 +8,7 @@ from aiogram.methods import DeleteMessage
 from sqlalchemy import select
 
 from db.engine import write_tx
-from db.models import AdminAuditLog, Provider, ProviderError
+from db.models import AdminAuditLog, Provider, ProviderFailure
 from tests.fakes.provider_server import FakeProvider
 from tests.harness.console import API_KEY, connect_and_import
 from tests.harness.settings import ADMIN_ID
@@ -141,8 +141,8 @@ async def test_errors_lists_recent_provider_errors(app, admin, fake) -> None:
     await admin.send("/addprovider demo demo demo")
     async with app.sessionmaker() as session, write_tx(session):
         fp, demo = await session.scalars(select(Provider).order_by(Provider.id))
-        session.add(ProviderError(provider_id=fp.id, action="add", order_id=7, message="<html>"))
-        session.add(ProviderError(provider_id=demo.id, action="status", message="demo broke"))
+        session.add(ProviderFailure(provider_id=fp.id, action="add", order_id=7, message="<html>"))
+        session.add(ProviderFailure(provider_id=demo.id, action="status", message="demo broke"))
     text = (await admin.send("/errors")).text
     assert "add · #7: &lt;html&gt;" in text and "demo broke" in text
     text = (await admin.send("/errors fp")).text
