@@ -10,9 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.lifecycle import change_status, load_order
 from core.ordering import OrderError, user_order
+from core.provider_failures import record_provider_failure
 from core.statuses import OrderStatus
 from db.engine import write_tx
-from db.models import Order, ProviderFailure, Refill
+from db.models import Order, Refill
 from db.types import utcnow
 from providers import ProviderRegistry
 
@@ -78,13 +79,8 @@ async def request_refill(
         if result is None or not result.accepted:
             error = result.error if result else None
             message = error.message if error else "no answer for this order"
-            session.add(
-                ProviderFailure(
-                    provider_id=provider.id,
-                    action="refill",
-                    order_id=order.id,
-                    message=message[:2000],
-                )
+            record_provider_failure(
+                session, provider, "refill", message, order_id=order.id, provider_level=False
             )
             return RequestResult(False, "provider_refused", error.reason if error else None)
         session.add(Refill(order_id=order.id, provider_refill_id=result.refill_id))
@@ -127,13 +123,8 @@ async def request_cancel(
         error = result.error if result else None
         async with write_tx(session):
             message = error.message if error else "no answer for this order"
-            session.add(
-                ProviderFailure(
-                    provider_id=provider.id,
-                    action="cancel",
-                    order_id=order.id,
-                    message=message[:2000],
-                )
+            record_provider_failure(
+                session, provider, "cancel", message, order_id=order.id, provider_level=False
             )
         return RequestResult(False, "provider_refused", error.reason if error else None)
     return RequestResult(True, "cancel_requested")

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import notify
 from core.money import format_money
+from core.provider_failures import record_provider_failure
 from core.watch import LOW_BALANCE_INTERVAL, PRICE_ALERT_INTERVAL, provider_cost
 from db.engine import write_tx
 from db.models import Category, Provider, Service
@@ -165,7 +166,7 @@ async def _store_balance(session: AsyncSession, provider: Provider, report: Prov
             row.balance, row.currency = report.balance.amount, report.balance.currency
             row.balance_checked_at = now
         if report.error is not None:
-            row.last_error, row.last_error_at = report.error.message[:2000], now
+            record_provider_failure(session, row, report.error.action or "balance", report.error)
         report.provider = row
 
 
@@ -282,5 +283,5 @@ async def refresh_balances(
                     now,
                 )
             else:
-                row.last_error, row.last_error_at = answer.message[:2000], now
+                record_provider_failure(session, row, "balance", answer)
     return results

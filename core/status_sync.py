@@ -29,10 +29,10 @@ from sqlalchemy.orm import selectinload
 
 from core import notify
 from core.lifecycle import apply_provider_status
+from core.provider_failures import record_provider_failure
 from core.statuses import ACTIVE_STATUSES, PROVIDER_TO_PANEL
 from db.engine import write_tx
-from db.models import Order, Provider, ProviderFailure, Refill, Service
-from db.types import utcnow
+from db.models import Order, Provider, Refill, Service
 from providers import (
     MAX_IDS_PER_REQUEST,
     TERMINAL_STATUSES,
@@ -293,18 +293,9 @@ async def _apply_one(
 async def _record_failure(
     session: AsyncSession, provider_id: int, action: str, error: Exception
 ) -> None:
-    message = (str(error) or type(error).__name__)[:2000]
-    session.add(
-        ProviderFailure(
-            provider_id=provider_id,
-            action=action,
-            code=getattr(error, "code", None) or type(error).__name__,
-            message=message,
-        )
-    )
     provider = await session.get(Provider, provider_id)
     if provider is not None:
-        provider.last_error, provider.last_error_at = message, utcnow()
+        record_provider_failure(session, provider, action, error)
 
 
 # --- refills --------------------------------------------------------------------------------

@@ -21,9 +21,10 @@ from sqlalchemy.orm import selectinload
 from core import notify
 from core.lifecycle import change_status, load_order
 from core.pricing import input_kind, lines_field
+from core.provider_failures import record_provider_failure
 from core.statuses import OrderStatus
 from db.engine import write_tx
-from db.models import Order, Provider, ProviderFailure, Service
+from db.models import Order, Provider, Service
 from db.types import utcnow
 from providers import AddOutcome, AddRequest, ApiError, ProviderRegistry
 
@@ -157,17 +158,10 @@ async def apply_add_outcome(
 
     message = error.message if error is not None else (outcome.reason or outcome.kind)
     code = error.code if isinstance(error, ApiError) else outcome.kind
-    order.last_error, order.error_code = message[:2000], code
-    session.add(
-        ProviderFailure(
-            provider_id=provider.id,
-            action="add",
-            order_id=order.id,
-            code=code,
-            message=message[:2000],
-        )
+    message = record_provider_failure(
+        session, provider, "add", message, order_id=order.id, code=code
     )
-    provider.last_error, provider.last_error_at = message[:2000], now
+    order.last_error, order.error_code = message, code
 
     if outcome.kind == "rejected" and not (isinstance(error, ApiError) and error.stop_provider):
         await change_status(

@@ -20,9 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core import notify
 from core.locks import job_lock
 from core.money import format_money
+from core.provider_failures import record_provider_failure
 from core.statuses import ACTIVE_STATUSES, OrderStatus
 from db.engine import write_tx
-from db.models import Order, Provider, ProviderFailure, ProviderService, Service
+from db.models import Order, Provider, ProviderService, Service
 from db.types import utcnow
 from providers import ApiError, Balance, ProviderError, ProviderRegistry
 from providers import Service as RemoteService
@@ -35,10 +36,6 @@ STALE_AFTER = timedelta(hours=24)
 STALE_ALERT_INTERVAL = timedelta(hours=24)
 STALE_LISTED = 30  # order ids named in the digest; the rest are counted
 STALE_STATUSES = frozenset({OrderStatus.QUEUED, *ACTIVE_STATUSES})
-
-
-def _error_text(error: Exception) -> str:
-    return (str(error) or type(error).__name__)[:2000]
 
 
 # --- provider balances ----------------------------------------------------------------------
@@ -103,16 +100,7 @@ async def check_balances(
 async def _balance_failed(
     session: AsyncSession, provider: Provider, error: ProviderError, admin_ids: frozenset[int]
 ) -> None:
-    message = _error_text(error)
-    session.add(
-        ProviderFailure(
-            provider_id=provider.id,
-            action="balance",
-            code=getattr(error, "code", None) or type(error).__name__,
-            message=message,
-        )
-    )
-    provider.last_error, provider.last_error_at = message, utcnow()
+    message = record_provider_failure(session, provider, "balance", error)
     if isinstance(error, ApiError) and error.stop_provider:
         key, kind = f"provider:{provider.id}:key", "provider_key"
         payload: dict[str, object] = {"provider": provider.name, "message": message[:300]}
