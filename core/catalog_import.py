@@ -25,15 +25,13 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import notify
+from core import alerts
 from core.audit import audit
 from core.catalog import CatalogError, manually_priced, provider_by_name
-from core.health import PRICE_ABOVE, price_alert
 from core.links import guess_platform
 from core.locks import job_lock
 from core.money import money
 from core.pricing import input_kind
-from core.watch import PRICE_ALERT_INTERVAL
 from db.engine import write_tx
 from db.models import Category, ProviderService, Service
 from providers import ProviderRegistry
@@ -138,16 +136,10 @@ async def import_services(
                     result.disabled_dropped += 1
         await _create_services(session, new_rows, provider.id, markup, result)
         for item in result.below_cost:
-            await notify.alert_admins(
-                session,
-                admin_ids,
-                f"service:{item.service_id}:price_above",
-                PRICE_ABOVE,
-                price_alert(
-                    provider.name, item.service_id, item.name, item.price, item.rate, item.per
-                ),
-                interval=PRICE_ALERT_INTERVAL,
+            alert = alerts.provider_price_above(
+                provider.name, item.service_id, item.name, item.price, item.rate, item.per
             )
+            await alerts.raise_alert(session, admin_ids, alert)
         audit(
             session,
             admin_id,

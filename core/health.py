@@ -7,33 +7,27 @@ refill or cancel the provider does not offer. Each finding is a Problem(code, de
 chat renders them. raise_alerts() turns the findings other admins must hear about into
 deduplicated admin alerts; the scheduler's periodic watch can call check_provider too.
 
-Alert kinds raised here share keys and payloads with the scheduler's watches (core.watch):
-  provider_low_balance {provider, balance, currency, threshold}
-  provider_price_above {service_id, service, provider, price, rate, per}
+Alerts raised here are built by core.alerts, as the scheduler's watches (core.watch) build
+them: the same key and payload either way, so an admin hears of a finding once.
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import notify
-from core.money import format_money
+from core import alerts
 from core.provider_failures import record_provider_failure
-from core.watch import LOW_BALANCE_INTERVAL, PRICE_ALERT_INTERVAL, provider_cost
+from core.watch import price_unit, provider_cost
 from db.engine import write_tx
 from db.models import Category, Provider, Service
 from db.types import utcnow
 from providers import ApiError, Balance, ProviderError, ProviderRegistry
 from providers import Service as RemoteService
-
-LOW_BALANCE = "provider_low_balance"
-PRICE_ABOVE = "provider_price_above"
 
 
 @dataclass(frozen=True)
@@ -145,9 +139,11 @@ def service_problems(
         problems.append(Problem("max_above", {**base, "ours": service.max, "theirs": remote.max}))
     cost = provider_cost(remote, service)
     if compare_prices and service.price < cost:
-        per = "package" if service.rate_basis == "flat" else "1000"
         problems.append(
-            Problem("price_below_cost", {**base, "price": service.price, "cost": cost, "per": per})
+            Problem(
+                "price_below_cost",
+                {**base, "price": service.price, "cost": cost, "per": price_unit(service)},
+            )
         )
     if service.refill and remote.refill is False:
         problems.append(Problem("refill_unsupported", base))
@@ -200,57 +196,27 @@ async def check_all(
 async def raise_alerts(
     session: AsyncSession, admin_ids: frozenset[int], reports: list[ProviderReport]
 ) -> None:
-    """Low balance and price-below-cost findings become admin alerts, with the same keys,
-    payloads and intervals as the scheduler's watches (core.watch): one alert either way."""
+    """Low balance and price-below-cost findings become admin alerts (core.alerts), the
+    same alerts the scheduler's watches raise: one alert either way."""
     async with write_tx(session):
         for report in reports:
             provider = report.provider
             for problem in report.problems:
                 d = problem.details
                 if problem.code == "low_balance":
-                    await notify.alert_admins(
-                        session,
-                        admin_ids,
-                        f"provider:{provider.id}:low_balance",
-                        LOW_BALANCE,
-                        {
-                            "provider": provider.name,
-                            "balance": format_money(d["balance"]),
-                            "currency": d["currency"] or "",
-                            "threshold": format_money(d["threshold"]),
-                        },
-                        interval=LOW_BALANCE_INTERVAL,
-                    )
+                    alert = alerts.provider_low_balance(provider, d["balance"], d["currency"])
                 elif problem.code == "price_below_cost":
-                    await notify.alert_admins(
-                        session,
-                        admin_ids,
-                        f"service:{d['service_id']}:price_above",
-                        PRICE_ABOVE,
-                        price_alert(
-                            provider.name,
-                            d["service_id"],
-                            d["service"],
-                            d["price"],
-                            d["cost"],
-                            d["per"],
-                        ),
-                        interval=PRICE_ALERT_INTERVAL,
+                    alert = alerts.provider_price_above(
+                        provider.name,
+                        d["service_id"],
+                        d["service"],
+                        d["price"],
+                        d["cost"],
+                        d["per"],
                     )
-
-
-def price_alert(
-    provider: str, service_id: int, service: str, price: Decimal, cost: Decimal, per: str
-) -> dict[str, Any]:
-    """The provider_price_above payload (rendered by handlers.notifications)."""
-    return {
-        "service_id": service_id,
-        "service": service[:100],
-        "provider": provider,
-        "price": format_money(price),
-        "rate": format_money(cost),
-        "per": per,
-    }
+                else:
+                    continue
+                await alerts.raise_alert(session, admin_ids, alert)
 
 
 async def refresh_balances(

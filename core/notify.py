@@ -6,19 +6,15 @@ in the recipient's language at send time.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import AdminAlert, Notification, Order
-from db.types import utcnow
+from db.models import Notification, Order
 
 ORDER_STATUS = "order_status"
 BALANCE_CHANGE = "balance_change"
 ADMIN_ALERT = "admin_alert"
-
-ALERT_INTERVAL = timedelta(hours=1)
 
 
 def enqueue(
@@ -55,27 +51,3 @@ def order_status_changed(
     }
     key = f"order:{order.id}:{history_id}" if history_id else None
     enqueue(session, order.user_id, ORDER_STATUS, payload, dedupe_key=key)
-
-
-async def alert_admins(
-    session: AsyncSession,
-    admin_ids: frozenset[int] | set[int],
-    key: str,
-    kind: str,
-    payload: dict[str, Any],
-    *,
-    interval: timedelta = ALERT_INTERVAL,
-) -> bool:
-    """Tell every admin, at most once per `interval` for the same key. True if sent."""
-    now = utcnow()
-    alert = await session.get(AdminAlert, key)
-    if alert is not None and now - alert.last_sent_at < interval:
-        alert.count += 1
-        return False
-    if alert is None:
-        session.add(AdminAlert(key=key, last_sent_at=now, count=1))
-    else:
-        alert.last_sent_at, alert.count = now, 1
-    for admin_id in admin_ids:
-        enqueue(session, admin_id, ADMIN_ALERT, {"alert": kind, **payload})
-    return True

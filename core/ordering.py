@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from core import billing, notify
+from core import alerts, billing
 from core.money import ZERO
 from core.pricing import ORDERABLE_TYPES, charge_for, check_quantity, input_kind
 from core.statuses import OrderStatus
@@ -203,13 +203,7 @@ async def create_order(
         )
     session.add(OrderStatusChange(order_id=order.id, old_status=None, new_status=order.status))
     if manual:
-        await notify.alert_admins(
-            session,
-            admin_ids,
-            "orders:manual",
-            "orders_manual",
-            {"order_id": order.id, "service": service.name},
-        )
+        await alerts.raise_alert(session, admin_ids, alerts.orders_manual(order.id, service.name))
     return order
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
-from core import notify
+from core import alerts
 from core.lifecycle import change_status, load_order
 from core.pricing import input_kind, lines_field
 from core.provider_failures import record_provider_failure
@@ -186,21 +186,9 @@ async def apply_add_outcome(
     provider.retry_after = now + delay
     await _count_failure(session, provider, admin_ids)
     if outcome.kind == "no_funds":
-        await notify.alert_admins(
-            session,
-            admin_ids,
-            f"provider:{provider.id}:no_funds",
-            "provider_no_funds",
-            {"provider": provider.name},
-        )
+        await alerts.raise_alert(session, admin_ids, alerts.provider_no_funds(provider))
     elif isinstance(error, ApiError) and error.stop_provider:
-        await notify.alert_admins(
-            session,
-            admin_ids,
-            f"provider:{provider.id}:key",
-            "provider_key",
-            {"provider": provider.name, "message": message[:300]},
-        )
+        await alerts.raise_alert(session, admin_ids, alerts.provider_key(provider, message))
 
 
 async def _count_failure(
@@ -208,17 +196,10 @@ async def _count_failure(
 ) -> None:
     provider.consecutive_failures += 1
     if provider.consecutive_failures >= FAILURE_ALERT_THRESHOLD:
-        await notify.alert_admins(
-            session,
-            admin_ids,
-            f"provider:{provider.id}:failing",
-            "provider_failing",
-            {
-                "provider": provider.name,
-                "failures": provider.consecutive_failures,
-                "message": (provider.last_error or "")[:300],
-            },
+        alert = alerts.provider_failing(
+            provider, provider.consecutive_failures, provider.last_error or ""
         )
+        await alerts.raise_alert(session, admin_ids, alert)
 
 
 async def _to_review(
@@ -239,14 +220,7 @@ async def _to_review(
         note=message[:500],
         notify_customer=notify_customer,
     )
-    await notify.alert_admins(
-        session,
-        admin_ids,
-        "orders:review",
-        "orders_review",
-        {"order_id": order.id, "reason": message[:300]},
-        interval=timedelta(minutes=10),
-    )
+    await alerts.raise_alert(session, admin_ids, alerts.orders_review(order.id, message))
 
 
 async def recover_interrupted(

@@ -3,7 +3,7 @@
 Each check asks the providers first (no transaction open), then writes in one short
 transaction. On PostgreSQL that transaction starts with a transaction-level advisory lock
 per check, so replicas running the same check at the same moment write (and alert) once; the
-lock ends with the transaction. Alerts go through core.notify.alert_admins, deduplicated per
+lock ends with the transaction. Alerts go through core.alerts.raise_alert, deduplicated per
 key for an interval.
 """
 
@@ -17,9 +17,8 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core import notify
+from core import alerts
 from core.locks import job_lock
-from core.money import format_money
 from core.provider_failures import record_provider_failure
 from core.statuses import ACTIVE_STATUSES, OrderStatus
 from db.engine import write_tx
@@ -30,10 +29,7 @@ from providers import Service as RemoteService
 
 log = logging.getLogger(__name__)
 
-LOW_BALANCE_INTERVAL = timedelta(hours=6)
-PRICE_ALERT_INTERVAL = timedelta(hours=24)
 STALE_AFTER = timedelta(hours=24)
-STALE_ALERT_INTERVAL = timedelta(hours=24)
 STALE_LISTED = 30  # order ids named in the digest; the rest are counted
 STALE_STATUSES = frozenset({OrderStatus.QUEUED, *ACTIVE_STATUSES})
 
@@ -81,19 +77,10 @@ async def check_balances(
             provider.balance_checked_at = now
             threshold = provider.low_balance_threshold
             if threshold > 0 and check.balance.amount < threshold:
-                await notify.alert_admins(
-                    session,
-                    admin_ids,
-                    f"provider:{provider.id}:low_balance",
-                    "provider_low_balance",
-                    {
-                        "provider": provider.name,
-                        "balance": format_money(check.balance.amount),
-                        "currency": provider.currency or "",
-                        "threshold": format_money(threshold),
-                    },
-                    interval=LOW_BALANCE_INTERVAL,
+                alert = alerts.provider_low_balance(
+                    provider, check.balance.amount, check.balance.currency
                 )
+                await alerts.raise_alert(session, admin_ids, alert)
     return checks
 
 
@@ -102,12 +89,10 @@ async def _balance_failed(
 ) -> None:
     message = record_provider_failure(session, provider, "balance", error)
     if isinstance(error, ApiError) and error.stop_provider:
-        key, kind = f"provider:{provider.id}:key", "provider_key"
-        payload: dict[str, object] = {"provider": provider.name, "message": message[:300]}
+        alert = alerts.provider_key(provider, message)
     else:
-        key, kind = f"provider:{provider.id}:failing", "provider_failing"
-        payload = {"provider": provider.name, "failures": 1, "message": message[:300]}
-    await notify.alert_admins(session, admin_ids, key, kind, payload)
+        alert = alerts.provider_failing(provider, 1, message)
+    await alerts.raise_alert(session, admin_ids, alert)
 
 
 # --- provider prices ------------------------------------------------------------------------
@@ -191,37 +176,22 @@ async def _apply_catalogue(
         remote = offered.get(service.provider_service_id or "")
         if remote is None:
             check.gone.append(service.id)
-            await notify.alert_admins(
-                session,
-                admin_ids,
-                f"service:{service.id}:unavailable",
-                "service_unavailable",
-                {
-                    "service_id": service.id,
-                    "service": service.name,
-                    "provider": provider.name,
-                    "provider_service_id": service.provider_service_id,
-                },
-                interval=PRICE_ALERT_INTERVAL,
+            alert = alerts.service_unavailable(
+                provider.name, service.id, service.name, service.provider_service_id
             )
-        elif provider_cost(remote, service) > service.price:
+            await alerts.raise_alert(session, admin_ids, alert)
+        elif (cost := provider_cost(remote, service)) > service.price:
             check.above.append(service.id)
-            await notify.alert_admins(
-                session,
-                admin_ids,
-                f"service:{service.id}:price_above",
-                "provider_price_above",
-                {
-                    "service_id": service.id,
-                    "service": service.name,
-                    "provider": provider.name,
-                    "price": format_money(service.price),
-                    "rate": format_money(provider_cost(remote, service)),
-                    "per": "package" if service.rate_basis == "flat" else "1000",
-                },
-                interval=PRICE_ALERT_INTERVAL,
+            alert = alerts.provider_price_above(
+                provider.name, service.id, service.name, service.price, cost, price_unit(service)
             )
+            await alerts.raise_alert(session, admin_ids, alert)
     return check
+
+
+def price_unit(service: Service) -> str:
+    """What our price is for: "package" (flat) or "1000" (per thousand)."""
+    return "package" if service.rate_basis == "flat" else "1000"
 
 
 def provider_cost(remote: RemoteService, service: Service) -> Decimal:
@@ -259,18 +229,8 @@ async def check_stale_orders(
             )
         )
         if total:
-            await notify.alert_admins(
-                session,
-                admin_ids,
-                "orders:stale",
-                "stale_orders",
-                {
-                    "count": total,
-                    "order_ids": ids,
-                    "hours": int(older_than.total_seconds() // 3600),
-                },
-                interval=STALE_ALERT_INTERVAL,
-            )
+            hours = int(older_than.total_seconds() // 3600)
+            await alerts.raise_alert(session, admin_ids, alerts.stale_orders(total, ids, hours))
     return ids
 
 

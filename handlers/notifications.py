@@ -4,7 +4,7 @@ Rendered at send time in the recipient's language. Payloads (written by core):
 - order_status: order_id, service, old, new, refund (str amount or None), error_code, remains
 - balance_change: amount (signed str), balance (after, str), note, currency (optional)
 - refill_status: order_id, service, status (completed | rejected | failed)
-- admin_alert: alert (kind) plus that kind's fields, see ALERTS below
+- admin_alert: alert (a core.alerts.AlertKind) plus that kind's payload, built by core.alerts
 Every provider or user string goes through html.quote (HTML parse mode).
 """
 
@@ -19,6 +19,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from core import notify
+from core.alerts import AlertKind
 from core.money import format_money
 from core.status_sync import REFILL_STATUS
 from handlers.order_views import failure_reason, status_label
@@ -130,17 +131,17 @@ def _stale_orders(p: dict[str, Any]) -> str:
     return text + (_(" and {more} more").format(more=more) if more > 0 else "")
 
 
-ALERTS: dict[str, Callable[[dict[str, Any]], str]] = {
-    "provider_no_funds": lambda p: _(
+ALERTS: dict[AlertKind, Callable[[dict[str, Any]], str]] = {
+    AlertKind.PROVIDER_NO_FUNDS: lambda p: _(
         "⚠️ Provider <b>{provider}</b> has no funds: orders wait in the queue until it is topped up."
     ).format(provider=_q(p, "provider")),
-    "provider_key": lambda p: _(
+    AlertKind.PROVIDER_KEY: lambda p: _(
         "⚠️ Provider <b>{provider}</b> refused our API key or account: {message}"
     ).format(provider=_q(p, "provider"), message=_q(p, "message")),
-    "provider_failing": lambda p: _(
+    AlertKind.PROVIDER_FAILING: lambda p: _(
         "⚠️ Provider <b>{provider}</b> is failing ({failures} errors in a row): {message}"
     ).format(provider=_q(p, "provider"), failures=p.get("failures"), message=_q(p, "message")),
-    "provider_low_balance": lambda p: _(
+    AlertKind.PROVIDER_LOW_BALANCE: lambda p: _(
         "⚠️ Provider <b>{provider}</b> balance is low: {balance} {currency} (threshold {threshold})."
     ).format(
         provider=_q(p, "provider"),
@@ -148,7 +149,7 @@ ALERTS: dict[str, Callable[[dict[str, Any]], str]] = {
         currency=_q(p, "currency"),
         threshold=_q(p, "threshold"),
     ),
-    "provider_price_above": lambda p: _(
+    AlertKind.PROVIDER_PRICE_ABOVE: lambda p: _(
         "⚠️ Service {service_id} <b>{service}</b>: provider {provider} now charges {rate} "
         "per {per}, above our price {price}. Use /setprice to update it."
     ).format(
@@ -159,7 +160,7 @@ ALERTS: dict[str, Callable[[dict[str, Any]], str]] = {
         per=_q(p, "per"),
         price=_q(p, "price"),
     ),
-    "service_unavailable": lambda p: _(
+    AlertKind.SERVICE_UNAVAILABLE: lambda p: _(
         "⚠️ Service {service_id} <b>{service}</b>: provider {provider} no longer offers its "
         "service {provider_service_id}."
     ).format(
@@ -168,13 +169,13 @@ ALERTS: dict[str, Callable[[dict[str, Any]], str]] = {
         provider=_q(p, "provider"),
         provider_service_id=_q(p, "provider_service_id"),
     ),
-    "orders_review": lambda p: _(
+    AlertKind.ORDERS_REVIEW: lambda p: _(
         "🔎 Order #{order_id} needs review: {reason}. See /review."
     ).format(order_id=p.get("order_id"), reason=_q(p, "reason")),
-    "orders_manual": lambda p: _("🛠 New manual order #{order_id} · {service}.").format(
+    AlertKind.ORDERS_MANUAL: lambda p: _("🛠 New manual order #{order_id} · {service}.").format(
         order_id=p.get("order_id"), service=_q(p, "service")
     ),
-    "stale_orders": _stale_orders,
+    AlertKind.STALE_ORDERS: _stale_orders,
 }
 
 

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.i18n import create_i18n
 from core import notify
+from core.alerts import AlertKind
 from core.users import ensure_user
 from db.engine import create_engine, make_sessionmaker, write_tx
 from db.models import Notification, User
@@ -277,23 +278,23 @@ async def test_two_replicas_never_send_one_notification_twice(any_database_url: 
 
 
 ALERTS: list[tuple[str, dict[str, Any], Callable[[str], bool]]] = [
-    ("provider_no_funds", {"provider": "Main"}, lambda t: "Main" in t and "no funds" in t),
-    ("provider_key", {"provider": "Main", "message": "Invalid API key"},
+    (AlertKind.PROVIDER_NO_FUNDS, {"provider": "Main"}, lambda t: "Main" in t and "no funds" in t),
+    (AlertKind.PROVIDER_KEY, {"provider": "Main", "message": "Invalid API key"},
      lambda t: "Invalid API key" in t),
-    ("provider_failing", {"provider": "Main", "failures": 3, "message": "<html> 502"},
+    (AlertKind.PROVIDER_FAILING, {"provider": "Main", "failures": 3, "message": "<html> 502"},
      lambda t: "3 errors" in t and "<html> 502" in t),
-    ("orders_review", {"order_id": 5, "reason": "timeout"}, lambda t: "#5" in t),
-    ("orders_manual", {"order_id": 6, "service": "Custom"}, lambda t: "#6" in t),
-    ("provider_low_balance",
+    (AlertKind.ORDERS_REVIEW, {"order_id": 5, "reason": "timeout"}, lambda t: "#5" in t),
+    (AlertKind.ORDERS_MANUAL, {"order_id": 6, "service": "Custom"}, lambda t: "#6" in t),
+    (AlertKind.PROVIDER_LOW_BALANCE,
      {"provider": "Main", "balance": "3.00", "currency": "USD", "threshold": "10.00"},
      lambda t: "3.00 USD" in t and "10.00" in t),
-    ("provider_price_above",
+    (AlertKind.PROVIDER_PRICE_ABOVE,
      {"service_id": 3, "service": "Likes", "provider": "Main", "price": "1.00",
       "rate": "1.20", "per": "1000"}, lambda t: "1.20" in t and "1.00" in t),
-    ("service_unavailable",
+    (AlertKind.SERVICE_UNAVAILABLE,
      {"service_id": 3, "service": "Likes", "provider": "Main", "provider_service_id": "77"},
      lambda t: "77" in t),
-    ("stale_orders", {"count": 40, "order_ids": [1, 2, 3], "hours": 24},
+    (AlertKind.STALE_ORDERS, {"count": 40, "order_ids": [1, 2, 3], "hours": 24},
      lambda t: "#1, #2, #3" in t and "37 more" in t),
     ("something_new", {"x": "<b>"}, lambda t: "something_new" in t and "<b>" in t),
 ]  # fmt: skip
@@ -345,7 +346,7 @@ async def test_an_overlong_provider_string_still_makes_a_valid_message(outbox: O
     on every retry. A provider's 6000-character service name must still arrive, shortened."""
     name = "Followers & more " * 400
     row_id = await outbox.enqueue(ADMIN, notify.ADMIN_ALERT, {
-        "alert": "provider_price_above", "service_id": 7, "service": name, "provider": "fp",
+        "alert": AlertKind.PROVIDER_PRICE_ABOVE, "service_id": 7, "service": name, "provider": "fp",
         "rate": "2.50", "per": "1000", "price": "2.00",
     })  # fmt: skip
     await outbox.drain(outbox.sender())

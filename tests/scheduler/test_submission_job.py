@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
+from core.alerts import AlertKind
 from core.ordering import OrderDraft, place_order
 from core.statuses import OrderStatus
 from core.submission import submit_due_orders
@@ -51,7 +52,7 @@ async def test_a_provider_out_of_funds_is_asked_once_and_admins_told(panel: Pane
     assert {orders[i].status for i in ids} == {OrderStatus.QUEUED}
     assert orders[ids[0]].next_attempt_at is not None
     alerts = [n.payload for n in await panel.notifications(kind="admin_alert")]
-    assert [a["alert"] for a in alerts] == ["provider_no_funds"]
+    assert [a["alert"] for a in alerts] == [AlertKind.PROVIDER_NO_FUNDS]
     assert await panel.balance() == Decimal("100000") - 3 * Decimal("0.2")  # still charged
 
 

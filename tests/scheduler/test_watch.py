@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy import select, update
 
+from core.alerts import AlertKind
 from core.statuses import OrderStatus
 from core.watch import check_balances, check_prices, check_stale_orders
 from db.engine import write_tx
@@ -40,11 +41,11 @@ async def test_balances_are_stored_and_a_low_one_alerted_once(any_panel: Panel) 
     stored = await provider(panel)
     assert stored.balance == Decimal("100") and stored.currency == "USD"
     assert stored.balance_checked_at is not None
-    assert await alerts(panel, "provider_low_balance") == []
+    assert await alerts(panel, AlertKind.PROVIDER_LOW_BALANCE) == []
     await set_threshold(panel, "150")
     await check_balances(panel.sm, panel.registry, ADMINS)
     await check_balances(panel.sm, panel.registry, ADMINS)
-    [alert] = await alerts(panel, "provider_low_balance")
+    [alert] = await alerts(panel, AlertKind.PROVIDER_LOW_BALANCE)
     assert alert["balance"] == "100.00" and alert["threshold"] == "150.00"
 
 
@@ -52,7 +53,7 @@ async def test_a_failing_balance_check_is_logged_and_alerted(panel: Panel) -> No
     panel.fake.set_fault("balance", "http_500")
     await check_balances(panel.sm, panel.registry, ADMINS)
     await check_balances(panel.sm, panel.registry, ADMINS)
-    assert len(await alerts(panel, "provider_failing")) == 1
+    assert len(await alerts(panel, AlertKind.PROVIDER_FAILING)) == 1
     async with panel.sm() as session:
         errors = list(await session.scalars(select(ProviderFailure)))
     assert [e.action for e in errors] == ["balance", "balance"]
@@ -60,7 +61,7 @@ async def test_a_failing_balance_check_is_logged_and_alerted(panel: Panel) -> No
     panel.fake.clear_faults()
     panel.fake.respond("balance", body={"error": "Invalid API key"})
     await check_balances(panel.sm, panel.registry, ADMINS)
-    assert len(await alerts(panel, "provider_key")) == 1
+    assert len(await alerts(panel, AlertKind.PROVIDER_KEY)) == 1
 
 
 async def test_provider_rates_are_refreshed_and_a_price_below_cost_alerted_once(
@@ -87,20 +88,20 @@ async def test_provider_rates_are_refreshed_and_a_price_below_cost_alerted_once(
         )  # fmt: skip
         session.add_all([package, gone])
     await check_prices(panel.sm, panel.registry, ADMINS)
-    assert await alerts(panel, "provider_price_above") == []
-    [unavailable] = await alerts(panel, "service_unavailable")
+    assert await alerts(panel, AlertKind.PROVIDER_PRICE_ABOVE) == []
+    [unavailable] = await alerts(panel, AlertKind.SERVICE_UNAVAILABLE)
     assert unavailable["service_id"] == gone.id
 
     panel.fake.services[0]["rate"] = "2.50"  # followers: now above our 2.00 per 1000
     panel.fake.services[2]["rate"] = "6.10"  # the package: above our 6.00 flat
     await check_prices(panel.sm, panel.registry, ADMINS)
     await check_prices(panel.sm, panel.registry, ADMINS)
-    above = await alerts(panel, "provider_price_above")
+    above = await alerts(panel, AlertKind.PROVIDER_PRICE_ABOVE)
     assert sorted((a["service_id"], a["rate"], a["price"], a["per"]) for a in above) == [
         (panel.service_id, "2.50", "2.00", "1000"),
         (package.id, "6.10", "6.00", "package"),
     ]
-    assert len(await alerts(panel, "service_unavailable")) == 1
+    assert len(await alerts(panel, AlertKind.SERVICE_UNAVAILABLE)) == 1
     async with panel.sm() as session:
         rows = {r.service_id: r for r in await session.scalars(select(ProviderService))}
     assert rows["1"].rate == Decimal("2.5") and rows["1"].available
@@ -121,7 +122,7 @@ async def test_stale_orders_make_one_admin_digest(panel: Panel) -> None:
     listed = await check_stale_orders(panel.sm, ADMINS)
     assert listed == [i for i, _ in old]
     await check_stale_orders(panel.sm, ADMINS)
-    [digest] = await alerts(panel, "stale_orders")
+    [digest] = await alerts(panel, AlertKind.STALE_ORDERS)
     assert digest["count"] == 3 and digest["order_ids"] == [i for i, _ in old]
     assert fresh[0][0] not in digest["order_ids"]  # type: ignore[operator]
 
@@ -139,7 +140,7 @@ async def test_an_empty_catalogue_answer_changes_nothing_and_alerts_nothing(
     panel.fake.services.clear()
     [check] = await check_prices(panel.sm, panel.registry, ADMINS)
     assert check.gone == [] and check.services == 0
-    assert await alerts(panel, "service_unavailable") == []
+    assert await alerts(panel, AlertKind.SERVICE_UNAVAILABLE) == []
     async with panel.sm() as session:
         [row] = await session.scalars(select(ProviderService))
     assert row.available

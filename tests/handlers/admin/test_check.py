@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from core.alerts import AlertKind
 from db.engine import write_tx
 from db.models import Notification, Service
 from tests.harness.console import connect_and_import, service_id_for
@@ -55,7 +56,7 @@ async def test_check_reports_each_broken_thing_on_its_own_line(app, admin, fake)
             await session.scalars(select(Notification).where(Notification.chat_id == ADMIN_ID))
         )
     kinds = [a.payload["alert"] for a in alerts]
-    assert kinds == ["provider_price_above"]
+    assert kinds == [AlertKind.PROVIDER_PRICE_ABOVE]
     assert alerts[0].payload["service_id"] == tiktok
     await admin.send("/check fp")
     async with app.sessionmaker() as session:
@@ -75,7 +76,7 @@ async def test_check_reports_a_dropped_service_and_low_balance(app, admin, fake)
     assert f"#{tiktok} TikTok Views: provider service 4 is no longer offered" in text
     async with app.sessionmaker() as session:
         alert = await session.scalar(select(Notification).where(Notification.chat_id == ADMIN_ID))
-    assert alert is not None and alert.payload["alert"] == "provider_low_balance"
+    assert alert is not None and alert.payload["alert"] == AlertKind.PROVIDER_LOW_BALANCE
     assert alert.payload["threshold"] == "500.00"
 
 
