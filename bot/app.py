@@ -16,6 +16,7 @@ from bot.factory import create_bot, create_dispatcher
 from bot.i18n import create_i18n
 from db.engine import create_engine, make_sessionmaker
 from db.migrate import upgrade
+from handlers.notifications import renderer
 from providers import ProviderRegistry
 from providers.ratelimit import RedisSlots
 from scheduler.jobs import build_jobs, recover_on_startup
@@ -71,7 +72,7 @@ async def create_app(
             sessionmaker=sessionmaker,
             registry=registry,
             bot=bot,
-            i18n=i18n,
+            render=renderer(i18n, currency=settings.currency),
             pacer=pacer,
         )
     )

@@ -6,6 +6,7 @@ in the recipient's language at send time.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +16,14 @@ from db.models import Notification, Order
 ORDER_STATUS = "order_status"
 BALANCE_CHANGE = "balance_change"
 ADMIN_ALERT = "admin_alert"
+
+# What the sender calls to word a row: (language, kind, payload) -> text. The Telegram UI
+# provides it (handlers.notifications.renderer); the scheduler only receives it.
+Render = Callable[[str | None, str, dict[str, Any]], str]
+
+
+class UnknownNotification(ValueError):
+    """A kind (or alert kind) the renderer cannot word: the row is skipped, not retried."""
 
 
 def enqueue(

@@ -21,14 +21,11 @@ from aiogram.utils.i18n import gettext as _
 from core import notify
 from core.alerts import AlertKind
 from core.money import format_money
+from core.notify import Render, UnknownNotification
 from core.status_sync import REFILL_STATUS
 from handlers.order_views import failure_reason, status_label
 
 MAX_LENGTH = 4096
-
-
-class UnknownNotification(ValueError):
-    """A kind (or alert kind) this code cannot word: the row is skipped, not retried."""
 
 
 def render(
@@ -46,6 +43,15 @@ def render(
             # Telegram refuses on every retry.
             text = renderer({k: _shorten(v) for k, v in payload.items()}, currency)
     return text if len(text) <= MAX_LENGTH else html.quote(_shorten(text, MAX_LENGTH // 2))
+
+
+def renderer(i18n: I18n, *, currency: str) -> Render:
+    """render() bound to the app's translations and currency: what the outbox sender gets."""
+
+    def render_row(locale: str | None, kind: str, payload: dict[str, Any]) -> str:
+        return render(i18n, locale, kind, payload, currency=currency)
+
+    return render_row
 
 
 def _shorten(value: Any, limit: int = 300) -> Any:

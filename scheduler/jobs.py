@@ -13,9 +13,9 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot
-from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.notify import Render
 from core.status_sync import sync_order_statuses, sync_refill_statuses
 from core.submission import STUCK_AFTER, recover_interrupted, submit_due_orders
 from core.watch import check_balances, check_prices, check_stale_orders
@@ -70,12 +70,12 @@ def build_jobs(
     sessionmaker: async_sessionmaker[AsyncSession],
     registry: ProviderRegistry,
     bot: Bot,
-    i18n: I18n,
+    render: Render,
     pacer: Pacer | None = None,
     **_: Any,
 ) -> list[PeriodicJob]:
     admins = settings.admin_ids
-    sender = OutboxSender(bot, sessionmaker, i18n, currency=settings.currency, pacer=pacer)
+    sender = OutboxSender(bot, sessionmaker, render, pacer=pacer)
 
     async def submit() -> None:
         await submit_due_orders(sessionmaker, registry, admins)

@@ -21,10 +21,9 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
 )
 from aiogram.types import LinkPreviewOptions
-from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.notifications import UnknownNotification, render
+from core.notify import Render, UnknownNotification
 from scheduler import outbox
 from scheduler.pacing import Pacer
 
@@ -62,9 +61,8 @@ class OutboxSender:
         self,
         bot: Bot,
         sessionmaker: async_sessionmaker[AsyncSession],
-        i18n: I18n,
+        render: Render,
         *,
-        currency: str,
         pacer: Pacer | None = None,
         batch: int = 100,
         per_chat: int = 5,
@@ -72,8 +70,7 @@ class OutboxSender:
     ) -> None:
         self.bot = bot
         self.sessionmaker = sessionmaker
-        self.i18n = i18n
-        self.currency = currency
+        self.render = render
         self.pacer = pacer or Pacer()
         self.batch = batch
         self.per_chat = per_chat
@@ -132,7 +129,7 @@ class OutboxSender:
             report.skipped += 1
             return BLOCKED
         try:
-            text = render(self.i18n, row.language, row.kind, row.payload, currency=self.currency)
+            text = self.render(row.language, row.kind, row.payload)
         except UnknownNotification as exc:
             await outbox.mark_skipped(self.sessionmaker, row.id, f"unknown kind: {exc}")
             report.skipped += 1

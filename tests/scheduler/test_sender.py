@@ -30,6 +30,7 @@ from core.users import ensure_user
 from db.engine import create_engine, make_sessionmaker, write_tx
 from db.models import Notification, User
 from db.types import utcnow
+from handlers.notifications import renderer
 from scheduler.sender import OutboxSender
 from tests.fakes.telegram_server import CHAT_NOT_FOUND, DEACTIVATED, FakeTelegram
 
@@ -51,7 +52,7 @@ class Outbox:
     i18n: I18n
 
     def sender(self, **kwargs: Any) -> OutboxSender:
-        return OutboxSender(self.bot, self.sm, self.i18n, currency="USD", **kwargs)
+        return OutboxSender(self.bot, self.sm, renderer(self.i18n, currency="USD"), **kwargs)
 
     async def users(self, *ids: int, language: str = "en") -> None:
         async with self.sm() as session, write_tx(session):
