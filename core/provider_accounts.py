@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-import httpx
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,19 +15,9 @@ from core.catalog import CatalogError, provider_by_name
 from db.engine import write_tx
 from db.models import Provider, Service
 from db.types import utcnow
-from providers import Balance, ProviderError, ProviderRegistry, is_demo_url, mask_secret
+from providers import Balance, ProviderError, ProviderRegistry, mask_secret, valid_api_url
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-
-
-def valid_api_url(api_url: str) -> bool:
-    if is_demo_url(api_url):
-        return True
-    try:
-        url = httpx.URL(api_url)
-    except (httpx.InvalidURL, TypeError):
-        return False
-    return url.scheme in ("http", "https") and bool(url.host)
 
 
 def provider_snapshot(provider: Provider) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from providers.errors import (
 )
 from providers.interface import ProviderAPI
 from providers.outcomes import AddOutcome, AddOutcomeKind
-from providers.registry import ProviderRegistry, is_demo_url
+from providers.registry import ProviderRegistry, is_demo_url, valid_api_url
 from providers.types import (
     Balance,
     CancelResult,
@@ -69,4 +69,5 @@ __all__ = [
     "normalize_order_status",
     "normalize_refill_status",
     "normalize_service_type",
+    "valid_api_url",
 ]

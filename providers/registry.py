@@ -32,6 +32,17 @@ def is_demo_url(api_url: str | None) -> bool:
     return (api_url or "").strip().lower() == DEMO_URL
 
 
+def valid_api_url(api_url: str) -> bool:
+    """An http(s) URL with a host that the client can call, or the demo provider's URL."""
+    if is_demo_url(api_url):
+        return True
+    try:
+        url = httpx.URL(api_url)
+    except (httpx.InvalidURL, TypeError):
+        return False
+    return url.scheme in ("http", "https") and bool(url.host)
+
+
 def default_http_client() -> httpx.AsyncClient:
     """The shared pool. Keep-alive expiry is below common server idle timeouts (Apache: 5 s):
     a pooled connection the server already closed would turn an ``add`` ambiguous."""
