@@ -17,6 +17,7 @@ from sqlalchemy.orm import selectinload
 
 from core.audit import audit
 from core.pricing import input_kind
+from core.provider_accounts import find_provider
 from db.engine import write_tx
 from db.models import AdminAuditLog, Category, Provider, ProviderService, Service
 
@@ -33,9 +34,7 @@ class CatalogError(Exception):
 
 
 async def provider_by_name(session: AsyncSession, name: str) -> Provider:
-    provider = await session.scalar(
-        select(Provider).where(func.lower(Provider.name) == name.strip().lower())
-    )
+    provider = await find_provider(session, name)
     if provider is None:
         raise CatalogError("unknown_provider", name=name)
     return provider

@@ -11,13 +11,28 @@ from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import audit
-from core.catalog import CatalogError, provider_by_name
 from db.engine import write_tx
 from db.models import Provider, Service
 from db.types import utcnow
 from providers import Balance, ProviderError, ProviderRegistry, mask_secret, valid_api_url
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+class ProviderAccountError(Exception):
+    """A refused provider-account change; `code` picks the message the admin sees."""
+
+    def __init__(self, code: str, **details: Any) -> None:
+        super().__init__(code)
+        self.code = code
+        self.details = details
+
+
+async def find_provider(session: AsyncSession, name: str) -> Provider | None:
+    """The provider called `name` (case and surrounding spaces ignored), if any."""
+    return await session.scalar(
+        select(Provider).where(func.lower(Provider.name) == name.strip().lower())
+    )
 
 
 def provider_snapshot(provider: Provider) -> dict[str, Any]:
@@ -57,25 +72,20 @@ async def connect_provider(
     current URL and key (so a typo cannot break a working provider).
     """
     if not NAME_RE.match(name):
-        raise CatalogError("bad_name", name=name)
+        raise ProviderAccountError("bad_name", name=name)
     if not valid_api_url(api_url):
-        raise CatalogError("bad_url", url=api_url)
+        raise ProviderAccountError("bad_url", url=api_url)
     if threshold is not None and threshold < 0:
-        raise CatalogError("bad_threshold")
+        raise ProviderAccountError("bad_threshold")
     if session.in_transaction():
         await session.commit()  # no transaction held over the provider call
     client = registry.make_client(api_url, api_key, name)
     try:
         balance = await client.balance()
     except ProviderError as exc:
-        existing = await session.scalar(
-            select(Provider).where(func.lower(Provider.name) == name.lower())
-        )
-        return ConnectResult(existing, False, None, exc)
+        return ConnectResult(await find_provider(session, name), False, None, exc)
     async with write_tx(session):
-        provider = await session.scalar(
-            select(Provider).where(func.lower(Provider.name) == name.lower())
-        )
+        provider = await find_provider(session, name)
         created = provider is None
         before = None if provider is None else provider_snapshot(provider)
         if provider is None:
@@ -109,13 +119,15 @@ async def set_provider_option(
 ) -> Provider:
     """/providerset NAME on|off|threshold AMOUNT."""
     if option not in PROVIDER_OPTIONS:
-        raise CatalogError("bad_option", option=option)
+        raise ProviderAccountError("bad_option", option=option)
     async with write_tx(session):
-        provider = await provider_by_name(session, name)
+        provider = await find_provider(session, name)
+        if provider is None:
+            raise ProviderAccountError("unknown_provider", name=name)
         before = provider_snapshot(provider)
         if option == "threshold":
             if value is None or value < 0:
-                raise CatalogError("bad_threshold")
+                raise ProviderAccountError("bad_threshold")
             provider.low_balance_threshold = value
         else:
             provider.enabled = option == "on"
@@ -144,7 +156,8 @@ async def mapped_counts(session: AsyncSession) -> dict[int, tuple[int, int]]:
 
 
 async def search_providers(session: AsyncSession, name: str | None) -> list[Provider]:
-    stmt = select(Provider).order_by(Provider.id)
+    """Every provider by id, or only the one called `name` (none if there is no such one)."""
     if name:
-        stmt = stmt.where(func.lower(Provider.name) == name.strip().lower())
-    return list(await session.scalars(stmt))
+        provider = await find_provider(session, name)
+        return [provider] if provider is not None else []
+    return list(await session.scalars(select(Provider).order_by(Provider.id)))

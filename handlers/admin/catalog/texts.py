@@ -17,7 +17,7 @@ from core.catalog import (
 from core.catalog_import import ImportResult
 from db.models import Service
 from handlers.admin.common import amount, usage
-from handlers.admin.providers.texts import catalog_error_text as provider_error_text
+from handlers.admin.providers.texts import account_error_text
 from handlers.ui import inline
 
 PER_PAGE = 25
@@ -92,7 +92,7 @@ def error_text(error: CatalogError) -> str:
             "Service #{id} is not mapped to a provider: use /map first, then /service {id} auto."
         ).format(id=d.get("service_id")),
     }
-    return texts.get(error.code) or provider_error_text(error)
+    return texts.get(error.code) or account_error_text(error)
 
 
 def import_text(result: ImportResult, markup: str) -> list[str]:

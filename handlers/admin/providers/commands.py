@@ -13,8 +13,8 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import admin_queries, health
-from core.catalog import CatalogError
 from core.provider_accounts import (
+    ProviderAccountError,
     connect_provider,
     mapped_counts,
     search_providers,
@@ -23,9 +23,9 @@ from core.provider_accounts import (
 from handlers.admin.common import amount, answer_long, args_of, to_amount, usage, when
 from handlers.admin.providers.texts import (
     ERRORS_SHOWN,
+    account_error_text,
     addprovider_usage,
     balance_line,
-    catalog_error_text,
     failure_text,
     problem_line,
     providerset_usage,
@@ -62,8 +62,8 @@ async def connect_lines(
             admin_id=message.from_user.id,
             threshold=threshold,
         )
-    except CatalogError as error:
-        return [catalog_error_text(error) + "\n\n" + addprovider_usage()]
+    except ProviderAccountError as error:
+        return [account_error_text(error) + "\n\n" + addprovider_usage()]
     lines = []
     if result.error is not None:
         lines.append(
@@ -131,8 +131,8 @@ async def provider_set(message: Message, command: CommandObject, session: AsyncS
         provider = await set_provider_option(
             session, args[0], args[1], value, admin_id=message.from_user.id
         )
-    except CatalogError as error:
-        await message.answer(catalog_error_text(error))
+    except ProviderAccountError as error:
+        await message.answer(account_error_text(error))
         return
     state = _("enabled") if provider.enabled else _("disabled")
     await message.answer(
@@ -198,7 +198,7 @@ async def check(
     providers = await search_providers(session, args[0] if args else None)
     if not providers:
         text = (
-            catalog_error_text(CatalogError("unknown_provider", name=args[0]))
+            account_error_text(ProviderAccountError("unknown_provider", name=args[0]))
             if args
             else _("No providers yet.") + "\n\n" + addprovider_usage()
         )
@@ -225,7 +225,9 @@ async def errors(message: Message, command: CommandObject, session: AsyncSession
     if args:
         providers = await search_providers(session, args[0])
         if not providers:
-            await message.answer(catalog_error_text(CatalogError("unknown_provider", name=args[0])))
+            await message.answer(
+                account_error_text(ProviderAccountError("unknown_provider", name=args[0]))
+            )
             return
         provider_id = providers[0].id
     rows = await admin_queries.recent_provider_errors(

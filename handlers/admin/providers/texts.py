@@ -10,6 +10,7 @@ from aiogram.utils.i18n import gettext as _
 
 from core import health
 from core.catalog import CatalogError
+from core.provider_accounts import ProviderAccountError
 from db.models import Provider
 from handlers.admin.common import amount, usage
 from handlers.ui import inline
@@ -56,7 +57,8 @@ def failure_text(exc: ProviderError, url: str) -> str:
     return message
 
 
-def catalog_error_text(error: CatalogError) -> str:
+def account_error_text(error: ProviderAccountError | CatalogError) -> str:
+    """Also words the catalogue's unknown_provider (/import, /map name a provider too)."""
     d = error.details
     texts = {
         "bad_name": _("A provider name is 1-64 letters, digits, dots, dashes or underscores."),
