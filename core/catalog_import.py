@@ -34,8 +34,7 @@ from core.money import money
 from core.pricing import input_kind
 from db.engine import write_tx
 from db.models import Category, ProviderService, Service
-from providers import ProviderRegistry
-from providers import Service as RemoteService
+from providers import ProviderRegistry, RemoteService
 
 MAX_MARKUP = Decimal(10000)
 OTHER_CATEGORY = "Other"

@@ -26,8 +26,7 @@ from core.watch import price_unit, provider_cost
 from db.engine import write_tx
 from db.models import Category, Provider, Service
 from db.types import utcnow
-from providers import ApiError, Balance, ProviderError, ProviderRegistry
-from providers import Service as RemoteService
+from providers import ApiError, Balance, ProviderError, ProviderRegistry, RemoteService
 
 
 @dataclass(frozen=True)

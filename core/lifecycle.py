@@ -19,7 +19,7 @@ from core.money import ZERO, round_down
 from core.statuses import PROVIDER_TO_PANEL, OrderStatus
 from db.models import Order, OrderStatusChange
 from db.types import utcnow
-from providers import OrderStatus as ProviderStatus
+from providers import RemoteOrderStatus
 
 
 async def load_order(
@@ -101,7 +101,7 @@ def partial_refund(charge: Decimal, quantity: int, remains: int) -> Decimal:
 
 
 async def apply_provider_status(
-    session: AsyncSession, order: Order, status: ProviderStatus
+    session: AsyncSession, order: Order, status: RemoteOrderStatus
 ) -> bool:
     """Apply one status answer in the caller's transaction; True if the panel status changed.
 

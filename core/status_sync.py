@@ -38,11 +38,11 @@ from providers import (
     TERMINAL_STATUSES,
     MultiStatusResult,
     OrderLookupError,
-    OrderStatus,
     ProviderAPI,
     ProviderError,
     ProviderRegistry,
     RefillStatus,
+    RemoteOrderStatus,
 )
 
 log = logging.getLogger(__name__)
@@ -196,11 +196,11 @@ _SEEN = (
 )  # fmt: skip
 
 
-def _moves(row: Any, entry: OrderStatus | OrderLookupError | None) -> bool:
+def _moves(row: Any, entry: RemoteOrderStatus | OrderLookupError | None) -> bool:
     """Whether applying this answer would change the order (compared on plain columns)."""
     if entry is None:
         return False
-    if not isinstance(entry, OrderStatus):
+    if not isinstance(entry, RemoteOrderStatus):
         return row.last_error != _refused_note(entry)
     new = PROVIDER_TO_PANEL.get(entry.status)
     return (
@@ -266,7 +266,7 @@ async def _apply_one(
     session: AsyncSession, order: Order, result: MultiStatusResult, report: SyncReport
 ) -> None:
     entry = result.results.get(order.provider_order_id or "")
-    if not isinstance(entry, OrderStatus):
+    if not isinstance(entry, RemoteOrderStatus):
         if entry is not None:  # the provider refused this id: note it, keep the order
             report.refused += 1
             order.last_error = _refused_note(entry)

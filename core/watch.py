@@ -24,8 +24,7 @@ from core.statuses import ACTIVE_STATUSES, OrderStatus
 from db.engine import write_tx
 from db.models import Order, Provider, ProviderService, Service
 from db.types import utcnow
-from providers import ApiError, Balance, ProviderError, ProviderRegistry
-from providers import Service as RemoteService
+from providers import ApiError, Balance, ProviderError, ProviderRegistry, RemoteService
 
 log = logging.getLogger(__name__)
 

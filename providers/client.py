@@ -48,10 +48,10 @@ from providers.types import (
     Balance,
     CancelResult,
     MultiStatusResult,
-    OrderStatus,
     RefillResult,
     RefillStatus,
-    Service,
+    RemoteOrderStatus,
+    RemoteService,
 )
 from providers.wire import (
     chunked,
@@ -147,7 +147,7 @@ class SmmApiClient:
 
     # --- public API -------------------------------------------------------------------------
 
-    async def services(self) -> list[Service]:
+    async def services(self) -> list[RemoteService]:
         """The provider catalogue (may be several MB: longer read timeout)."""
         return parse_services(await self._read("services", {}))
 
@@ -171,7 +171,7 @@ class SmmApiClient:
         )
         return outcome
 
-    async def status(self, order_id: str) -> OrderStatus:
+    async def status(self, order_id: str) -> RemoteOrderStatus:
         """One order's status; ApiError(order_not_found) for an unknown id."""
         order_id = str(order_id).strip()
         entry = unwrap_single(order_id, await self._read("status", {"order": order_id}))

@@ -23,7 +23,7 @@ from providers.parsing import (
     to_remains,
     to_text,
 )
-from providers.types import Balance, OrderKind, OrderStatus, Service
+from providers.types import Balance, OrderKind, RemoteOrderStatus, RemoteService
 from providers.vocab import (
     FLAT_RATE_TYPES,
     is_terminal,
@@ -46,7 +46,7 @@ def snippet(body: Any, limit: int = 200) -> str:
 # --- services -----------------------------------------------------------------------------
 
 
-def parse_services(body: Any) -> list[Service]:
+def parse_services(body: Any) -> list[RemoteService]:
     """The catalogue from a list, a ``{"services": [...]}`` wrapper or an "Empty Data" envelope.
 
     An empty catalogue is a valid answer (Q22) — but an unreadable one raises, so a caller
@@ -82,7 +82,7 @@ def _all_objects(mapping: Mapping[Any, Any]) -> bool:
     return all(isinstance(value, Mapping) for value in mapping.values())
 
 
-def parse_service(row: Any, fallback_id: str | None = None) -> Service | None:
+def parse_service(row: Any, fallback_id: str | None = None) -> RemoteService | None:
     """One catalogue row; rows without an id or a readable rate are skipped with a warning."""
     if not isinstance(row, Mapping):
         log.warning("skipping a services row that is not an object: %s", snippet(row, 80))
@@ -94,7 +94,7 @@ def parse_service(row: Any, fallback_id: str | None = None) -> Service | None:
         log.warning("skipping a services row without id or rate: %s", snippet(row, 120))
         return None
     kind = normalize_service_type(data.get("type"))
-    return Service(
+    return RemoteService(
         id=service_id,
         name=to_text(data.get("name")) or f"Service {service_id}",
         type=kind,
@@ -144,7 +144,7 @@ def unwrap_single(order_id: str, body: Any) -> Any:
     return body
 
 
-def parse_order_status(order_id: str, entry: Any) -> OrderStatus:
+def parse_order_status(order_id: str, entry: Any) -> RemoteOrderStatus:
     """One order's status; drip-feed and subscription parents are told apart by their keys."""
     if not isinstance(entry, Mapping):
         raise UnexpectedResponse("status answer is not an object", snippet=snippet(entry))
@@ -158,7 +158,7 @@ def parse_order_status(order_id: str, entry: Any) -> OrderStatus:
         parent_keys = ("posts", "expiry", "old_orders")
         kind = "subscription" if any(key in data for key in parent_keys) else "dripfeed"
     expiry = data.get("expiry")
-    return OrderStatus(
+    return RemoteOrderStatus(
         order_id=order_id,
         status=status,
         raw_status=None if raw_status is None else str(raw_status),

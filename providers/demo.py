@@ -27,10 +27,10 @@ from providers.types import (
     CancelResult,
     MultiStatusResult,
     OrderLookupError,
-    OrderStatus,
     RefillResult,
     RefillStatus,
-    Service,
+    RemoteOrderStatus,
+    RemoteService,
 )
 from providers.wire import unique_ids
 
@@ -89,7 +89,7 @@ class DemoProvider:
     def __repr__(self) -> str:
         return "DemoProvider()"
 
-    async def services(self) -> list[Service]:
+    async def services(self) -> list[RemoteService]:
         return list(self._catalogue.values())
 
     async def add(self, request: AddRequest) -> AddOutcome:
@@ -114,7 +114,7 @@ class DemoProvider:
         self._charges[order_id] = charge
         return AddOutcome.accepted_order(order_id, charge=charge, currency=self.currency)
 
-    async def status(self, order_id: str) -> OrderStatus:
+    async def status(self, order_id: str) -> RemoteOrderStatus:
         order_id = str(order_id).strip()
         return parse_order_status(order_id, self._raw_status(order_id))
 
@@ -239,7 +239,7 @@ class DemoProvider:
             raise ApiError.from_message("Order not eligible for cancellation", action="cancel")
 
     @staticmethod
-    def _charge(service: Service, quantity: int) -> Decimal:
+    def _charge(service: RemoteService, quantity: int) -> Decimal:
         if service.rate_basis == "flat":
             return service.rate
         return (service.rate * quantity / 1000).quantize(_QUANTUM, rounding=ROUND_HALF_UP)

@@ -14,10 +14,10 @@ from providers.types import (
     Balance,
     CancelResult,
     MultiStatusResult,
-    OrderStatus,
     RefillResult,
     RefillStatus,
-    Service,
+    RemoteOrderStatus,
+    RemoteService,
 )
 
 
@@ -32,11 +32,11 @@ class ProviderAPI(Protocol):
 
     name: str
 
-    async def services(self) -> list[Service]: ...
+    async def services(self) -> list[RemoteService]: ...
 
     async def add(self, request: AddRequest) -> AddOutcome: ...
 
-    async def status(self, order_id: str) -> OrderStatus: ...
+    async def status(self, order_id: str) -> RemoteOrderStatus: ...
 
     async def multi_status(self, order_ids: Iterable[str]) -> MultiStatusResult: ...
 

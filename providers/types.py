@@ -18,7 +18,7 @@ OrderKind = Literal["order", "dripfeed", "subscription"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Service:
+class RemoteService:
     """One row of the provider's catalogue (``action=services``)."""
 
     id: str
@@ -37,7 +37,7 @@ class Service:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class OrderStatus:
+class RemoteOrderStatus:
     """The provider's view of one order, or of a drip-feed / subscription parent (Q29).
 
     Parents carry no charge/remains; their child orders are normal orders to poll.
@@ -97,14 +97,14 @@ class MultiStatusResult:
     back by request order (Q11): a best effort, so treat it as lower confidence.
     """
 
-    results: dict[str, OrderStatus | OrderLookupError] = field(default_factory=dict)
+    results: dict[str, RemoteOrderStatus | OrderLookupError] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
     failed: dict[str, ProviderError] = field(default_factory=dict)
     positional: bool = False
 
-    def statuses(self) -> dict[str, OrderStatus]:
+    def statuses(self) -> dict[str, RemoteOrderStatus]:
         """Only the ids with a readable status."""
-        return {k: v for k, v in self.results.items() if isinstance(v, OrderStatus)}
+        return {k: v for k, v in self.results.items() if isinstance(v, RemoteOrderStatus)}
 
     def lookup_errors(self) -> dict[str, OrderLookupError]:
         """Only the ids the provider explicitly refused."""

@@ -13,13 +13,13 @@ from core.statuses import OrderStatus
 from db.engine import write_tx
 from db.models import LedgerEntry, Notification, Order, OrderStatusChange, Refill
 from db.types import utcnow
-from providers import OrderStatus as ProviderStatus
+from providers import RemoteOrderStatus
 from tests.core.test_submission import place, submit
 from tests.harness.panel import Panel
 from tests.harness.settings import CUSTOMER
 
 
-async def apply(panel: Panel, order_id: int, status: ProviderStatus) -> Order:
+async def apply(panel: Panel, order_id: int, status: RemoteOrderStatus) -> Order:
     async with panel.sm() as session, write_tx(session):
         order = await session.get(Order, order_id)
         await session.refresh(order, ["service"])
@@ -27,8 +27,8 @@ async def apply(panel: Panel, order_id: int, status: ProviderStatus) -> Order:
         return order
 
 
-def seen(status: str, raw: str, **fields: object) -> ProviderStatus:
-    return ProviderStatus(order_id="1", status=status, raw_status=raw, **fields)
+def seen(status: str, raw: str, **fields: object) -> RemoteOrderStatus:
+    return RemoteOrderStatus(order_id="1", status=status, raw_status=raw, **fields)
 
 
 async def test_partial_refunds_a_quarter_exactly_once(panel: Panel) -> None:

@@ -8,7 +8,7 @@ Q37 and Q39 of smm-api-v2.md.
 
 Deliberate vocabulary mappings (justified here once):
 * ``kind``: the fixtures say "dripfeed_parent"/"subscription_parent"; the client's
-  ``OrderStatus.kind`` is "dripfeed"/"subscription" (parents are the only non-"order" kinds).
+  ``RemoteOrderStatus.kind`` is "dripfeed"/"subscription" (parents are the only non-"order" kinds).
 * ``AmbiguousOrderError``: the client does not raise for ``add``; it returns
   ``AddOutcome(kind="ambiguous")`` whose ``must_reconcile`` is True and ``may_retry`` False.
 * ``min``/``max`` of a quantity error: ``ApiError.limit``.
@@ -29,8 +29,8 @@ from providers import (
     AddRequest,
     ApiError,
     OrderLookupError,
-    OrderStatus,
     ProviderError,
+    RemoteOrderStatus,
     SmmApiClient,
 )
 from tests.fakes.provider_server import FakeProvider
@@ -213,7 +213,7 @@ async def check_status(client: SmmApiClient, form: dict[str, str], exp: Expected
     check_order_status(status, exp)
 
 
-def check_order_status(status: OrderStatus, exp: Expected) -> None:
+def check_order_status(status: RemoteOrderStatus, exp: Expected) -> None:
     if exp.has("kind"):
         assert status.kind == KIND[exp.take("kind")]
     exp.attrs(status, "order_id", "status", "raw_status", "charge", "start_count", "remains")
@@ -242,12 +242,12 @@ async def check_multi_status(client: SmmApiClient, ids: list[str], exp: Expected
         check_status_entry(result.results[order_id], Expected(spec, f"results[{order_id}]"))
 
 
-def check_status_entry(entry: OrderStatus | OrderLookupError, exp: Expected) -> None:
+def check_status_entry(entry: RemoteOrderStatus | OrderLookupError, exp: Expected) -> None:
     if exp.has("error"):
         assert isinstance(entry, OrderLookupError), entry
         check_error(exp.take("error"), entry)
     else:
-        assert isinstance(entry, OrderStatus), entry
+        assert isinstance(entry, RemoteOrderStatus), entry
         check_order_status(entry, exp)
     exp.done()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from providers import OrderLookupError, OrderStatus, TransportError
+from providers import OrderLookupError, RemoteOrderStatus, TransportError
 from tests.fakes.provider_server import FakeProvider
 
 
@@ -45,7 +45,7 @@ async def test_bad_entry_affects_only_that_id(fake: FakeProvider, client: Any) -
     assert isinstance(bad, OrderLookupError) and bad.code == "order_not_found"
     assert bad.reason == "The provider does not know this order."
     good = {i: result.results[i] for i in ids if i != ids[2]}
-    assert all(isinstance(s, OrderStatus) and s.status == "pending" for s in good.values())
+    assert all(isinstance(s, RemoteOrderStatus) and s.status == "pending" for s in good.values())
     assert result.lookup_errors().keys() == {ids[2]} and len(result.statuses()) == 4
 
 
