@@ -1,6 +1,6 @@
 from babel.messages.mofile import read_mo
 
-from bot.catalogs import LOCALES_DIR, extract, languages, load, missing_translations
+from bot.translations import LOCALES_DIR, extract, languages, load, missing_translations
 
 
 def test_english_catalog_covers_every_string_in_the_code() -> None:
@@ -15,5 +15,5 @@ def test_compiled_catalogs_match_their_po_files() -> None:
         with (LOCALES_DIR / language / "LC_MESSAGES" / "messages.mo").open("rb") as fh:
             mo = {m.id: m.string for m in read_mo(fh) if m.id}
         assert {k: v for k, v in po.items() if v} == {k: v for k, v in mo.items() if v}, (
-            f"{language}: run `python -m bot.catalogs`"
+            f"{language}: run `python -m bot.translations`"
         )

@@ -7,7 +7,7 @@ import string
 
 from sqlalchemy import select
 
-from bot.catalogs import load, missing_translations
+from bot.translations import load, missing_translations
 from db.models import User
 from handlers.menu import LanguageCallback
 

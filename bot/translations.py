@@ -1,4 +1,4 @@
-"""Keep the translation catalogs in step with the code: `python -m bot.catalogs`.
+"""Keep the translation catalogs in step with the code: `python -m bot.translations`.
 
 Extracts every `_()`/`gettext()` string from the code, merges it into each language's .po
 (English msgstr = msgid, so the English catalog is always complete), and compiles the .mo
