@@ -46,16 +46,6 @@ class AddOutcome:
     def accepted(self) -> bool:
         return self.kind == "accepted"
 
-    @property
-    def may_retry(self) -> bool:
-        """Safe to send the same order again later (nothing can have been created)."""
-        return self.kind in ("no_funds", "not_sent")
-
-    @property
-    def must_reconcile(self) -> bool:
-        """The order may exist at the provider: a human (or a balance check) must decide."""
-        return self.kind == "ambiguous"
-
     @classmethod
     def accepted_order(
         cls, order_id: str, *, charge: Decimal | None = None, currency: str | None = None

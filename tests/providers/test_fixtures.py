@@ -10,7 +10,7 @@ Deliberate vocabulary mappings (justified here once):
 * ``kind``: the fixtures say "dripfeed_parent"/"subscription_parent"; the client's
   ``RemoteOrderStatus.kind`` is "dripfeed"/"subscription" (parents are the only non-"order" kinds).
 * ``AmbiguousOrderError``: the client does not raise for ``add``; it returns
-  ``AddOutcome(kind="ambiguous")`` whose ``must_reconcile`` is True and ``may_retry`` False.
+  ``AddOutcome(kind="ambiguous")``: never resent, always checked by a person.
 * ``min``/``max`` of a quantity error: ``ApiError.limit``.
 * ``notes`` of the positional-list fixture: the low-confidence flag ``positional``.
 """
@@ -188,8 +188,9 @@ async def check_add(client: SmmApiClient, form: dict[str, str], exp: Expected) -
         spec = Expected(exp.take("error"), "error")
         spec.take("type")
         assert outcome.kind == "ambiguous", outcome
-        assert outcome.may_retry is spec.take("retryable")
-        assert outcome.must_reconcile is spec.take("must_reconcile")
+        # "ambiguous" is the outcome that is never resent and always checked by a person.
+        assert spec.take("retryable") is False
+        assert spec.take("must_reconcile") is True
         spec.done()
         return
     assert isinstance(outcome.error, ApiError), outcome
