@@ -99,7 +99,9 @@ async def refunds_ok(url: str, count: int) -> bool:
     engine = create_engine(url)
     async with make_sessionmaker(engine)() as session:
         refunds = await session.scalar(
-            select(func.count()).select_from(LedgerEntry).where(LedgerEntry.kind == "refund")
+            select(func.count())
+            .select_from(LedgerEntry)
+            .where(LedgerEntry.kind == LedgerKind.REFUND)
         )
         balance = await session.scalar(select(User.balance).where(User.id == CUSTOMER))
     await engine.dispose()

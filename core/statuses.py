@@ -20,9 +20,6 @@ class OrderStatus(StrEnum):
 
 
 ACTIVE_STATUSES = frozenset({OrderStatus.PENDING, OrderStatus.PROCESSING, OrderStatus.IN_PROGRESS})
-FINAL_STATUSES = frozenset(
-    {OrderStatus.COMPLETED, OrderStatus.PARTIAL, OrderStatus.CANCELED, OrderStatus.FAILED}
-)
 
 # Client-normalised provider statuses (providers.types) -> panel statuses.
 PROVIDER_TO_PANEL: dict[str, OrderStatus] = {
@@ -43,6 +40,5 @@ PROVIDER_TO_PANEL: dict[str, OrderStatus] = {
 class LedgerKind(StrEnum):
     TOPUP = "topup"  # admin credit
     ADMIN_DEBIT = "admin_debit"
-    PAYMENT = "payment"  # e.g. Telegram Stars
     ORDER_CHARGE = "order_charge"
     REFUND = "refund"

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.billing import recent_entries
 from core.money import format_money
+from core.statuses import LedgerKind
 from db.models import LedgerEntry, User
 from handlers.menu import MenuCallback
 from handlers.ui import clip
@@ -17,11 +18,10 @@ from handlers.ui import clip
 
 def ledger_kind_label(kind: str) -> str:
     labels = {
-        "topup": _("Top-up"),
-        "admin_debit": _("Correction"),
-        "payment": _("Payment"),
-        "order_charge": _("Order"),
-        "refund": _("Refund"),
+        LedgerKind.TOPUP: _("Top-up"),
+        LedgerKind.ADMIN_DEBIT: _("Correction"),
+        LedgerKind.ORDER_CHARGE: _("Order"),
+        LedgerKind.REFUND: _("Refund"),
     }
     return labels.get(kind, kind)
 

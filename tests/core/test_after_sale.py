@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, select, update
 from core.customer_requests import open_refill, request_cancel
 from core.lifecycle import apply_provider_status, partial_refund
 from core.ordering import OrderError
-from core.statuses import OrderStatus
+from core.statuses import LedgerKind, OrderStatus
 from db.engine import write_tx
 from db.models import LedgerEntry, Notification, Order, OrderStatusChange, Refill
 from db.types import utcnow
@@ -41,7 +41,9 @@ async def test_partial_refunds_a_quarter_exactly_once(panel: Panel) -> None:
     assert await panel.balance() == Decimal("8.5")
     async with panel.sm() as session:
         refunds = await session.scalar(
-            select(func.count()).select_from(LedgerEntry).where(LedgerEntry.kind == "refund")
+            select(func.count())
+            .select_from(LedgerEntry)
+            .where(LedgerEntry.kind == LedgerKind.REFUND)
         )
         notes = (await session.scalars(select(Notification))).all()
     assert refunds == 1

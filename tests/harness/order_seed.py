@@ -11,6 +11,7 @@ from aiogram.fsm.storage.base import StorageKey
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.statuses import LedgerKind
 from db.engine import write_tx
 from db.models import Category, LedgerEntry, Order, Provider, Service
 from tests.harness import seed
@@ -111,7 +112,7 @@ async def charges_of(sm: async_sessionmaker[AsyncSession], user_id: int) -> int:
         return (
             await session.scalar(
                 select(func.count()).where(
-                    LedgerEntry.user_id == user_id, LedgerEntry.kind == "order_charge"
+                    LedgerEntry.user_id == user_id, LedgerEntry.kind == LedgerKind.ORDER_CHARGE
                 )
             )
             or 0

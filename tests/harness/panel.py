@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core import billing
-from core.statuses import OrderStatus
+from core.statuses import LedgerKind, OrderStatus
 from db.engine import create_engine, make_sessionmaker, write_tx
 from db.models import LedgerEntry, Notification, Order, OrderStatusChange, User
 from providers import ProviderRegistry
@@ -74,7 +74,9 @@ class Panel:
         """Refund ledger amounts per order."""
         async with self.sm() as session:
             rows = await session.execute(
-                select(LedgerEntry.order_id, LedgerEntry.amount).where(LedgerEntry.kind == "refund")
+                select(LedgerEntry.order_id, LedgerEntry.amount).where(
+                    LedgerEntry.kind == LedgerKind.REFUND
+                )
             )
             found: dict[int, list[Decimal]] = {}
             for order_id, amount in rows:

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from core import notify
 from core.admin_actions import topup
+from core.statuses import LedgerKind
 from db.models import AdminAuditLog, LedgerEntry, Notification
 from tests.harness.console import connect_and_import, place, service_id_for
 from tests.harness.ledger import balance, give_money
@@ -26,7 +27,7 @@ async def test_topup_credits_notifies_and_audits(app, admin, customer) -> None:
             select(Notification).where(Notification.kind == notify.BALANCE_CHANGE)
         )
         audit = await session.scalar(select(AdminAuditLog))
-    assert entry is not None and entry.admin_id == ADMIN_ID and entry.kind == "topup"
+    assert entry is not None and entry.admin_id == ADMIN_ID and entry.kind == LedgerKind.TOPUP
     assert entry.note == "<b>welcome</b> bonus"
     assert note is not None and note.chat_id == CUSTOMER
     assert note.payload == {
@@ -51,7 +52,7 @@ async def test_negative_topup_debits_but_never_below_zero(app, admin) -> None:
     assert await balance(app.sessionmaker, CUSTOMER) == Decimal(6)
     async with app.sessionmaker() as session:
         kinds = list(await session.scalars(select(LedgerEntry.kind).order_by(LedgerEntry.id)))
-    assert kinds == ["topup", "admin_debit"]
+    assert kinds == [LedgerKind.TOPUP, LedgerKind.ADMIN_DEBIT]
 
 
 async def test_topup_bad_arguments_and_unknown_user(app, admin) -> None:

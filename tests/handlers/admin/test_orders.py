@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from core import notify
 from core.lifecycle import change_status
+from core.statuses import LedgerKind
 from core.submission import submit_order
 from db.engine import write_tx
 from db.models import AdminAuditLog, LedgerEntry, Notification, Order
@@ -123,7 +124,9 @@ async def test_full_refund_cancels_and_notifies(app, admin, fake) -> None:
     order = await order_row(app, order_id)
     assert order.status == "canceled" and order.refunded == Decimal("1.35")
     async with app.sessionmaker() as session:
-        refund = await session.scalar(select(LedgerEntry).where(LedgerEntry.kind == "refund"))
+        refund = await session.scalar(
+            select(LedgerEntry).where(LedgerEntry.kind == LedgerKind.REFUND)
+        )
         pushes = list(await session.scalars(
             select(Notification).where(Notification.chat_id == CUSTOMER,
                                        Notification.kind == notify.ORDER_STATUS)))  # fmt: skip
