@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
 
-PLACES = 8
+from db.types import MAX_AMOUNT, PLACES
+
 QUANTUM = Decimal(1).scaleb(-PLACES)  # 0.00000001
 DISPLAY_QUANTUM = Decimal("0.0001")
 ZERO = Decimal(0)
-# Stored as 1e-8 units in a signed 64-bit integer: keep well inside it.
-MAX_AMOUNT = Decimal(10) ** 10
 
 
 class InvalidAmount(ValueError):

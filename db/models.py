@@ -20,7 +20,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from core.money import ZERO
 from db.types import Money, UtcDateTime, utcnow
 
 NAMING = {
@@ -53,7 +52,7 @@ class User(Timestamps, Base):
     username: Mapped[str | None] = mapped_column(String(64))
     first_name: Mapped[str] = mapped_column(String(128), default="")
     language: Mapped[str | None] = mapped_column(String(8))
-    balance: Mapped[Decimal] = mapped_column(default=ZERO)
+    balance: Mapped[Decimal] = mapped_column(default=Decimal(0))
     # The user blocked the bot (or deleted the account): stop sending until they write again.
     is_blocked: Mapped[bool] = mapped_column(Boolean, default=False)
 
@@ -86,7 +85,7 @@ class Provider(Timestamps, Base):
     currency: Mapped[str | None] = mapped_column(String(8))
     balance: Mapped[Decimal | None]
     balance_checked_at: Mapped[datetime | None]
-    low_balance_threshold: Mapped[Decimal] = mapped_column(default=ZERO)
+    low_balance_threshold: Mapped[Decimal] = mapped_column(default=Decimal(0))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -176,7 +175,7 @@ class Order(Timestamps, Base):
     extra: Mapped[dict[str, Any] | None]
     charge: Mapped[Decimal]
     cost: Mapped[Decimal | None]  # what the provider billed us, in its currency
-    refunded: Mapped[Decimal] = mapped_column(default=ZERO)
+    refunded: Mapped[Decimal] = mapped_column(default=Decimal(0))
     status: Mapped[str] = mapped_column(String(16), index=True)
     provider_status: Mapped[str | None] = mapped_column(String(64))  # raw, as last reported
     provider_order_id: Mapped[str | None] = mapped_column(String(128))

@@ -3,14 +3,29 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import BigInteger, DateTime, Dialect
 from sqlalchemy.types import TypeDecorator
 
-from core.money import PLACES, money
-
+# Money is stored as a count of 1e-8 units in a signed 64-bit integer. These are facts of the
+# storage; core.money builds the panel's money rules (parsing, rounding, display) on them.
+PLACES = 8
+MAX_AMOUNT = Decimal(10) ** 10  # well inside the 64-bit range at 8 places
 _SCALE = 10**PLACES
+_QUANTUM = Decimal(1).scaleb(-PLACES)
+
+
+def stored_amount(value: Decimal | int | str) -> Decimal:
+    """`value` at the stored precision (8 places, half up). Floats, non-finite amounts and
+    amounts the column cannot hold are refused with ValueError (core.money.InvalidAmount is
+    the same check with the panel's message)."""
+    if isinstance(value, float):
+        raise TypeError("money never comes from a float; pass a str or Decimal")
+    amount = Decimal(value)
+    if not amount.is_finite() or abs(amount) >= MAX_AMOUNT:
+        raise ValueError(f"not a storable amount: {value!r}")
+    return amount.quantize(_QUANTUM, rounding=ROUND_HALF_UP)
 
 
 class Money(TypeDecorator[Decimal]):
@@ -27,12 +42,12 @@ class Money(TypeDecorator[Decimal]):
     def process_bind_param(self, value: Decimal | int | str | None, dialect: Dialect) -> int | None:
         if value is None:
             return None
-        return int(money(value) * _SCALE)
+        return int(stored_amount(value) * _SCALE)
 
     def process_result_value(self, value: int | None, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
-        return (Decimal(int(value)) / _SCALE).quantize(Decimal(1).scaleb(-PLACES))
+        return (Decimal(int(value)) / _SCALE).quantize(_QUANTUM)
 
     @property
     def python_type(self) -> type:
