@@ -17,6 +17,7 @@ from bot.i18n import create_i18n
 from db.engine import create_engine, make_sessionmaker
 from db.migrate import upgrade
 from handlers.notifications import renderer
+from payments import CryptoPayClient
 from providers import ProviderRegistry
 from providers.ratelimit import RedisSlots
 from scheduler.jobs import build_jobs, recover_on_startup
@@ -37,6 +38,7 @@ class App:
     dp: Dispatcher
     scheduler: PanelScheduler
     redis: Any = None  # shared pacing of providers and Telegram sends (REDIS_URL)
+    crypto_pay: CryptoPayClient | None = None
 
     async def close(self) -> None:
         """Release connections; the scheduler is stopped by dp.shutdown."""
@@ -65,7 +67,10 @@ async def create_app(
     registry = registry or ProviderRegistry(slots=slots)
     i18n = create_i18n(settings.default_language)
     bot = create_bot(settings)
-    dp = create_dispatcher(settings, i18n, sessionmaker=sessionmaker, registry=registry)
+    crypto_pay = create_crypto_pay(settings, registry)
+    dp = create_dispatcher(
+        settings, i18n, sessionmaker=sessionmaker, registry=registry, crypto_pay=crypto_pay
+    )
     scheduler = create_scheduler(
         build_jobs(
             settings=settings,
@@ -74,9 +79,10 @@ async def create_app(
             bot=bot,
             render=renderer(i18n, currency=settings.currency),
             pacer=pacer,
+            crypto_pay=crypto_pay,
         )
     )
-    app = App(settings, engine, sessionmaker, registry, i18n, bot, dp, scheduler, redis)
+    app = App(settings, engine, sessionmaker, registry, i18n, bot, dp, scheduler, redis, crypto_pay)
     dp.workflow_data["scheduler"] = scheduler
 
     async def on_startup() -> None:
@@ -91,6 +97,17 @@ async def create_app(
     dp.startup.register(on_startup)
     dp.shutdown.register(on_shutdown)
     return app
+
+
+def create_crypto_pay(settings: Settings, registry: ProviderRegistry) -> CryptoPayClient | None:
+    """Crypto Pay when CRYPTO_PAY_TOKEN is set, on the providers' shared httpx pool."""
+    if settings.crypto_pay_token is None:
+        return None
+    return CryptoPayClient(
+        registry.http,
+        settings.crypto_pay_token.get_secret_value(),
+        api_url=settings.crypto_pay_api_url,
+    )
 
 
 async def run_polling(app: App) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -14,6 +15,13 @@ from bot.i18n import LOCALES_DIR
 from db.engine import DEFAULT_DATABASE_URL
 
 TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
+# Fiat currencies Crypto Pay prices invoices in (its `fiat` parameter).
+CRYPTO_PAY_FIATS = frozenset(
+    {
+        "USD", "EUR", "RUB", "BYN", "UAH", "GBP", "CNY", "KZT", "UZS", "GEL",
+        "TRY", "AMD", "THB", "INR", "BRL", "IDR", "AZN", "AED", "PLN", "ILS",
+    }
+)  # fmt: skip
 SUPPORTED_DATABASES = {"sqlite+aiosqlite", "postgresql+asyncpg"}
 
 
@@ -34,6 +42,22 @@ class Settings(BaseSettings):
     default_language: str = "en"
     submit_interval_seconds: int = Field(default=10, ge=1)
     log_level: str = "INFO"
+    # Self-service top-ups (SPEC §10): limits in the panel currency, buttons, invoice lifetime.
+    topup_min: Decimal = Field(default=Decimal(1), gt=0, le=Decimal(10) ** 8)
+    topup_max: Decimal = Field(default=Decimal(1000), gt=0, le=Decimal(10) ** 8)
+    topup_presets: Annotated[tuple[Decimal, ...], NoDecode] = (
+        Decimal(5),
+        Decimal(10),
+        Decimal(25),
+        Decimal(50),
+    )
+    payment_invoice_minutes: int = Field(default=60, ge=1, le=44640)  # Crypto Pay: ≤ 31 days
+    stars_enabled: bool = True
+    stars_per_unit: Decimal = Field(default=Decimal(75), gt=0, le=Decimal(10) ** 6)
+    crypto_pay_token: SecretStr | None = None
+    crypto_pay_api_url: str = "https://pay.crypt.bot"
+    crypto_pay_assets: Annotated[tuple[str, ...], NoDecode] = ("USDT", "TON", "BTC")
+    crypto_pay_poll_seconds: int = Field(default=30, ge=1)
 
     @field_validator("bot_token")
     @classmethod
@@ -93,6 +117,42 @@ class Settings(BaseSettings):
     def _strip(cls, value: str) -> str:
         return value.strip()
 
+    @field_validator("topup_presets", mode="before")
+    @classmethod
+    def _parse_presets(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        presets = []
+        for part in value.replace(";", ",").split(","):
+            if part.strip():
+                try:
+                    presets.append(Decimal(part.strip()))
+                except InvalidOperation:
+                    raise ValueError(f"{part.strip()!r} is not an amount") from None
+        return tuple(presets)
+
+    @field_validator("crypto_pay_token", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("crypto_pay_api_url")
+    @classmethod
+    def _crypto_pay_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value.removesuffix("/api")
+
+    @field_validator("crypto_pay_assets", mode="before")
+    @classmethod
+    def _parse_assets(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip().upper() for part in value.split(",") if part.strip()]
+        return value
+
     @field_validator("default_language")
     @classmethod
     def _has_catalog(cls, value: str) -> str:
@@ -106,7 +166,28 @@ class Settings(BaseSettings):
     def _webhook_pair(self) -> Settings:
         if self.webhook_url and not self.webhook_secret:
             raise ValueError("WEBHOOK_URL needs WEBHOOK_SECRET (Telegram's secret_token)")
+        if self.topup_min > self.topup_max:
+            raise ValueError("TOPUP_MIN must not be above TOPUP_MAX")
+        if any(not self.topup_min <= p <= self.topup_max for p in self.topup_presets):
+            raise ValueError("every TOPUP_PRESETS amount must lie within TOPUP_MIN..TOPUP_MAX")
+        amounts = (self.topup_min, self.topup_max, *self.topup_presets)
+        if any(a != a.quantize(Decimal("0.01")) for a in amounts):
+            raise ValueError("top-up amounts take at most two decimal places")
+        if self.crypto_pay_token is not None:
+            if self.currency.upper() not in CRYPTO_PAY_FIATS:
+                raise ValueError(
+                    f"Crypto Pay cannot price invoices in {self.currency}; "
+                    f"it takes {', '.join(sorted(CRYPTO_PAY_FIATS))}"
+                )
+            if not self.crypto_pay_assets:
+                raise ValueError("CRYPTO_PAY_ASSETS must name at least one asset")
         return self
+
+    @property
+    def payment_methods(self) -> list[str]:
+        """The top-up methods customers are offered, in the order they see them."""
+        methods = ["stars"] if self.stars_enabled else []
+        return methods + (["cryptopay"] if self.crypto_pay_token is not None else [])
 
     @property
     def runs_replicas(self) -> bool:

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from bot.app import App
 from bot.config import Settings
+from handlers.payments.crypto_webhook import add_crypto_pay_route
 
 log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram/webhook"
@@ -48,7 +49,8 @@ async def ensure_webhook(app: App) -> None:
 
 
 def build_webhook_app(app: App) -> web.Application:
-    """The aiohttp app: Telegram's updates on WEBHOOK_PATH (secret checked), /healthz."""
+    """The aiohttp app: Telegram's updates on WEBHOOK_PATH (secret checked), /healthz, and
+    Crypto Pay's updates on /cryptopay/webhook when it is configured (signature checked)."""
     settings = app.settings
     assert settings.webhook_secret is not None
     web_app = web.Application()
@@ -60,6 +62,14 @@ def build_webhook_app(app: App) -> web.Application:
         return web.json_response({"ok": True})
 
     web_app.router.add_get("/healthz", health)
+    if app.crypto_pay is not None:
+        add_crypto_pay_route(
+            web_app,
+            app.crypto_pay,
+            app.sessionmaker,
+            currency=settings.currency,
+            admin_ids=settings.admin_ids,
+        )
     setup_application(web_app, app.dp, bot=app.bot)
     return web_app
 

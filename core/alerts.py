@@ -38,6 +38,8 @@ class AlertKind(StrEnum):
     ORDERS_REVIEW = "orders_review"
     ORDERS_MANUAL = "orders_manual"
     STALE_ORDERS = "stale_orders"
+    PAYMENT_UNMATCHED = "payment_unmatched"
+    PAYMENT_QUESTION = "payment_question"
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,39 @@ def orders_manual(order_id: int, service: str) -> Alert:
 def stale_orders(count: int, order_ids: list[int], hours: int) -> Alert:
     payload = {"count": count, "order_ids": order_ids, "hours": hours}
     return Alert(AlertKind.STALE_ORDERS, "orders:stale", payload, STALE_ALERT_INTERVAL)
+
+
+def payment_unmatched(
+    method: str,
+    external_id: str,
+    user_id: int | None,
+    price: Decimal,
+    price_currency: str,
+    reason: str,
+) -> Alert:
+    """Money arrived for no invoice of ours (kept, not credited): once per payment."""
+    payload = {
+        "method": method,
+        "external_id": external_id,
+        "user_id": user_id,
+        "price": format_money(price),
+        "price_currency": price_currency,
+        "reason": reason[:DETAIL_LIMIT],
+    }
+    return Alert(
+        AlertKind.PAYMENT_UNMATCHED, f"payment_unmatched:{method}:{external_id}"[:160], payload
+    )
+
+
+def payment_question(user_id: int, name: str, question: str, payments: str, key: str) -> Alert:
+    """A customer's /paysupport question; `key` (their message) makes a repeat arrive once."""
+    payload = {
+        "user_id": user_id,
+        "name": name[:100],
+        "question": question[:1000],
+        "payments": payments[:1000],
+    }
+    return Alert(AlertKind.PAYMENT_QUESTION, f"paysupport:{key}"[:160], payload)
 
 
 async def raise_alert(

@@ -26,6 +26,7 @@ NO_COST_STATUSES = (OrderStatus.CANCELED, OrderStatus.FAILED)
 @dataclass
 class PeriodStats:
     period: str  # today | week | all
+    since: datetime | None = None
     counts: dict[str, int] = field(default_factory=dict)
     charges: Decimal = ZERO
     refunds: Decimal = ZERO
@@ -50,7 +51,7 @@ def _money(value: object) -> Decimal:
 
 async def period_stats(session: AsyncSession, period: str, since: datetime | None) -> PeriodStats:
     where = [] if since is None else [Order.created_at >= since]
-    stats = PeriodStats(period)
+    stats = PeriodStats(period, since)
     rows = await session.execute(
         select(Order.status, func.count()).where(*where).group_by(Order.status)
     )

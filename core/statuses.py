@@ -40,5 +40,22 @@ PROVIDER_TO_PANEL: dict[str, OrderStatus] = {
 class LedgerKind(StrEnum):
     TOPUP = "topup"  # admin credit
     ADMIN_DEBIT = "admin_debit"
+    PAYMENT = "payment"  # a self-service top-up (Telegram Stars, Crypto Pay)
+    PAYMENT_REFUND = "payment_refund"  # the money of a payment given back (/refundpayment)
     ORDER_CHARGE = "order_charge"
     REFUND = "refund"
+
+
+class PaymentMethod(StrEnum):
+    STARS = "stars"
+    CRYPTOPAY = "cryptopay"
+
+
+class PaymentStatus(StrEnum):
+    PENDING = "pending"  # invoice issued, not paid yet
+    PAID = "paid"  # credited
+    EXPIRED = "expired"  # its time ran out unpaid (a late payment still credits)
+    FAILED = "failed"  # the invoice could not be created
+    REFUNDING = "refunding"  # an admin's refund is in flight
+    REFUNDED = "refunded"
+    UNMATCHED = "unmatched"  # money arrived for no invoice of ours: admins decide

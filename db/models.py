@@ -278,3 +278,41 @@ class AdminAlert(Base):
     key: Mapped[str] = mapped_column(String(160), primary_key=True)
     last_sent_at: Mapped[datetime] = mapped_column(default=utcnow)
     count: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class Payment(Timestamps, Base):
+    """A self-service top-up: an invoice we issued (Telegram Stars, Crypto Pay) and its fate.
+
+    `token` travels in the invoice payload and finds the row again; `external_id` is the
+    payment service's own id (Stars: telegram_payment_charge_id once paid; Crypto Pay: the
+    invoice id from creation). A payment that matches no invoice of ours is kept too
+    (status unmatched, amount 0), so an admin can see it and refund it.
+    """
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        UniqueConstraint("method", "external_id"),
+        Index("ix_payments_status_method", "status", "method"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # None only for an unmatched Crypto Pay invoice: Crypto Pay does not say who paid it.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    method: Mapped[str] = mapped_column(String(16))  # stars | cryptopay
+    # pending | paid | expired | failed | refunding | refunded | unmatched
+    status: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[Decimal]  # what the balance gets, in the panel currency
+    currency: Mapped[str] = mapped_column(String(8))  # the panel currency at creation
+    price: Mapped[Decimal]  # what the customer pays: Stars, or the fiat amount
+    price_currency: Mapped[str] = mapped_column(String(8))  # XTR, or the fiat code
+    token: Mapped[str] = mapped_column(String(32), unique=True)
+    external_id: Mapped[str | None] = mapped_column(String(128))
+    pay_url: Mapped[str | None] = mapped_column(Text)
+    expires_at: Mapped[datetime]
+    paid_at: Mapped[datetime | None]
+    paid_asset: Mapped[str | None] = mapped_column(String(16))
+    paid_amount: Mapped[str | None] = mapped_column(String(64))  # as the service reported it
+    refunded_at: Mapped[datetime | None]
+    # Where the customer's invoice screen is, so expiry can tell them in that chat.
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    note: Mapped[str | None] = mapped_column(Text)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import admin, balance, fallback, mass_order, menu, my_orders, order
+from handlers import admin, balance, fallback, mass_order, menu, my_orders, order, payments
 
 
 def get_routers() -> list[Router]:
@@ -12,6 +12,7 @@ def get_routers() -> list[Router]:
         admin.create_router(),  # ADMIN_IDS only; others fall through to fallback
         menu.create_router(),
         balance.create_router(),
+        payments.create_router(),  # top-up flow (its amount step) before the order flow
         order.create_router(),  # /cancel first: it leaves any flow
         my_orders.create_router(),
         mass_order.create_router(),

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from aiogram import F, Router, html
 from aiogram.filters import Command
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.config import Settings
 from core.billing import recent_entries
 from core.money import format_money
 from core.statuses import LedgerKind
 from db.models import LedgerEntry, User
 from handlers.menu import MenuCallback
+from handlers.payments.keyboards import topup_button_keyboard
 from handlers.ui import clip
 
 
@@ -22,6 +24,8 @@ def ledger_kind_label(kind: str) -> str:
         LedgerKind.ADMIN_DEBIT: _("Correction"),
         LedgerKind.ORDER_CHARGE: _("Order"),
         LedgerKind.REFUND: _("Refund"),
+        LedgerKind.PAYMENT: _("Payment"),
+        LedgerKind.PAYMENT_REFUND: _("Payment refund"),
     }
     return labels.get(kind, kind)
 
@@ -52,17 +56,26 @@ async def balance_text(session: AsyncSession, user: User, currency: str) -> str:
     return "\n".join(lines)
 
 
+def balance_keyboard(settings: Settings) -> InlineKeyboardMarkup | None:
+    """➕ Top up when a payment method is configured."""
+    return topup_button_keyboard() if settings.payment_methods else None
+
+
 async def balance_command(
-    message: Message, session: AsyncSession, user: User, currency: str
+    message: Message, session: AsyncSession, user: User, currency: str, settings: Settings
 ) -> None:
-    await message.answer(await balance_text(session, user, currency))
+    await message.answer(
+        await balance_text(session, user, currency), reply_markup=balance_keyboard(settings)
+    )
 
 
 async def balance_button(
-    query: CallbackQuery, session: AsyncSession, user: User, currency: str
+    query: CallbackQuery, session: AsyncSession, user: User, currency: str, settings: Settings
 ) -> None:
     if query.message is not None:
-        await query.message.answer(await balance_text(session, user, currency))
+        await query.message.answer(
+            await balance_text(session, user, currency), reply_markup=balance_keyboard(settings)
+        )
 
 
 def create_router() -> Router:

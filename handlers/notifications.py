@@ -22,8 +22,15 @@ from core import notify
 from core.alerts import AlertKind
 from core.money import format_money
 from core.notify import Render, UnknownNotification
+from core.payments import PAYMENT_EXPIRED, PAYMENT_RECEIVED
 from core.status_sync import REFILL_STATUS
 from handlers.order_views import failure_reason, status_label
+from handlers.payments.texts import (
+    payment_expired_text,
+    payment_received_text,
+    payment_support_alert,
+    payment_unmatched_alert,
+)
 
 MAX_LENGTH = 4096
 
@@ -182,6 +189,8 @@ ALERTS: dict[AlertKind, Callable[[dict[str, Any]], str]] = {
         order_id=p.get("order_id"), service=_q(p, "service")
     ),
     AlertKind.STALE_ORDERS: _stale_orders,
+    AlertKind.PAYMENT_UNMATCHED: payment_unmatched_alert,
+    AlertKind.PAYMENT_QUESTION: payment_support_alert,
 }
 
 
@@ -199,4 +208,6 @@ RENDERERS: dict[str, Callable[[dict[str, Any], str], str]] = {
     notify.BALANCE_CHANGE: balance_change_text,
     notify.ADMIN_ALERT: admin_alert_text,
     REFILL_STATUS: refill_status_text,
+    PAYMENT_RECEIVED: payment_received_text,
+    PAYMENT_EXPIRED: payment_expired_text,
 }

@@ -19,8 +19,10 @@ from core.notify import Render
 from core.status_sync import sync_order_statuses, sync_refill_statuses
 from core.submission import STUCK_AFTER, recover_interrupted, submit_due_orders
 from core.watch import check_balances, check_prices, check_stale_orders
+from payments import CryptoPayClient
 from providers import ProviderRegistry
 from scheduler.pacing import Pacer
+from scheduler.payments import expire_payments, poll_crypto_invoices
 from scheduler.sender import OutboxSender
 from scheduler.setup import PeriodicJob
 
@@ -34,6 +36,7 @@ BALANCE_INTERVAL = 600.0
 PRICE_INTERVAL = 3600.0
 STALE_INTERVAL = 1800.0
 STUCK_INTERVAL = 60.0
+PAYMENT_EXPIRY_INTERVAL = 60.0
 
 
 async def recover_on_startup(
@@ -72,6 +75,7 @@ def build_jobs(
     bot: Bot,
     render: Render,
     pacer: Pacer | None = None,
+    crypto_pay: CryptoPayClient | None = None,
     **_: Any,
 ) -> list[PeriodicJob]:
     admins = settings.admin_ids
@@ -105,7 +109,10 @@ def build_jobs(
     async def stale() -> None:
         await check_stale_orders(sessionmaker, admins, older_than=timedelta(hours=24))
 
-    return [
+    async def payment_expiry() -> None:
+        await expire_payments(sessionmaker)
+
+    jobs = [
         PeriodicJob("submit_orders", submit, settings.submit_interval_seconds),
         PeriodicJob("sync_order_statuses", sync_orders, settings.status_sync_seconds),
         PeriodicJob("sync_refill_statuses", sync_refills, settings.status_sync_seconds),
@@ -114,4 +121,19 @@ def build_jobs(
         PeriodicJob("watch_provider_prices", prices, PRICE_INTERVAL),
         PeriodicJob("watch_stale_orders", stale, STALE_INTERVAL),
         PeriodicJob("recover_stuck_submissions", stuck, STUCK_INTERVAL),
+        PeriodicJob("expire_payments", payment_expiry, PAYMENT_EXPIRY_INTERVAL),
     ]
+    if crypto_pay is not None:
+        client = crypto_pay
+
+        async def crypto_invoices() -> None:
+            report = await poll_crypto_invoices(
+                sessionmaker, client, currency=settings.currency, admin_ids=admins
+            )
+            if report.credited or report.expired or report.unmatched:
+                log.info("Crypto Pay poll: %s", report)
+
+        jobs.append(
+            PeriodicJob("poll_crypto_invoices", crypto_invoices, settings.crypto_pay_poll_seconds)
+        )
+    return jobs

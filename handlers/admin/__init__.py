@@ -12,7 +12,7 @@ from aiogram.filters import Command
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
-from handlers.admin import catalog, money, orders, providers, stats
+from handlers.admin import catalog, money, orders, payments, providers, stats
 from handlers.admin.filters import IsAdmin
 
 
@@ -42,6 +42,10 @@ def admin_help_text() -> str:
             _("/resend ORDER_ID · /refund ORDER_ID [AMOUNT]"),
             _("/setstatus ORDER_ID STATUS [REMAINS]"),
             _("/stats: orders, revenue, cost, profit"),
+            "",
+            _("<b>Payments</b>"),
+            _("/payments [USER_ID]: recent top-ups, method, amount, status"),
+            _("/refundpayment CHARGE_ID: give Telegram Stars back (only if not spent)"),
         ]
     )
 
@@ -59,6 +63,7 @@ def create_router() -> Router:
         providers.create_router(),
         catalog.create_router(),
         money.create_router(),
+        payments.create_router(),
         orders.create_router(),
         stats.create_router(),
     )

@@ -8,8 +8,10 @@ from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.payment_admin import payment_totals
 from core.stats import mixed_currencies, panel_stats
 from handlers.admin.common import amount
+from handlers.admin.payments import totals_lines
 
 
 def period_title(period: str) -> str:
@@ -37,6 +39,7 @@ async def stats_command(message: Message, session: AsyncSession, currency: str) 
             _("Provider cost: {cost} · Profit: {profit} {currency}").format(
                 cost=amount(period.cost), profit=amount(period.profit), currency=currency
             ),
+            *totals_lines(await payment_totals(session, period.since), currency),
         ]
     others = await mixed_currencies(session, currency)
     if others:
