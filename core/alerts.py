@@ -148,7 +148,7 @@ def payment_unmatched(
         "method": method,
         "external_id": external_id,
         "user_id": user_id,
-        "price": format_money(price),
+        "price": f"{price.normalize():f}",  # as paid: 300 (Stars), 7.5 (fiat)
         "price_currency": price_currency,
         "reason": reason[:DETAIL_LIMIT],
     }
