@@ -24,6 +24,8 @@ BUILT: list[Alert] = [
     alerts.orders_review(5, "timeout"),
     alerts.orders_manual(6, "Custom"),
     alerts.stale_orders(40, [1, 2, 3], 24),
+    alerts.payment_unmatched("stars", "stxX", 7, Decimal("300"), "XTR", "unknown invoice"),
+    alerts.payment_question(7, "@ann", "paid twice?", "#1 stars 10 USD paid stxX", "7:3"),
 ]
 
 
