@@ -10,7 +10,7 @@ refused, and nothing was debited.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -26,6 +26,7 @@ from db.engine import write_tx
 from db.models import LedgerEntry, Payment, User
 from db.types import utcnow
 
+STALE_REFUND = timedelta(minutes=5)
 # What counts as money received, for the totals.
 RECEIVED = (PaymentStatus.PAID, PaymentStatus.REFUNDING, PaymentStatus.REFUNDED)
 
@@ -52,20 +53,26 @@ async def begin_refund(session: AsyncSession, charge_id: str) -> Payment:
         if payment.status == PaymentStatus.REFUNDED:
             raise RefundRefused("refunded")
         if payment.status == PaymentStatus.REFUNDING:
-            raise RefundRefused("in_progress")
-        if payment.status not in (PaymentStatus.PAID, PaymentStatus.UNMATCHED):
+            # A refund cut off between Telegram and our debit (a restart) may be resumed:
+            # Telegram then answers CHARGE_ALREADY_REFUNDED and the debit is finished.
+            if utcnow() - payment.updated_at < STALE_REFUND:
+                raise RefundRefused("in_progress")
+        elif payment.status not in (PaymentStatus.PAID, PaymentStatus.UNMATCHED):
             raise RefundRefused("not_paid", status=payment.status)
-        if payment.amount > 0:
+        elif payment.amount > 0:  # a resumed refund may find it spent: finish_refund says so
             balance = await session.scalar(select(User.balance).where(User.id == payment.user_id))
             if balance is None or balance < payment.amount:
                 raise RefundRefused(
                     "spent", balance=balance or ZERO, amount=payment.amount, user_id=payment.user_id
                 )
-        await session.execute(
+        marked = await session.scalar(
             update(Payment)
-            .where(Payment.id == payment.id)
+            .where(Payment.id == payment.id, Payment.status == payment.status)
             .values(status=PaymentStatus.REFUNDING, updated_at=utcnow())
+            .returning(Payment.id)
         )
+        if marked is None:  # another admin's refund of it started meanwhile
+            raise RefundRefused("in_progress")
         return payment
 
 

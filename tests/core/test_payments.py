@@ -258,6 +258,11 @@ async def test_refund_refused_when_spent_and_debited_once_when_done(sm) -> None:
         with pytest.raises(RefundRefused) as twice:
             await begin_refund(session, "stxR")
         assert twice.value.code == "in_progress"
+        async with write_tx(session):  # the admin's refund was cut off long ago (a restart)
+            stuck = await session.get(Payment, started_id)
+            assert stuck is not None
+            stuck.updated_at = utcnow() - timedelta(minutes=10)
+        assert (await begin_refund(session, "stxR")).id == started_id  # may be resumed
         await cancel_refund(session, started_id)  # Telegram said no: nothing debited
         assert await balance(sm, ALICE) == Decimal("10")
         started = await begin_refund(session, "stxR")
@@ -273,3 +278,18 @@ async def test_refund_refused_when_spent_and_debited_once_when_done(sm) -> None:
         assert totals.by_method == {"stars": (1, Decimal("10"))}
         assert totals.refunded == Decimal("10")
     assert await balance(sm, ALICE) == 0
+
+
+async def test_two_admins_refunding_at_once_start_one_refund(sm) -> None:
+    payment = await stars_invoice(sm, "10")
+    await paid_stars(sm, payment, "stxTWO")
+
+    async def begin() -> str:
+        async with sm() as session:
+            try:
+                await begin_refund(session, "stxTWO")
+            except RefundRefused as refused:
+                return refused.code
+            return "started"
+
+    assert sorted(await asyncio.gather(begin(), begin())) == ["in_progress", "started"]
