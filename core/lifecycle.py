@@ -8,14 +8,16 @@ change, its row locked.
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from core import billing, notify
-from core.money import ZERO, round_down
+from core.money import ZERO, in_range, round_down
 from core.statuses import PROVIDER_TO_PANEL, OrderStatus
 from db.models import Order, OrderStatusChange
 from db.types import utcnow
@@ -100,6 +102,12 @@ def partial_refund(charge: Decimal, quantity: int, remains: int) -> Decimal:
     return round_down(charge * remains / quantity)
 
 
+def unstored_note(action: str, names: list[str], raw: dict[str, Any]) -> str:
+    """For admins: which numbers of a provider answer were too big to store, and the answer."""
+    answer = json.dumps(raw, ensure_ascii=False, default=str)[:1500]
+    return f"{action}: not stored (out of range): {', '.join(names)}; answer: {answer}"
+
+
 async def apply_provider_status(
     session: AsyncSession, order: Order, status: RemoteOrderStatus
 ) -> bool:
@@ -115,8 +123,13 @@ async def apply_provider_status(
         order.start_count = status.start_count
     if status.remains is not None:
         order.remains = status.remains
-    if status.charge is not None:
+    unstored = list(status.unstored)
+    if in_range(status.charge):
         order.cost = status.charge
+    elif status.charge is not None:
+        unstored.append("charge")
+    if unstored:  # what fits is stored and the status applied; admins see the rest
+        order.last_error = unstored_note("status", unstored, status.raw)
     new = PROVIDER_TO_PANEL.get(status.status)
     if new is None or new == order.status:
         return False

@@ -32,6 +32,11 @@ def money(value: Decimal | int | str) -> Decimal:
     return amount.quantize(QUANTUM, rounding=ROUND_HALF_UP)
 
 
+def in_range(value: Decimal | None) -> bool:
+    """A finite amount the panel can store (a provider's charge may not be one)."""
+    return value is not None and value.is_finite() and abs(value) < MAX_AMOUNT
+
+
 def parse_amount(text: str) -> Decimal:
     """Parse an amount typed by a person ("12.5", "12,50", "-3"); 8 places at most."""
     cleaned = text.strip().replace(",", ".")

@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from core import alerts
-from core.lifecycle import change_status, load_order
+from core.lifecycle import change_status, load_order, unstored_note
+from core.money import in_range
 from core.pricing import input_kind, lines_field
 from core.provider_failures import record_provider_failure
 from core.statuses import OrderStatus
@@ -143,8 +144,11 @@ async def apply_add_outcome(
     now = utcnow()
     if outcome.kind == "accepted":
         order.provider_order_id = outcome.provider_order_id
-        order.cost = outcome.charge
         order.last_error = order.error_code = None
+        if in_range(outcome.charge):
+            order.cost = outcome.charge
+        elif outcome.charge is not None:  # keep the id whatever the charge: it is the order
+            order.last_error = unstored_note("add", ["charge"], {"charge": str(outcome.charge)})
         provider.consecutive_failures = 0
         provider.retry_after = None
         await change_status(

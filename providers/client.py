@@ -382,6 +382,17 @@ class SmmApiClient:
         if status == 429:
             wait, reset_epoch = retry_after(headers)
             raise RateLimited(wait, reset_epoch=reset_epoch, action=action)
+        if status < 200 or 300 <= status < 400:
+            # Not the answer to our request: httpx does not follow redirects (a re-POST could
+            # order twice, a GET would put the key in a URL). The request did arrive.
+            location = self._scrub(headers.get("location", ""))[:200]
+            raise TransportError(
+                f"HTTP {status} redirect to {location or '(no Location)'}, not followed; "
+                "has the provider's API URL moved?",
+                request_sent=True,
+                status_code=status,
+                action=action,
+            )
         text = content.decode("utf-8", errors="replace")
         try:
             body = decode_json(text)
@@ -395,7 +406,7 @@ class SmmApiClient:
         message = error_message(body)
         if message is not None:
             raise ApiError.from_message(self._scrub(message), action=action, http_status=status)
-        if status >= 500 or status < 200:
+        if status >= 500:
             raise TransportError(
                 f"HTTP {status} without an error message",
                 request_sent=True,

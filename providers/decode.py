@@ -16,10 +16,12 @@ from providers.outcomes import AddOutcome
 from providers.parsing import (
     ci,
     is_success_envelope,
+    out_of_range,
     to_bool,
     to_decimal,
     to_id,
     to_int,
+    to_order_id,
     to_remains,
     to_text,
 )
@@ -115,16 +117,16 @@ def parse_service(row: Any, fallback_id: str | None = None) -> RemoteService | N
 
 
 def parse_add(body: Any) -> AddOutcome:
-    """``{"order": N}`` in any §3.2 variant → accepted; no order id → UnexpectedResponse."""
+    """``{"order": N}`` in any §3.2 variant → accepted; no usable order id (none, or 0, -1,
+    NaN, "", true, {}...: see to_order_id) → UnexpectedResponse, i.e. ambiguous."""
     data = ci(body)
     order = data.get("order", data.get("order_id"))
     if isinstance(order, Mapping):
         order = ci(order).get("id")
-    order_id = to_id(order)
+    order_id = to_order_id(order)
     if order_id is None:
-        raise UnexpectedResponse(
-            "answer has neither an order id nor an error", snippet=snippet(body)
-        )
+        reason = "no order id" if order is None else "an order id that is not one"
+        raise UnexpectedResponse(f"answer has {reason} and no error", snippet=snippet(body))
     return AddOutcome.accepted_order(
         order_id, charge=to_decimal(data.get("charge")), currency=to_text(data.get("currency"))
     )
@@ -144,6 +146,9 @@ def unwrap_single(order_id: str, body: Any) -> Any:
     return body
 
 
+_COUNTS = ("start_count", "remains", "runs", "posts")
+
+
 def parse_order_status(order_id: str, entry: Any) -> RemoteOrderStatus:
     """One order's status; drip-feed and subscription parents are told apart by their keys."""
     if not isinstance(entry, Mapping):
@@ -158,6 +163,7 @@ def parse_order_status(order_id: str, entry: Any) -> RemoteOrderStatus:
         parent_keys = ("posts", "expiry", "old_orders")
         kind = "subscription" if any(key in data for key in parent_keys) else "dripfeed"
     expiry = data.get("expiry")
+    unstored = tuple(key for key in _COUNTS if out_of_range(data.get(key)))
     return RemoteOrderStatus(
         order_id=order_id,
         status=status,
@@ -173,6 +179,7 @@ def parse_order_status(order_id: str, entry: Any) -> RemoteOrderStatus:
         # SmartPanel sends a boolean "not yet expired" here; only a date string is an expiry.
         expiry=(expiry.strip() or None) if isinstance(expiry, str) else None,
         terminal=is_terminal(status),
+        unstored=unstored,
         raw=dict(entry),
     )
 

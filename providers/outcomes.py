@@ -7,8 +7,9 @@ id. So the question is never just "did it work" but "may we send it again":
 * rejected  – a definite API refusal (bad link, min/max, unknown service...): refund;
 * no_funds  – the provider account is short of money: keep queued, retry later;
 * not_sent  – the request provably never left (connect refused/timeout): retry later;
-* ambiguous – it may have been created (timeout after sending, reset, 5xx, 429, unreadable
-  body, JSON with neither order nor error): never resend automatically, reconcile.
+* ambiguous – it may have been created (timeout after sending, reset, redirect, 5xx, 429,
+  unreadable body, JSON with neither a usable order id nor an error): never resend
+  automatically, reconcile.
 """
 
 from __future__ import annotations
@@ -69,12 +70,12 @@ class AddOutcome:
 def classify_add_failure(error: ProviderError) -> AddOutcomeKind:
     """rejected / no_funds / not_sent / ambiguous for a failed add (see module doc)."""
     if isinstance(error, ApiError):
+        # A crashing server (5xx) may have created the order before it failed, whatever its
+        # words say (SPEC §5): never a definite refusal, never a reason to send it again.
+        if error.http_status is not None and error.http_status >= 500:
+            return "ambiguous"
         if error.code == error_codes.INSUFFICIENT_FUNDS:
             return "no_funds"
-        # A crashing server (5xx) with text we cannot classify is not a definite refusal.
-        server_error = error.http_status is not None and error.http_status >= 500
-        if server_error and error.code == error_codes.UNKNOWN_API_ERROR:
-            return "ambiguous"
         return "rejected"
     if isinstance(error, TransportError) and not error.request_sent:
         return "not_sent"

@@ -7,12 +7,19 @@ these helpers turn all of them into Decimal / int / bool / None without ever rai
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 _TRUE = frozenset({"1", "true", "yes", "y", "on", "sim", "enabled", "available", "active"})
 _FALSE = frozenset({"0", "false", "no", "n", "off", "nao", "não", "disabled", "unavailable"})
+# Counts (start_count, remains, min, max...) beyond a signed 64-bit integer are nonsense.
+INT64_MAX = 2**63 - 1
+# An order id we can store (String(128)), send back in a comma-separated list and show.
+MAX_ID_LENGTH = 128
+_ID_SHAPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
+_NOT_IDS = frozenset({"null", "none", "nil", "undefined", "nan", "false", "true", "error"})
 
 
 class CIMap(Mapping[str, Any]):
@@ -78,9 +85,17 @@ def to_decimal(value: Any) -> Decimal | None:
 
 
 def to_int(value: Any) -> int | None:
-    """A count from "157", 157, 157.0, "157.0"; null, "" and "Unknown" give None."""
+    """A count from "157", 157, 157.0, "157.0"; null, "", "Unknown" and counts beyond a
+    signed 64-bit integer ("1e30") give None."""
     number = to_decimal(value)
-    return int(number) if number is not None else None
+    if number is None or abs(number) > INT64_MAX:
+        return None
+    return int(number)
+
+
+def out_of_range(value: Any) -> bool:
+    """A number was sent, but not one to_int can keep (too big): worth telling an admin."""
+    return to_int(value) is None and to_decimal(value) is not None
 
 
 def to_remains(value: Any) -> int | None:
@@ -114,6 +129,33 @@ def to_id(value: Any) -> str | None:
         value = int(value)
     text = str(value).strip()
     return text or None
+
+
+def to_order_id(value: Any) -> str | None:
+    """A provider order id we can sync, or None: a positive whole number, or an opaque token
+    (letters, digits, ``_.:-``) of at most MAX_ID_LENGTH characters.
+
+    0, "0", -1, NaN, 1.5, "1e5", "", true, {}, "null" and over-long values are not ids: an
+    add answered with one of them did not tell us which order the provider created.
+    """
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, float):
+        if not value.is_integer():  # NaN and infinities are not integers either
+            return None
+        value = int(value)
+    if isinstance(value, int):
+        return str(value) if 0 < value <= INT64_MAX else None
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if not text or len(text) > MAX_ID_LENGTH or text.lower() in _NOT_IDS:
+        return None
+    if text.isdigit():
+        return text if text.isascii() and int(text) > 0 else None
+    if to_decimal(text) is not None:  # "1.5", "-7", "1e5", "Infinity": numbers, not ids
+        return None
+    return text if _ID_SHAPE.fullmatch(text) else None
 
 
 def to_text(value: Any) -> str | None:

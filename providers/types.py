@@ -56,6 +56,8 @@ class RemoteOrderStatus:
     posts: int | None = None
     expiry: str | None = None
     terminal: bool = False
+    # Numbers the provider sent that no count can hold ("1e30"): read as unknown, named here.
+    unstored: tuple[str, ...] = ()
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
