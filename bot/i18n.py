@@ -41,8 +41,10 @@ class StoredLanguageMiddleware(I18nMiddleware):
     """The user's stored choice first (loaded by UserMiddleware), then Telegram's, then default."""
 
     async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
-        user = data.get("user")
-        if user is not None and user.language in self.i18n.available_locales:
-            return user.language
+        # Never the `user` row itself: this also runs for the error handler, when the row
+        # may be expired by a rollback and its session closed.
+        stored = data.get("user_language")
+        if stored in self.i18n.available_locales:
+            return stored
         tg_user = data.get("event_from_user")
         return pick_language(self.i18n, getattr(tg_user, "language_code", None))

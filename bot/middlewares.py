@@ -44,4 +44,7 @@ class UserMiddleware(BaseMiddleware):
                 username=tg_user.username,
                 language=pick_language(self.i18n, tg_user.language_code),
             )
+            # A plain copy for the error path: after a failed write the row is expired and
+            # its session closed, and "Something went wrong" must still find the language.
+            data["user_language"] = data["user"].language
         return await handler(event, data)
