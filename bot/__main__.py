@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
 
 from bot.config import Settings, describe_error
-from bot.logging import setup_logging
+from bot.logging import RedactSecrets, setup_logging
 
 log = logging.getLogger("bot")
 
@@ -28,11 +28,11 @@ def load_settings() -> Settings:
         raise SystemExit(2) from None
 
 
-async def serve(settings: Settings) -> None:
+async def serve(settings: Settings, redactor: RedactSecrets) -> None:
     from bot.app import create_app, run_polling
 
     try:
-        app = await create_app(settings)
+        app = await create_app(settings, on_secret=redactor.add)
     # DBAPIError covers OperationalError/InterfaceError and what asyncpg's errors become
     # (a missing database, a refused login): all of them mean the database cannot be used.
     except (OSError, DBAPIError) as exc:
@@ -50,9 +50,9 @@ async def serve(settings: Settings) -> None:
 
 def main() -> None:
     settings = load_settings()
-    setup_logging(settings.log_level)
+    redactor = setup_logging(settings.log_level, [settings.bot_token.get_secret_value()])
     try:
-        asyncio.run(serve(settings))
+        asyncio.run(serve(settings, redactor))
     except KeyboardInterrupt:
         pass
     except DatabaseUnavailable as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.factory import create_bot, create_dispatcher
 from bot.i18n import create_i18n
+from core.provider_accounts import stored_api_keys
 from db.engine import create_engine, make_sessionmaker
 from db.migrate import upgrade
 from handlers.notifications import renderer
@@ -50,9 +52,14 @@ class App:
 
 
 async def create_app(
-    settings: Settings, *, migrate: bool = True, registry: ProviderRegistry | None = None
+    settings: Settings,
+    *,
+    migrate: bool = True,
+    registry: ProviderRegistry | None = None,
+    on_secret: Callable[[str], None] | None = None,
 ) -> App:
-    """Everything wired; `registry` lets tests give providers short timeouts."""
+    """Everything wired; `registry` lets tests give providers short timeouts; `on_secret` is
+    told every provider key (the log redactor), those stored already and each new one."""
     if migrate:
         await asyncio.to_thread(upgrade, settings.database_url)
     engine = create_engine(settings.database_url)
@@ -64,7 +71,11 @@ async def create_app(
         redis = Redis.from_url(settings.redis_url)
         slots = RedisSlots(redis)
         pacer = SharedPacer(slots)
-    registry = registry or ProviderRegistry(slots=slots)
+    registry = registry or ProviderRegistry(slots=slots, on_secret=on_secret)
+    if on_secret is not None:
+        async with sessionmaker() as session:
+            for key in await stored_api_keys(session):
+                on_secret(key)
     i18n = create_i18n(settings.default_language)
     bot = create_bot(settings)
     crypto_pay = create_crypto_pay(settings, registry)

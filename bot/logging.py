@@ -1,31 +1,111 @@
-"""Logging set-up: one line per record, and never a provider or bot token in the output."""
+"""Logging set-up: one line per record, and never a provider key or the bot token in the output.
+
+Secrets are kept out at their sources (the engines hide SQL parameters, the provider client
+scrubs its key from error texts, the driver loggers that print statement parameters are
+quiet). RedactSecrets is the net under all of them: it knows the bot token and every provider
+key the process has used, and rewrites any record — its message, its arguments, its
+traceback — that still carries one.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
+import sys
+import threading
+from collections.abc import Iterable
+from types import TracebackType
+from urllib.parse import quote, quote_plus
 
-_SECRET_PATTERNS = [
-    re.compile(r"bot\d+:[A-Za-z0-9_-]+"),  # Bot API URLs carry the token in the path
-]
+REDACTED = "<redacted>"
+# Bot API URLs carry a token in the path, also one we were never told about.
+_BOT_URL_TOKEN = re.compile(r"bot\d+:[A-Za-z0-9_-]+")
+# Shorter strings would redact ordinary words; no real key or token is this short.
+MIN_SECRET_LENGTH = 8
+# Loggers that print every statement with its parameters (a provider key among them).
+_QUIET = {
+    "aiosqlite": logging.INFO,
+    "asyncpg": logging.INFO,
+    "sqlalchemy.engine": logging.WARNING,
+    "sqlalchemy.pool": logging.WARNING,
+    "httpx": logging.WARNING,
+    "httpcore": logging.INFO,
+    "hpack": logging.INFO,
+    "apscheduler": logging.WARNING,
+    "alembic.runtime.plugins": logging.WARNING,
+}
+_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 class RedactSecrets(logging.Filter):
+    """Rewrites records that carry a known secret. ``add`` may be called from any thread."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self._secrets: set[str] = set()
+        self._lock = threading.Lock()
+        self._pattern: re.Pattern[str] | None = None
+        self._formatter = logging.Formatter()
+        for secret in secrets:
+            self.add(secret)
+
+    def add(self, secret: str | None) -> None:
+        """Redact this secret (and its URL-encoded forms) from now on."""
+        secret = (secret or "").strip()
+        forms = {secret, quote(secret, safe=""), quote_plus(secret)}
+        if ":" in secret:  # a bot token: its part after the colon is the secret one
+            forms.add(secret.split(":", 1)[1])
+        forms = {f for f in forms if len(f) >= MIN_SECRET_LENGTH}
+        with self._lock:
+            if forms <= self._secrets:
+                return
+            self._secrets |= forms
+            alternatives = sorted(self._secrets, key=len, reverse=True)
+            self._pattern = re.compile("|".join(map(re.escape, alternatives)))
+
+    def redact(self, text: str) -> str:
+        text = _BOT_URL_TOKEN.sub("bot" + REDACTED, text)
+        pattern = self._pattern
+        return pattern.sub(REDACTED, text) if pattern is not None else text
+
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        redacted = message
-        for pattern in _SECRET_PATTERNS:
-            redacted = pattern.sub("bot<token>", redacted)
-        if redacted != message:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: show it raw rather than lose the record
+            message = f"{record.msg!r} % {record.args!r}"
+        redacted = self.redact(message)
+        if redacted != message or record.args:
             record.msg, record.args = redacted, ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self._formatter.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
         return True
 
 
-def setup_logging(level: str) -> None:
+def setup_logging(level: str, secrets: Iterable[str] = ()) -> RedactSecrets:
+    """Root logging to stderr through RedactSecrets; returns it so that the app can tell it
+    every provider key it loads."""
+    redactor = RedactSecrets(secrets)
     handler = logging.StreamHandler()
-    handler.addFilter(RedactSecrets())
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(redactor)
+    handler.setFormatter(logging.Formatter(_FORMAT))
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    for name, quiet in _QUIET.items():
+        logger = logging.getLogger(name)
+        logger.setLevel(max(quiet, logger.getEffectiveLevel()))
+    logging.captureWarnings(True)  # warnings go through the same filter
+    sys.excepthook = _log_uncaught
+    return redactor
+
+
+def _log_uncaught(
+    kind: type[BaseException], value: BaseException, tb: TracebackType | None
+) -> None:
+    """A crash's traceback goes through the filter too, not straight to stderr."""
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, value, tb)
+        return
+    logging.getLogger("bot").critical("uncaught exception", exc_info=(kind, value, tb))

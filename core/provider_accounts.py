@@ -56,6 +56,11 @@ class ConnectResult:
     error: ProviderError | None
 
 
+async def stored_api_keys(session: AsyncSession) -> list[str]:
+    """Every provider key in the database (for the log redactor)."""
+    return list(await session.scalars(select(Provider.api_key)))
+
+
 async def connect_provider(
     session: AsyncSession,
     registry: ProviderRegistry,

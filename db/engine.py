@@ -27,7 +27,9 @@ def ensure_sqlite_dir(url: str) -> None:
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """The engine; SQL parameters (a provider key among them) never reach an error or a log."""
     ensure_sqlite_dir(url)
+    kwargs.setdefault("hide_parameters", True)
     if make_url(url).get_backend_name() == "sqlite":
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
         _configure_sqlite(engine)

@@ -7,6 +7,7 @@ URL or key gives a fresh client; ``api_url == "demo"`` gives the one in-process 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import httpx
@@ -64,10 +65,13 @@ class ProviderRegistry:
         *,
         demo: DemoProvider | None = None,
         slots: SlotClock | None = None,
+        on_secret: Callable[[str], None] | None = None,
         **client_options: Any,
     ) -> None:
+        """``on_secret`` is told every API key a client is made for (the log redactor)."""
         self.slots = slots  # shared pacing (Redis) when several replicas run
         self._owns_http = http is None
+        self._on_secret = on_secret
         self.http = http if http is not None else default_http_client()
         self.demo = demo if demo is not None else DemoProvider()
         self._client_options = client_options
@@ -113,6 +117,8 @@ class ProviderRegistry:
         """An uncached client, e.g. to check a provider before saving it (/addprovider)."""
         if is_demo_url(api_url):
             return self.demo
+        if self._on_secret is not None:
+            self._on_secret(api_key)
         return SmmApiClient(
             self.http, api_url, api_key, name=name, lane_key=lane_key, slots=self.slots,
             **self._client_options,
