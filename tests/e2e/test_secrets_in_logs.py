@@ -46,12 +46,10 @@ async def order_followers(alice, quantity: str = "1000") -> None:  # type: ignor
     await alice.press("✅ Confirm", timeout=15)
 
 
-async def until(condition, timeout: float = 15) -> None:  # type: ignore[no-untyped-def]
-    for _ in range(int(timeout * 10)):
-        if condition():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("timed out")
+async def until(condition) -> None:  # type: ignore[no-untyped-def]
+    async with asyncio.timeout(15):
+        while not condition():
+            await asyncio.sleep(0.1)
 
 
 async def test_no_secret_reaches_the_output_of_a_debug_session(tmp_path: Path) -> None:
