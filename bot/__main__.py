@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError
 
 from bot.config import Settings, describe_error
 from bot.logging import RedactSecrets, setup_logging
+from db.secrets import SecretKeyError
 
 log = logging.getLogger("bot")
 
@@ -55,6 +56,9 @@ def main() -> None:
         asyncio.run(serve(settings, redactor))
     except KeyboardInterrupt:
         pass
+    except SecretKeyError as exc:
+        print(f"SECRET_KEY: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     except DatabaseUnavailable as exc:
         print(f"cannot open the database: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

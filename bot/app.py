@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.factory import create_bot, create_dispatcher
 from bot.i18n import create_i18n
-from core.provider_accounts import stored_api_keys
+from core.provider_accounts import encrypt_stored_keys, stored_api_keys
 from db.engine import create_engine, make_sessionmaker
 from db.migrate import upgrade
 from handlers.notifications import renderer
@@ -62,7 +62,7 @@ async def create_app(
     told every provider key (the log redactor), those stored already and each new one."""
     if migrate:
         await asyncio.to_thread(upgrade, settings.database_url)
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, secret_key=settings.secret_key_value)
     sessionmaker = make_sessionmaker(engine)
     redis, slots, pacer = None, None, None
     if settings.redis_url:  # replicas: provider pacing and Telegram's pace hold for all
@@ -72,10 +72,12 @@ async def create_app(
         slots = RedisSlots(redis)
         pacer = SharedPacer(slots)
     registry = registry or ProviderRegistry(slots=slots, on_secret=on_secret)
-    if on_secret is not None:
-        async with sessionmaker() as session:
-            for key in await stored_api_keys(session):
-                on_secret(key)
+    async with sessionmaker() as session:
+        if settings.secret_key:  # keys stored before SECRET_KEY was set get encrypted now
+            await encrypt_stored_keys(session)
+        keys = await stored_api_keys(session)  # SecretKeyError: encrypted, wrong/no key
+    for key in keys if on_secret is not None else ():
+        on_secret(key)
     i18n = create_i18n(settings.default_language)
     bot = create_bot(settings)
     crypto_pay = create_crypto_pay(settings, registry)

@@ -13,6 +13,7 @@ from sqlalchemy.exc import ArgumentError
 
 from bot.i18n import LOCALES_DIR
 from db.engine import DEFAULT_DATABASE_URL
+from db.secrets import KeyRing
 
 TOKEN_RE = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
 # Fiat currencies Crypto Pay prices invoices in (its `fiat` parameter).
@@ -58,6 +59,8 @@ class Settings(BaseSettings):
     crypto_pay_api_url: str = "https://pay.crypt.bot"
     crypto_pay_assets: Annotated[tuple[str, ...], NoDecode] = ("USDT", "TON", "BTC")
     crypto_pay_poll_seconds: int = Field(default=30, ge=1)
+    # Fernet keys, comma-separated (the first encrypts): provider keys encrypted at rest.
+    secret_key: SecretStr | None = None
 
     @field_validator("bot_token")
     @classmethod
@@ -111,6 +114,14 @@ class Settings(BaseSettings):
         if not re.match(r"^[a-z][a-z0-9+.-]*://[^\s/]+", value):
             raise ValueError(f"{value!r} is not a URL")
         return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _fernet_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        KeyRing(value.get_secret_value())  # SecretKeyError (a ValueError) names the fix
+        return SecretStr(value.get_secret_value().strip())
 
     @field_validator("currency")
     @classmethod
@@ -188,6 +199,10 @@ class Settings(BaseSettings):
         """The top-up methods customers are offered, in the order they see them."""
         methods = ["stars"] if self.stars_enabled else []
         return methods + (["cryptopay"] if self.crypto_pay_token is not None else [])
+
+    @property
+    def secret_key_value(self) -> str | None:
+        return self.secret_key.get_secret_value() if self.secret_key else None
 
     @property
     def runs_replicas(self) -> bool:

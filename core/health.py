@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import alerts
 from core.provider_failures import record_provider_failure
 from core.watch import price_unit, provider_cost
+from core.provider_accounts import clear_key_count
 from db.engine import write_tx
 from db.models import Category, Provider, Service
 from db.types import utcnow
@@ -163,6 +164,13 @@ async def _store_balance(session: AsyncSession, provider: Provider, report: Prov
         if report.error is not None:
             record_provider_failure(session, row, report.error.action or "balance", report.error)
         report.provider = row
+
+
+async def panel_problems(session: AsyncSession) -> list[Problem]:
+    """Findings about the panel as a whole: keys stored in clear, unmapped auto services."""
+    clear = await clear_key_count(session)
+    stored_in_clear = [Problem("keys_in_clear", {"count": clear})] if clear else []
+    return stored_in_clear + await unmapped_auto_services(session)
 
 
 async def unmapped_auto_services(session: AsyncSession) -> list[Problem]:

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Text, case, func, select, type_coerce, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import audit
 from db.engine import write_tx
 from db.models import Provider, Service
+from db.secrets import SecretKeyError, is_encrypted, keyring_of
 from db.types import utcnow
 from providers import Balance, ProviderError, ProviderRegistry, mask_secret, valid_api_url
 
@@ -57,8 +58,40 @@ class ConnectResult:
 
 
 async def stored_api_keys(session: AsyncSession) -> list[str]:
-    """Every provider key in the database (for the log redactor)."""
+    """Every provider key in the database (for the log redactor).
+
+    SecretKeyError if they are encrypted and SECRET_KEY is missing or not their key.
+    """
     return list(await session.scalars(select(Provider.api_key)))
+
+
+async def clear_key_count(session: AsyncSession) -> int:
+    """How many provider keys are stored in clear (all of them without SECRET_KEY)."""
+    stored = await session.scalars(select(type_coerce(Provider.api_key, Text)))
+    return sum(1 for value in stored if not is_encrypted(value))
+
+
+async def encrypt_stored_keys(session: AsyncSession, *, rotate: bool = False) -> int:
+    """Encrypt the keys stored in clear with the engine's SECRET_KEY; with `rotate`, encrypt
+    every key again with its first key. Returns how many rows were rewritten."""
+    keyring = keyring_of(session.bind.dialect)
+    if keyring is None:
+        raise SecretKeyError("SECRET_KEY is not set")
+    raw = type_coerce(Provider.api_key, Text)
+    changed = 0
+    async with write_tx(session):
+        rows = (await session.execute(select(Provider.id, raw).with_for_update())).all()
+        for provider_id, stored in rows:
+            if is_encrypted(stored) and not rotate:
+                continue
+            # An encrypted value passes the column type unchanged (see EncryptedText).
+            await session.execute(
+                update(Provider)
+                .where(Provider.id == provider_id)
+                .values(api_key=keyring.rotate(stored))
+            )
+            changed += 1
+    return changed
 
 
 async def connect_provider(

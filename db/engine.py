@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from db.secrets import KeyRing, attach
+
 WRITE_OPTION = "panel_write"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/bot.db"
 
@@ -26,15 +28,20 @@ def ensure_sqlite_dir(url: str) -> None:
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """The engine; SQL parameters (a provider key among them) never reach an error or a log."""
+def create_engine(url: str, *, secret_key: str | None = None, **kwargs: Any) -> AsyncEngine:
+    """The engine; SQL parameters (a provider key among them) never reach an error or a log.
+
+    With `secret_key` (SECRET_KEY) provider keys are encrypted at rest (db.secrets).
+    """
     ensure_sqlite_dir(url)
     kwargs.setdefault("hide_parameters", True)
     if make_url(url).get_backend_name() == "sqlite":
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
         _configure_sqlite(engine)
-        return engine
-    return create_async_engine(url, pool_pre_ping=True, **kwargs)
+    else:
+        engine = create_async_engine(url, pool_pre_ping=True, **kwargs)
+    attach(engine.sync_engine.dialect, KeyRing(secret_key) if secret_key else None)
+    return engine
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

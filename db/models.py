@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from db.types import Money, UtcDateTime, utcnow
+from db.types import EncryptedText, Money, UtcDateTime, utcnow
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -81,7 +81,7 @@ class Provider(Timestamps, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
     api_url: Mapped[str] = mapped_column(String(512))
-    api_key: Mapped[str] = mapped_column(String(256))
+    api_key: Mapped[str] = mapped_column(EncryptedText())  # encrypted with SECRET_KEY
     currency: Mapped[str | None] = mapped_column(String(8))
     balance: Mapped[Decimal | None]
     balance_checked_at: Mapped[datetime | None]

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import BigInteger, DateTime, Dialect
+from sqlalchemy import BigInteger, DateTime, Dialect, Text
 from sqlalchemy.types import TypeDecorator
+
+from db.secrets import SecretKeyError, is_encrypted, keyring_of
 
 # Money is stored as a count of 1e-8 units in a signed 64-bit integer. These are facts of the
 # storage; core.money builds the panel's money rules (parsing, rounding, display) on them.
@@ -75,6 +77,34 @@ class UtcDateTime(TypeDecorator[datetime]):
     @property
     def python_type(self) -> type:
         return datetime
+
+
+class EncryptedText(TypeDecorator[str]):
+    """Text encrypted at rest when the engine has a keyring (SECRET_KEY), clear otherwise.
+
+    Python code always sees the clear value; see db.secrets.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        keyring = keyring_of(dialect)
+        if value is None or keyring is None or is_encrypted(value):
+            return value
+        return keyring.encrypt(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
+        if not is_encrypted(value):
+            return value
+        keyring = keyring_of(dialect)
+        if keyring is None:
+            raise SecretKeyError("provider keys are stored encrypted: set SECRET_KEY")
+        return keyring.decrypt(value)  # type: ignore[arg-type]
+
+    @property
+    def python_type(self) -> type:
+        return str
 
 
 def utcnow() -> datetime:

@@ -38,8 +38,21 @@ async def _run_async() -> None:
     engine = create_engine(_url())
     try:
         async with engine.connect() as connection:
+            sqlite = connection.dialect.name == "sqlite"
+            if sqlite:
+                # A batch migration rebuilds a table (copy, drop, rename): with foreign keys on,
+                # dropping `providers` would cascade into its services. The pragma only works
+                # outside a transaction, so it is set on the raw connection first.
+                raw = await connection.get_raw_connection()
+                await raw.driver_connection.execute("PRAGMA foreign_keys=OFF")
             await connection.run_sync(_run)
             await connection.commit()
+            if sqlite:
+                broken = (await connection.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                await connection.rollback()
+                await raw.driver_connection.execute("PRAGMA foreign_keys=ON")
+                if broken:
+                    raise RuntimeError(f"migration broke foreign keys: {broken[:5]}")
     finally:
         await engine.dispose()
 

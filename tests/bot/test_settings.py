@@ -95,12 +95,13 @@ def test_unusable_database_is_one_line_exit_2(
 
     import bot.__main__ as entry
     import bot.app
+    from bot.logging import RedactSecrets
 
     async def refuse(*_args: object, **_kwargs: object) -> None:
         raise DBAPIError("SELECT 1", None, Exception('database "nodb" does not exist'))
 
     monkeypatch.setattr(bot.app, "create_app", refuse)
-    monkeypatch.setattr(entry, "setup_logging", lambda _level: None)
+    monkeypatch.setattr(entry, "setup_logging", lambda *_args: RedactSecrets())
     monkeypatch.setenv("BOT_TOKEN", "1:abc")
     monkeypatch.setenv("DATABASE_URL", "postgresql://u:p@127.0.0.1:1/nodb")
     with pytest.raises(SystemExit) as info:

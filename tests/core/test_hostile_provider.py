@@ -10,8 +10,8 @@ import pytest
 from core.status_sync import sync_order_statuses
 from core.statuses import OrderStatus
 from db.models import AdminAlert, Order
-from tests.core.conftest import Panel
 from tests.core.test_submission import place, submit
+from tests.harness.panel import Panel
 
 
 @pytest.mark.parametrize("body_text", ['{"order": 0}', '{"order": "NaN"}', '{"order": {}}'])

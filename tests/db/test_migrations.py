@@ -96,3 +96,32 @@ async def test_downgrade_to_base_and_up_again(any_database_url: str) -> None:
         )
     await engine.dispose()
     assert diff == []
+
+
+async def test_a_table_rebuilt_by_a_migration_keeps_the_rows_that_refer_to_it(
+    tmp_path: Path,
+) -> None:
+    """SQLite rebuilds `providers` to change a column: its services must not cascade away."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    await asyncio.to_thread(upgrade, url, "0001")
+    engine = create_engine(url)
+    async with engine.begin() as conn:
+        await conn.exec_driver_sql(
+            "INSERT INTO providers (id, name, api_url, api_key, low_balance_threshold, enabled,"
+            " consecutive_failures, created_at, updated_at) VALUES (1, 'p', 'https://x.io/api',"
+            " 'k', 0, 1, 0, '2026-01-01', '2026-01-01')"
+        )
+        await conn.exec_driver_sql(
+            "INSERT INTO provider_services (provider_id, service_id, name, type, rate,"
+            " rate_basis, min, max, available, updated_at) VALUES (1, '7', 's', 'default', 1,"
+            " 'per_1000', 1, 10, 1, '2026-01-01')"
+        )
+    await engine.dispose()
+    await asyncio.to_thread(upgrade, url)
+    engine = create_engine(url)
+    async with engine.connect() as conn:
+        services = (await conn.exec_driver_sql("SELECT count(*) FROM provider_services")).scalar()
+        key = (await conn.exec_driver_sql("SELECT api_key FROM providers")).scalar()
+        fks = (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar()
+    await engine.dispose()
+    assert services == 1 and key == "k" and fks == 1

@@ -204,7 +204,7 @@ async def check(
         )
         await message.answer(text)
         return
-    panel_problems = [] if args else await health.unmapped_auto_services(session)
+    panel_problems = [] if args else await health.panel_problems(session)
     reports = await health.check_all(session, registry, currency=currency, providers=providers)
     await health.raise_alerts(session, admin_ids, reports)
     lines = [_("<b>Auto Order check</b>")]

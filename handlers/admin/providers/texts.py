@@ -155,6 +155,10 @@ def problem_line(problem: health.Problem) -> str:
         "unmapped_auto": _(
             "❌ #{service_id} {service}: auto mode but not mapped to a provider (use /map)."
         ),
+        "keys_in_clear": _(
+            "🔓 {count} provider API keys are stored in clear in the database: set SECRET_KEY "
+            "to encrypt them (README, “Provider keys at rest”)."
+        ),
     }
     template = texts.get(problem.code)
     return template.format(**d) if template else html.quote(problem.code)
