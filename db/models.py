@@ -235,6 +235,8 @@ class Notification(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|skipped
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Being sent until then (a sender's lease, renewed while it works); None when not.
+    leased_until: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     dedupe_key: Mapped[str | None] = mapped_column(String(160), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

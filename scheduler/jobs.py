@@ -21,6 +21,7 @@ from core.submission import STUCK_AFTER, recover_interrupted, submit_due_orders
 from core.watch import check_balances, check_prices, check_stale_orders
 from payments import CryptoPayClient
 from providers import ProviderRegistry
+from scheduler import outbox
 from scheduler.pacing import Pacer
 from scheduler.payments import expire_payments, poll_crypto_invoices
 from scheduler.sender import OutboxSender
@@ -53,6 +54,10 @@ async def recover_on_startup(
         ids = await recover_interrupted(session, admin_ids, older_than=older_than)
     if ids:
         log.warning("start-up: %d order(s) interrupted during submission moved to review", len(ids))
+    if not replicas:  # with replicas the short lease frees them (another may be sending)
+        released = await outbox.release_stale_claims(sessionmaker)
+        if released:
+            log.warning("start-up: %d notification(s) left mid-send are due again", released)
     return ids
 
 

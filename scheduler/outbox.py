@@ -1,11 +1,13 @@
 """The notification outbox as the sender sees it: claim due rows, record what happened.
 
-A claim is a lease: the claimed rows' next_attempt_at moves `lease` into the future in one
+A claim is a lease: the claimed rows' `leased_until` moves `lease` into the future in one
 short transaction (rows selected FOR UPDATE SKIP LOCKED on PostgreSQL), so another replica
-or the next run does not take them while they are being sent. A process that dies while
-sending leaves them to be sent again once the lease runs out. Rows of a chat wait behind an
-earlier row of that chat that is waiting for a retry or being sent, so a chat reads its
-messages in order and at the pace of one sender.
+or the next run does not take them while they are being sent. The lease is short and the
+sender renews it while it works, so a process that dies while sending (kill -9, a lost
+machine) holds its rows only until the lease runs out; a lone process that restarts takes
+its own stale claims back at once (release_stale_claims). Every outcome ends the lease.
+Rows of a chat wait behind an earlier row of that chat that is waiting for a retry or being
+sent, so a chat reads its messages in order and at the pace of one sender.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from db.types import utcnow
 PENDING, SENT, SKIPPED = "pending", "sent", "skipped"
 MAX_ATTEMPTS = 20  # with the backoff below: about a day of retries before giving up
 MAX_BACKOFF = timedelta(hours=1)
+# Long enough for a send and its bookkeeping; the sender renews it every LEASE / 3.
+LEASE = timedelta(seconds=60)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -51,7 +55,7 @@ async def claim_due(
     *,
     limit: int = 100,
     per_chat: int = 5,
-    lease: timedelta = timedelta(minutes=5),
+    lease: timedelta = LEASE,
 ) -> list[Outgoing]:
     """Due pending rows, oldest first, at most `per_chat` per chat, leased to the caller."""
     now = utcnow()
@@ -60,7 +64,7 @@ async def claim_due(
         earlier.chat_id == Notification.chat_id,
         earlier.status == PENDING,
         earlier.id < Notification.id,
-        earlier.next_attempt_at > now,
+        (earlier.next_attempt_at > now) | (earlier.leased_until > now),
     )
     async with sessionmaker() as session, write_tx(session):
         # Claims are serialised across replicas (a few milliseconds each): a claim then sees
@@ -71,6 +75,7 @@ async def claim_due(
             .where(
                 Notification.status == PENDING,
                 Notification.next_attempt_at <= now,
+                Notification.leased_until.is_(None) | (Notification.leased_until <= now),
                 ~waiting_before,
             )
             .order_by(Notification.id)
@@ -86,7 +91,7 @@ async def claim_due(
         if not ids:
             return []
         await session.execute(
-            update(Notification).where(Notification.id.in_(ids)).values(next_attempt_at=now + lease)
+            update(Notification).where(Notification.id.in_(ids)).values(leased_until=now + lease)
         )
         rows = await session.execute(
             select(Notification, User.language, User.is_blocked)
@@ -106,7 +111,11 @@ async def mark_sent(sessionmaker: async_sessionmaker[AsyncSession], row_id: int)
             update(Notification)
             .where(Notification.id == row_id, Notification.status == PENDING)
             .values(
-                status=SENT, sent_at=utcnow(), attempts=Notification.attempts + 1, last_error=None
+                status=SENT,
+                sent_at=utcnow(),
+                attempts=Notification.attempts + 1,
+                last_error=None,
+                leased_until=None,
             )
         )
 
@@ -124,7 +133,7 @@ async def mark_skipped(
         await session.execute(
             update(Notification)
             .where(Notification.id == row_id, Notification.status == PENDING)
-            .values(status=SKIPPED, last_error=reason[:2000])
+            .values(status=SKIPPED, last_error=reason[:2000], leased_until=None)
         )
         if block_chat is not None:
             await session.execute(update(User).where(User.id == block_chat).values(is_blocked=True))
@@ -137,7 +146,11 @@ async def mark_failed(
     (the row is then `skipped` with the error). Returns True if it will be retried."""
     attempts = row.attempts + 1
     retry = attempts < MAX_ATTEMPTS
-    values: dict[str, Any] = {"attempts": attempts, "last_error": error[:2000]}
+    values: dict[str, Any] = {
+        "attempts": attempts,
+        "last_error": error[:2000],
+        "leased_until": None,
+    }
     if retry:
         values["next_attempt_at"] = utcnow() + backoff(attempts)
     else:
@@ -160,7 +173,10 @@ async def postpone(
 ) -> None:
     """Try again after `delay` seconds without counting an attempt (Telegram said wait, or
     an earlier message of the chat has to go first)."""
-    values: dict[str, Any] = {"next_attempt_at": utcnow() + timedelta(seconds=delay)}
+    values: dict[str, Any] = {
+        "next_attempt_at": utcnow() + timedelta(seconds=delay),
+        "leased_until": None,
+    }
     if reason is not None:
         values["last_error"] = reason[:2000]
     async with sessionmaker() as session, write_tx(session):
@@ -169,3 +185,32 @@ async def postpone(
             .where(Notification.id == row_id, Notification.status == PENDING)
             .values(**values)
         )
+
+
+async def renew(
+    sessionmaker: async_sessionmaker[AsyncSession], row_ids: list[int], lease: timedelta = LEASE
+) -> None:
+    """Extend the lease of the rows still being sent (finished rows have none any more)."""
+    async with sessionmaker() as session, write_tx(session):
+        await session.execute(
+            update(Notification)
+            .where(
+                Notification.id.in_(row_ids),
+                Notification.status == PENDING,
+                Notification.leased_until.is_not(None),
+            )
+            .values(leased_until=utcnow() + lease)
+        )
+
+
+async def release_stale_claims(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+    """At the start of a lone process: every lease is its own predecessor's (killed while
+    sending), so the rows are due again now instead of when the lease would have run out.
+    Never call this with replicas: another process may be sending them."""
+    async with sessionmaker() as session, write_tx(session):
+        released = await session.execute(
+            update(Notification)
+            .where(Notification.status == PENDING, Notification.leased_until.is_not(None))
+            .values(leased_until=None)
+        )
+    return released.rowcount or 0

@@ -53,9 +53,9 @@ def unreachable(error: Exception) -> bool:
 
 
 class OutboxSender:
-    """Sends due outbox rows; `run()` is the job. A run holds its rows for at most about
-    per_chat × (MAX_INLINE_WAIT + 1 s), well inside the lease, so no replica takes them
-    while they are still being sent."""
+    """Sends due outbox rows; `run()` is the job. The run renews its rows' short lease every
+    lease / 3 while it works, so no replica takes them while they are still being sent, and
+    a killed process holds them no longer than one lease."""
 
     def __init__(
         self,
@@ -66,7 +66,7 @@ class OutboxSender:
         pacer: Pacer | None = None,
         batch: int = 100,
         per_chat: int = 5,
-        lease: timedelta = timedelta(minutes=5),
+        lease: timedelta = outbox.LEASE,
     ) -> None:
         self.bot = bot
         self.sessionmaker = sessionmaker
@@ -90,7 +90,11 @@ class OutboxSender:
         by_chat: dict[int, list[outbox.Outgoing]] = {}
         for row in rows:
             by_chat.setdefault(row.chat_id, []).append(row)
-        await asyncio.gather(*(self._send_chat(chat, report) for chat in by_chat.values()))
+        renewing = asyncio.create_task(self._renew([row.id for row in rows]))
+        try:
+            await asyncio.gather(*(self._send_chat(chat, report) for chat in by_chat.values()))
+        finally:
+            renewing.cancel()
         if rows:
             log.info("outbox: %s", report)
         return report
@@ -113,6 +117,15 @@ class OutboxSender:
                 await self._release(rows[index + 1 :])
                 return
             blocked = outcome == BLOCKED
+
+    async def _renew(self, row_ids: list[int]) -> None:
+        """Keep the lease of this run's rows while it works (until cancelled)."""
+        while True:
+            await asyncio.sleep(self.lease.total_seconds() / 3)
+            try:
+                await outbox.renew(self.sessionmaker, row_ids, self.lease)
+            except Exception:  # the next renewal tries again; the lease still holds a while
+                log.exception("outbox: renewing the lease of %d rows failed", len(row_ids))
 
     async def _release(self, rows: list[outbox.Outgoing]) -> None:
         for row in rows:

@@ -31,6 +31,8 @@ from db.engine import create_engine, make_sessionmaker, write_tx
 from db.models import Notification, User
 from db.types import utcnow
 from handlers.notifications import renderer
+from scheduler.jobs import recover_on_startup
+from scheduler.outbox import claim_due
 from scheduler.sender import OutboxSender
 from tests.fakes.telegram_server import CHAT_NOT_FOUND, DEACTIVATED, FakeTelegram
 
@@ -400,3 +402,61 @@ async def test_two_replicas_share_telegrams_pace_through_redis(any_database_url:
     for chat in chats:
         at = sorted(c.at for c in calls if c.params["chat_id"] == chat)
         assert at[1] - at[0] >= 1.0, (chat, at)
+
+
+async def test_a_send_held_by_telegram_keeps_its_short_lease_renewed(
+    any_database_url: str,
+) -> None:
+    """A 429 keeps a row in its run longer than the lease: the sender renews the lease, so
+    another replica does not send the same message meanwhile."""
+    engines = [create_engine(any_database_url) for _ in range(2)]
+    async with FakeTelegram() as fake:
+        bots = [fake.create_bot() for _ in engines]
+        first, second = (
+            Outbox(fake, bot, make_sessionmaker(engine), create_i18n("en"))
+            for bot, engine in zip(bots, engines, strict=True)
+        )
+        try:
+            await first.users(ALICE)
+            row_id = await first.enqueue(ALICE)
+            fake.fail_next("sendMessage", chat_id=ALICE, error_code=429, retry_after=4)
+            lease = timedelta(seconds=1.5)
+            running = asyncio.create_task(first.sender(lease=lease).run())
+            await asyncio.sleep(2.5)  # past the first lease, inside the 429's wait
+            assert (await second.sender(lease=lease).run()).claimed == 0
+            assert (await running).sent == 1
+            row = (await first.rows())[row_id]
+        finally:
+            for bot in bots:
+                await bot.session.close()
+            for engine in engines:
+                await engine.dispose()
+    assert len(fake.history(ALICE)) == 1
+    assert row.status == "sent" and row.leased_until is None
+
+
+async def test_a_restarted_lone_process_sends_what_it_was_sending_at_once(
+    outbox: Outbox,
+) -> None:
+    """kill -9 while sending leaves rows leased; a lone process's start-up takes them back
+    instead of waiting for the lease (with replicas the short lease runs out instead)."""
+    await outbox.users(ALICE, BOB)
+    alice, bob = await outbox.enqueue(ALICE), await outbox.enqueue(BOB)
+    claimed = await claim_due(outbox.sm)  # the process that claimed them is killed here
+    assert {row.id for row in claimed} == {alice, bob}
+    assert (await outbox.sender().run()).claimed == 0  # leased: not before the lease ends
+    await recover_on_startup(outbox.sm, frozenset({ADMIN}), replicas=True)
+    assert (await outbox.sender().run()).claimed == 0  # replicas: another may be sending
+    await recover_on_startup(outbox.sm, frozenset({ADMIN}), replicas=False)
+    report = await outbox.sender().run()
+    assert report.sent == 2
+    assert len(outbox.texts(ALICE)) == len(outbox.texts(BOB)) == 1
+
+
+async def test_an_abandoned_claim_is_free_again_after_the_short_lease(outbox: Outbox) -> None:
+    await outbox.users(ALICE)
+    await outbox.enqueue(ALICE)
+    await claim_due(outbox.sm, lease=timedelta(seconds=1))
+    assert (await outbox.sender().run()).claimed == 0
+    await asyncio.sleep(1.2)
+    assert (await outbox.sender().run()).sent == 1
