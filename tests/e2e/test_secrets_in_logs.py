@@ -73,7 +73,7 @@ async def test_no_secret_reaches_the_output_of_a_debug_session(tmp_path: Path) -
             SUBMIT_INTERVAL_SECONDS="1",
         )
         try:
-            await tg.wait_polling(timeout=30)
+            await tg.wait_polling(timeout=90)  # a loaded machine starts slowly
             owner, alice = tg.user(OWNER, "Owner"), tg.user(ALICE, "Alice")
             await owner.send(f"/addprovider main {provider.url} {KEY}")
             await owner.wait_message("connected", timeout=15)

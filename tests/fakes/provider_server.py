@@ -20,6 +20,10 @@ For timeout / malformed_json / empty_body / disconnect / trickle / huge the requ
 processed first (an
 ``add`` creates and charges the order), which is exactly the ambiguous case. For a refused
 connection use ``FakeProvider.closed_url()`` or ``await fp.stop()``.
+
+``fp.hold("add")`` keeps every later ``add`` waiting before it is processed, until
+``fp.release("add")``; a client that goes away meanwhile (a killed process) leaves nothing
+processed. ``fp.held("add")`` counts the requests waiting.
 """
 
 from __future__ import annotations
@@ -116,6 +120,8 @@ class FakeProvider(PerfectPanel):
         self.faults: dict[str, str] = {}
         self._fault_budget: dict[str, int] = {}
         self._runner: web.AppRunner | None = None
+        self._holds: dict[str, asyncio.Event] = {}
+        self._held: dict[str, int] = defaultdict(int)
         self.url = ""
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -194,6 +200,19 @@ class FakeProvider(PerfectPanel):
         else:
             self._fault_budget[action] = times
 
+    def hold(self, action: str) -> None:
+        """Keep later requests of `action` waiting, unprocessed, until release(action)."""
+        self._holds.setdefault(action, asyncio.Event())
+
+    def release(self, action: str) -> None:
+        hold = self._holds.pop(action, None)
+        if hold is not None:
+            hold.set()
+
+    def held(self, action: str) -> int:
+        """Requests of `action` waiting in a hold right now."""
+        return self._held[action]
+
     def clear_faults(self) -> None:
         self.faults.clear()
         self._fault_budget.clear()
@@ -210,6 +229,13 @@ class FakeProvider(PerfectPanel):
                 action, form, request.method, request.query_string, dict(request.headers)
             )
         )
+        hold = self._holds.get(action)
+        if hold is not None:
+            self._held[action] += 1
+            try:
+                await hold.wait()  # cancelled with the request if the client goes away
+            finally:
+                self._held[action] -= 1
         canned = self._take(self.responses.get(action)) or self._take(self.responses.get("*"))
         if canned is not None:
             return _canned(canned)

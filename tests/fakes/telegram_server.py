@@ -102,6 +102,8 @@ class FakeTelegram(UpdateQueue, ChatMethods):
         self._users: dict[int, FakeUser] = {}
         self._faults: list[_Fault] = []
         self._blocked: dict[int, ApiError] = {}
+        self._holds: dict[tuple[str, int | None], asyncio.Event] = {}
+        self.held: list[Call] = []  # calls waiting in a hold right now
         self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
 
@@ -110,7 +112,10 @@ class FakeTelegram(UpdateQueue, ChatMethods):
     async def start(self) -> FakeTelegram:
         app = web.Application(client_max_size=50 * 2**20)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        # handler_cancellation: a held call whose client went away (kill -9) is not performed.
+        self._runner = web.AppRunner(
+            app, access_log=None, shutdown_timeout=1.0, handler_cancellation=True
+        )
         await self._runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind(("127.0.0.1", 0))
@@ -186,6 +191,29 @@ class FakeTelegram(UpdateQueue, ChatMethods):
             error = ApiError(error_code, description or _DEFAULT_DESCRIPTIONS.get(error_code, ""))
         self._faults.append(_Fault(method.lower(), chat_id, error, times))
 
+    def hold(self, method: str, chat_id: int | None = None) -> None:
+        """Later calls of `method` (to `chat_id`, if given) wait, not performed, until
+        release(); a call whose client goes away meanwhile (kill -9) is never performed."""
+        self._holds.setdefault((method.lower(), chat_id), asyncio.Event())
+
+    def release(self, method: str, chat_id: int | None = None) -> None:
+        hold = self._holds.pop((method.lower(), chat_id), None)
+        if hold is not None:
+            hold.set()
+
+    async def _wait_if_held(self, call: Call) -> None:
+        method, chat_id = call.method.lower(), call.params.get("chat_id")
+        hold = self._holds.get((method, chat_id)) or self._holds.get((method, None))
+        if hold is None:
+            return
+        self.held.append(call)
+        self._notify()
+        try:
+            await hold.wait()
+        finally:
+            self.held.remove(call)
+            self._notify()
+
     def block(self, chat_id: int, error_code: int = 403, description: str = BLOCKED) -> None:
         """Refuse every call aimed at this chat until unblock(), e.g. with DEACTIVATED or
         (400, CHAT_NOT_FOUND)."""
@@ -260,6 +288,7 @@ class FakeTelegram(UpdateQueue, ChatMethods):
             if handler is None:
                 raise ApiError(404, "Not Found: method not found")
             self._refuse_if_told(call)
+            await self._wait_if_held(call)
             call.result = await getattr(self, handler)(call.params)
         except ApiError as error:
             call.error_code, call.description = error.error_code, error.description
