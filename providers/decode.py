@@ -155,6 +155,8 @@ def parse_order_status(order_id: str, entry: Any) -> RemoteOrderStatus:
         raise UnexpectedResponse("status answer is not an object", snippet=snippet(entry))
     data = ci(entry)
     raw_status = data.get("status")
+    if isinstance(raw_status, Mapping | list):  # a word was due: unreadable, not "unknown"
+        raise UnexpectedResponse("status is not a status word", snippet=snippet(entry))
     status = normalize_order_status(raw_status)
     kind: OrderKind = "order"
     children: list[str] = []

@@ -91,7 +91,12 @@ def parse_multi_status(ids: list[str], body: Any) -> MultiStatusResult:
                 order_id=order_id, message=message, code=code
             )
         else:
-            result.results[order_id] = parse_order_status(order_id, value)
+            try:
+                result.results[order_id] = parse_order_status(order_id, value)
+            except UnexpectedResponse as exc:  # one unreadable entry spoils only its own id
+                result.results[order_id] = OrderLookupError(
+                    order_id=order_id, message=exc.message, code=UNKNOWN_API_ERROR
+                )
     return result
 
 

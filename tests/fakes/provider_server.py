@@ -15,7 +15,8 @@ Faults (per action, or "*" for all): timeout, http_500, http_500_json, html (Clo
 maintenance (200 HTML), malformed_json, empty_body, disconnect, not_enough_funds,
 rate_limited (429 + Retry-After), bad_entry (multi status: one id answers an error),
 trickle (the answer one byte per ``trickle_interval`` seconds, padded so it never ends), huge
-(``huge_bytes`` of whitespace before the answer).
+(``huge_bytes`` of whitespace before the answer), endless (whitespace as fast as it goes,
+never ending).
 For timeout / malformed_json / empty_body / disconnect / trickle / huge the request IS
 processed first (an
 ``add`` creates and charges the order), which is exactly the ambiguous case. For a refused
@@ -56,10 +57,11 @@ FAULTS = frozenset(
         "bad_entry",
         "trickle",
         "huge",
+        "endless",
     }
 )
 _PROCESS_FIRST = frozenset(
-    {"timeout", "malformed_json", "empty_body", "disconnect", "trickle", "huge"}
+    {"timeout", "malformed_json", "empty_body", "disconnect", "trickle", "huge", "endless"}
 )
 _CLOUDFLARE_PAGE = (
     '<!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title></head>'
@@ -253,7 +255,7 @@ class FakeProvider(PerfectPanel):
         if fault == "timeout":
             await asyncio.sleep(self.timeout_sleep)
             return _json(body)
-        if fault in ("trickle", "huge"):
+        if fault in ("trickle", "huge", "endless"):
             return await self._stream(request, fault, json.dumps(body).encode())
         if fault == "disconnect":
             if request.transport is not None:
@@ -270,6 +272,10 @@ class FakeProvider(PerfectPanel):
             for _ in range(self.huge_bytes // len(pad)):
                 await response.write(pad)
             await response.write(body)
+        elif fault == "endless":  # never a JSON start: only whitespace, as fast as it goes
+            pad = b" " * 65536
+            while True:
+                await response.write(pad)
         else:  # trickle: the answer, then spaces, one byte at a time, for as long as asked
             for byte in itertools.chain(body, itertools.repeat(ord(" "))):
                 await response.write(bytes([byte]))

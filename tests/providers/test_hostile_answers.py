@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from providers import AddRequest, TransportError
+from providers.types import OrderLookupError
 from tests.fakes.provider_server import FakeProvider
 
 FOLLOWERS = AddRequest(service="1", link="https://instagram.com/example", quantity=1000)
@@ -147,3 +148,15 @@ async def test_status_fields_that_fit_are_read_as_before(fake: FakeProvider, cli
     status = await client.status("1")
     assert status.start_count == 2**63 - 1 and status.remains == -40
     assert status.charge == Decimal("9999999999.99999999") and not status.unstored
+
+
+async def test_an_unreadable_status_word_spoils_only_its_own_id(
+    fake: FakeProvider, client: Any
+) -> None:
+    fake.respond(
+        "status",
+        body={"1": {"status": ["Completed"]}, "2": {"status": "Canceled", "remains": "0"}},
+    )
+    result = await client.multi_status(["1", "2"])
+    assert isinstance(result.results["1"], OrderLookupError)
+    assert result.results["2"].status == "canceled"
