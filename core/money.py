@@ -6,13 +6,18 @@ store 8 places exactly and only round when showing an amount to a person.
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
 
+from core.numbers import ascii_digits
 from db.types import MAX_AMOUNT, PLACES
 
 QUANTUM = Decimal(1).scaleb(-PLACES)  # 0.00000001
 DISPLAY_QUANTUM = Decimal("0.0001")
 ZERO = Decimal(0)
+
+
+_TYPED_AMOUNT = re.compile(r"[+-]?[0-9]{1,20}(?:\.[0-9]{1,20})?")
 
 
 class InvalidAmount(ValueError):
@@ -39,7 +44,9 @@ def in_range(value: Decimal | None) -> bool:
 
 def parse_amount(text: str) -> Decimal:
     """Parse an amount typed by a person ("12.5", "12,50", "-3"); 8 places at most."""
-    cleaned = text.strip().replace(",", ".")
+    cleaned = ascii_digits(text.strip()).replace(",", ".")
+    if not _TYPED_AMOUNT.fullmatch(cleaned):  # digits only: no "²", "1e3" or "NaN"
+        raise InvalidAmount(f"not an amount: {text!r}")
     amount = money(cleaned)
     if Decimal(cleaned) != amount:
         raise InvalidAmount(f"more than {PLACES} decimal places: {text!r}")

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from core.money import QUANTUM
+from core.numbers import parse_count
 
 # How the chat collects an order for each provider service type (providers.vocab names).
 QUANTITY_TYPES = frozenset({"default"})
@@ -62,10 +63,8 @@ def check_quantity(
 
 
 def parse_quantity(text: str) -> int | None:
-    cleaned = text.strip().replace(" ", "").replace("_", "").replace(",", "")
-    if not cleaned.isdecimal() or len(cleaned) > 12:  # isdigit() lets "²" through to int()
-        return None
-    return int(cleaned)
+    """A quantity as a customer types it (see core.numbers.parse_count)."""
+    return parse_count(text)
 
 
 def split_lines(text: str) -> list[str]:

@@ -27,25 +27,34 @@ from core.statuses import OrderStatus
 from db.models import Order, User
 from handlers.menu import MenuCallback
 from handlers.order_views import failure_reason, status_emoji, status_label
-from handlers.ui import PER_PAGE, answers_itself, clip, money_text, page_count, pager_row, show
+from handlers.ui import (
+    PER_PAGE,
+    ButtonId,
+    answers_itself,
+    clip,
+    money_text,
+    page_count,
+    pager_row,
+    show,
+)
 from providers import ProviderRegistry
 
 HISTORY_SHOWN = 15
 
 
 class OrdersPage(CallbackData, prefix="mo"):
-    page: int
+    page: ButtonId
 
 
 class OrderView(CallbackData, prefix="mov"):
-    order_id: int
-    page: int
+    order_id: ButtonId
+    page: ButtonId
 
 
 class OrderAction(CallbackData, prefix="moa"):
     action: str  # refill | cancel
-    order_id: int
-    page: int
+    order_id: ButtonId
+    page: ButtonId
 
 
 # --- texts and keyboards (pure) ---------------------------------------------------------

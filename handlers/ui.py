@@ -5,19 +5,27 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from decimal import Decimal
+from typing import Annotated
 
 from aiogram import Bot, F, flags, html
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from pydantic import Field
 
 from core.money import format_money
+from core.numbers import INT64_MAX
 
 PER_PAGE = 8
 # Text that is not a command: a step's input (commands such as /cancel pass through).
 NOT_A_COMMAND = ~F.text.startswith("/")
 # Telegram refuses messages over 4096 characters; keep a margin for a footer or the markup.
 MESSAGE_LIMIT = 3800
+
+# The type of every id or page a button carries: forged data with a number beyond 64 bits
+# does not match the button (the press gets the stale-button answer) instead of overflowing
+# in the database with a traceback per press.
+ButtonId = Annotated[int, Field(ge=0, le=INT64_MAX)]
 
 # CallbackAnswerMiddleware answers every button press before its handler runs; a handler
 # marked with this answers its press itself (an alert saying why: stale, not found, ...).

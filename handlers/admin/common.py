@@ -10,6 +10,7 @@ from aiogram.types import InlineKeyboardMarkup, LinkPreviewOptions, Message
 from aiogram.utils.i18n import gettext as _
 
 from core.money import InvalidAmount, parse_amount
+from core.numbers import parse_id
 from handlers.ui import split_message
 
 MAX_MESSAGES = 5
@@ -21,8 +22,8 @@ def args_of(command: CommandObject) -> list[str]:
 
 
 def to_int(text: str) -> int | None:
-    text = text.strip().lstrip("#")
-    return int(text) if text.isdigit() and len(text) < 19 else None
+    """An id argument ("42", "#42"); None for anything else (see core.numbers)."""
+    return parse_id(text)
 
 
 def to_amount(text: str) -> Decimal | None:

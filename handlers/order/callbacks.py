@@ -5,18 +5,20 @@ from __future__ import annotations
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.state import State, StatesGroup
 
+from handlers.ui import ButtonId
+
 
 class CategoriesPage(CallbackData, prefix="oc"):
-    page: int
+    page: ButtonId
 
 
 class CategoryPick(CallbackData, prefix="ocs"):
-    category_id: int
-    page: int
+    category_id: ButtonId
+    page: ButtonId
 
 
 class ServicePick(CallbackData, prefix="osv"):
-    service_id: int
+    service_id: ButtonId
 
 
 class FlowCallback(CallbackData, prefix="of"):

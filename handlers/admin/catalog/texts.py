@@ -18,7 +18,7 @@ from core.catalog_import import ImportResult
 from db.models import Service
 from handlers.admin.common import amount, usage
 from handlers.admin.providers.texts import account_error_text
-from handlers.ui import inline
+from handlers.ui import ButtonId, inline
 
 PER_PAGE = 25
 
@@ -27,8 +27,8 @@ SHOWN_TYPES = 10  # unsupported types named in the /import summary
 
 
 class ServicesPage(CallbackData, prefix="adm_svc"):
-    category_id: int  # 0: every category
-    page: int
+    category_id: ButtonId  # 0: every category
+    page: ButtonId
 
 
 def import_usage() -> str:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from aiogram.filters.callback_data import CallbackData
 
+from handlers.ui import ButtonId
+
 
 class OrderAction(CallbackData, prefix="adm_ord"):
     # card | resend | resend_ok | refund | refund_ok | status | set
     action: str
-    order_id: int
+    order_id: ButtonId
     value: str = ""
 
 
 class ReviewPage(CallbackData, prefix="adm_rev"):
-    page: int
+    page: ButtonId
