@@ -21,9 +21,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import alerts
+from core.provider_accounts import clear_key_count
 from core.provider_failures import record_provider_failure
 from core.watch import price_unit, provider_cost
-from core.provider_accounts import clear_key_count
 from db.engine import write_tx
 from db.models import Category, Provider, Service
 from db.types import utcnow
