@@ -22,8 +22,13 @@ from typing import Any
 import pytest
 
 from providers import AddRequest, ProviderError, SmmApiClient
-from providers.types import CancelResult, MultiStatusResult, RefillResult, RefillStatus
-from providers.types import OrderStatus as RemoteOrderStatus
+from providers.types import (
+    CancelResult,
+    MultiStatusResult,
+    RefillResult,
+    RefillStatus,
+    RemoteOrderStatus,
+)
 from tests.fakes.provider_server import FakeProvider
 
 FOLLOWERS = AddRequest(service="1", link="https://instagram.com/example", quantity=1000)

@@ -90,7 +90,7 @@ async def test_a_nonsense_order_id_is_ambiguous_not_accepted(
     fake.respond("add", body_text=body_text)
     outcome = await client.add(FOLLOWERS)
     assert outcome.kind == "ambiguous", (why, outcome)
-    assert outcome.provider_order_id is None and outcome.must_reconcile
+    assert outcome.provider_order_id is None
 
 
 @pytest.mark.parametrize(
