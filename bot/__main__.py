@@ -51,7 +51,10 @@ async def serve(settings: Settings, redactor: RedactSecrets) -> None:
 
 def main() -> None:
     settings = load_settings()
-    redactor = setup_logging(settings.log_level, [settings.bot_token.get_secret_value()])
+    secrets = [settings.bot_token, settings.crypto_pay_token, settings.webhook_secret]
+    redactor = setup_logging(
+        settings.log_level, [s.get_secret_value() for s in secrets if s is not None]
+    )
     try:
         asyncio.run(serve(settings, redactor))
     except KeyboardInterrupt:

@@ -1,7 +1,7 @@
 """notifications: a sender's lease is its own column, apart from the retry time
 
-Revision ID: 0003_notification_lease
-Revises: 0002_provider_key_encryption
+Revision ID: 0004_notification_lease
+Revises: 0003_provider_key_encryption
 """
 
 from collections.abc import Sequence
@@ -11,8 +11,8 @@ from alembic import op
 
 import db.types
 
-revision: str = "0003_notification_lease"
-down_revision: str | None = "0002_provider_key_encryption"
+revision: str = "0004_notification_lease"
+down_revision: str | None = "0003_provider_key_encryption"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
