@@ -226,19 +226,21 @@ async def set_status(
         old = order.status
         if old in CLOSED:
             raise ActionError("closed", order_id=order_id, status=old)
-        if old == status and not provider_order_id:
+        other_remains = status == OrderStatus.PARTIAL and remains != order.remains
+        if old == status and not provider_order_id and not other_remains:
             raise ActionError("same_status", order_id=order_id, status=old)
         before = order_snapshot(order)
-        refund, reason = ZERO, None
+        implied, reason = None, None
         if status == OrderStatus.PARTIAL:
             if remains is None or not 0 <= remains <= order.quantity:
                 raise ActionError("bad_remains", order_id=order_id, quantity=order.quantity)
             order.remains = remains
-            refund, reason = partial_refund(order.charge, order.quantity, remains), "partial"
+            implied, reason = partial_refund(order.charge, order.quantity, remains), "partial"
         elif status == OrderStatus.CANCELED:
-            refund, reason = order.charge, "canceled"
+            implied, reason = order.charge, "canceled"
         elif status == OrderStatus.COMPLETED:
             order.remains = 0
+            implied, reason = ZERO, "completed"
         if provider_order_id:
             order.provider_order_id = provider_order_id[:128]
             if order.provider_id is None:  # was never sent: take the service's mapping
@@ -253,8 +255,9 @@ async def set_status(
             service_name=order.service.name,
             note="set by admin",
             admin_id=admin_id,
-            refund=refund,
+            implied=implied,
             refund_reason=reason,
+            admin_ids=frozenset({admin_id}),
         )
         audit(
             session,

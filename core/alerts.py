@@ -40,6 +40,7 @@ class AlertKind(StrEnum):
     STALE_ORDERS = "stale_orders"
     PAYMENT_UNMATCHED = "payment_unmatched"
     PAYMENT_QUESTION = "payment_question"
+    REFUND_ABOVE_STATUS = "refund_above_status"
 
 
 @dataclass(frozen=True)
@@ -166,6 +167,18 @@ def payment_question(user_id: int, name: str, question: str, payments: str, key:
         "payments": payments[:1000],
     }
     return Alert(AlertKind.PAYMENT_QUESTION, f"paysupport:{key}"[:160], payload)
+
+
+def refund_above_status(order_id: int, status: str, refunded: Decimal, implied: Decimal) -> Alert:
+    """A status implies less money back than the order already got (partial → completed,
+    an admin's refund then a smaller partial): nothing was taken back; an admin decides."""
+    payload = {
+        "order_id": order_id,
+        "status": status,
+        "refunded": f"{refunded.normalize():f}",
+        "implied": f"{implied.normalize():f}",
+    }
+    return Alert(AlertKind.REFUND_ABOVE_STATUS, f"order:{order_id}:refund_above:{status}", payload)
 
 
 async def raise_alert(

@@ -108,7 +108,7 @@ async def request_cancel(
                 order,
                 OrderStatus.CANCELED,
                 service_name=order.service.name,
-                refund=order.charge,
+                implied=order.charge,
                 refund_reason="canceled",
                 note="canceled by the customer",
                 notify_customer=False,

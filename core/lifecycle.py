@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from core import billing, notify
+from core import alerts, billing, notify
 from core.money import ZERO, in_range, round_down
 from core.statuses import PROVIDER_TO_PANEL, OrderStatus
 from db.models import Order, OrderStatusChange
@@ -53,25 +53,34 @@ async def change_status(
     notify_customer: bool = True,
     refund: Decimal = ZERO,
     refund_reason: str | None = None,
+    implied: Decimal | None = None,
+    admin_ids: frozenset[int] = frozenset(),
 ) -> Decimal:
-    """Move an order to `new` in the caller's transaction: history row, refund (at most what
-    is left of the charge, once per reason) and the customer's notification. Returns the
-    amount refunded."""
+    """Move an order to `new` in the caller's transaction: history row, refund and the
+    customer's notification. Returns the amount refunded now.
+
+    `implied` is the whole refund the new status stands for (partial: charge × remains /
+    quantity; canceled, failed: the charge; completed: 0). What the order was refunded
+    already (an admin's /refund, an earlier partial) is subtracted: never negative, never
+    above the charge, each difference one ledger row keyed on what was refunded before, so a
+    repeat writes nothing. A status that implies less than was refunded takes nothing back:
+    it is noted on the order and the admins are told. `refund` is an admin's explicit
+    amount (at most what is left of the charge, once per reason).
+    """
     old = order.status
     refunded = ZERO
-    if refund > 0 and refund_reason:
+    if implied is not None and refund_reason:
+        target = min(max(round_down(implied), ZERO), order.charge)
+        due = target - order.refunded
+        if due > 0:
+            before = order.refunded
+            reason = refund_reason if before == 0 else f"{refund_reason}:{before.normalize():f}"
+            refunded = await _refund(session, order, due, reason, admin_id)
+        elif due < 0:
+            await _refunded_beyond_status(session, order, new, target, admin_ids)
+    elif refund > 0 and refund_reason:
         amount = min(round_down(refund), order.charge - order.refunded)
-        entry = await billing.refund(
-            session,
-            order.user_id,
-            order.id,
-            amount,
-            reason=refund_reason,
-            admin_id=admin_id,
-        )
-        if entry is not None:
-            order.refunded += amount
-            refunded = amount
+        refunded = await _refund(session, order, amount, refund_reason, admin_id)
     if new == old and not refunded:
         return refunded
     order.status = new
@@ -94,6 +103,32 @@ async def change_status(
     return refunded
 
 
+async def _refund(
+    session: AsyncSession, order: Order, amount: Decimal, reason: str, admin_id: int | None
+) -> Decimal:
+    entry = await billing.refund(
+        session, order.user_id, order.id, amount, reason=reason, admin_id=admin_id
+    )
+    if entry is None:
+        return ZERO
+    order.refunded += amount
+    return amount
+
+
+async def _refunded_beyond_status(
+    session: AsyncSession, order: Order, new: str, implied: Decimal, admin_ids: frozenset[int]
+) -> None:
+    """The new status implies less money back than the order already got: keep it (never
+    silently take it back from the customer) and tell the admins, who decide."""
+    order.last_error = (
+        f"{new}: implies a refund of {implied.normalize():f}, "
+        f"{order.refunded.normalize():f} already refunded; nothing taken back"
+    )
+    await alerts.raise_alert(
+        session, admin_ids, alerts.refund_above_status(order.id, new, order.refunded, implied)
+    )
+
+
 def partial_refund(charge: Decimal, quantity: int, remains: int) -> Decimal:
     """charge × remains / quantity, remains clamped to [0, quantity], rounded down."""
     if quantity <= 0:
@@ -109,7 +144,11 @@ def unstored_note(action: str, names: list[str], raw: dict[str, Any]) -> str:
 
 
 async def apply_provider_status(
-    session: AsyncSession, order: Order, status: RemoteOrderStatus
+    session: AsyncSession,
+    order: Order,
+    status: RemoteOrderStatus,
+    *,
+    admin_ids: frozenset[int] = frozenset(),
 ) -> bool:
     """Apply one status answer in the caller's transaction; True if the panel status changed.
 
@@ -147,11 +186,24 @@ async def apply_provider_status(
             return True
         refund = partial_refund(order.charge, order.quantity, status.remains)
         await change_status(
-            session, order, new, service_name=name, refund=refund, refund_reason="partial"
+            session,
+            order,
+            new,
+            service_name=name,
+            implied=refund,
+            refund_reason="partial",
+            admin_ids=admin_ids,
         )
-    elif new in (OrderStatus.CANCELED, OrderStatus.FAILED):
+    elif new in (OrderStatus.CANCELED, OrderStatus.FAILED, OrderStatus.COMPLETED):
+        implied = ZERO if new == OrderStatus.COMPLETED else order.charge
         await change_status(
-            session, order, new, service_name=name, refund=order.charge, refund_reason=str(new)
+            session,
+            order,
+            new,
+            service_name=name,
+            implied=implied,
+            refund_reason=str(new),
+            admin_ids=admin_ids,
         )
     else:
         await change_status(session, order, new, service_name=name)

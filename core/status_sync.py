@@ -86,6 +86,7 @@ async def sync_order_statuses(
     *,
     chunk_size: int = MAX_IDS_PER_REQUEST,
     provider_ids: Iterable[int] | None = None,
+    admin_ids: frozenset[int] = frozenset(),
 ) -> SyncReport:
     """One cycle over every active order with a provider order id (of `provider_ids` only,
     when given: the scheduler runs each provider on its own)."""
@@ -101,7 +102,13 @@ async def sync_order_statuses(
             continue
         jobs.append(
             _sync_provider_orders(
-                sessionmaker, registry.get(provider), provider, remote, chunk_size, writer
+                sessionmaker,
+                registry.get(provider),
+                provider,
+                remote,
+                chunk_size,
+                writer,
+                admin_ids,
             )
         )
     for part in await asyncio.gather(*jobs):
@@ -139,12 +146,15 @@ async def _sync_provider_orders(
     orders: list[tuple[int, str]],
     chunk_size: int,
     writer: asyncio.Lock,
+    admin_ids: frozenset[int] = frozenset(),
 ) -> SyncReport:
     async def one(chunk: list[tuple[int, str]]) -> SyncReport:
         result = await api.multi_status([remote for _, remote in chunk])
         await _confirm_positional(api, result)
         async with writer:
-            return await apply_status_chunk(sessionmaker, provider.id, chunk, result)
+            return await apply_status_chunk(
+                sessionmaker, provider.id, chunk, result, admin_ids=admin_ids
+            )
 
     return await _run_chunks(provider, orders, chunk_size, one)
 
@@ -235,6 +245,8 @@ async def apply_status_chunk(
     provider_id: int,
     chunk: list[tuple[int, str]],
     result: MultiStatusResult,
+    *,
+    admin_ids: frozenset[int] = frozenset(),
 ) -> SyncReport:
     """Apply one chunk's answer: compared in bulk first, then only the orders it changes are
     loaded and written, in one transaction (all of it, or none after a crash). Nothing
@@ -254,7 +266,7 @@ async def apply_status_chunk(
                 .with_for_update(skip_locked=True, of=Order)
             )
             for order in list(orders):
-                await _apply_one(session, order, result, report)
+                await _apply_one(session, order, result, report, admin_ids)
             if result.failed:
                 error = next(iter(result.failed.values()))
                 await _record_failure(session, provider_id, "status", error)
@@ -263,7 +275,11 @@ async def apply_status_chunk(
 
 
 async def _apply_one(
-    session: AsyncSession, order: Order, result: MultiStatusResult, report: SyncReport
+    session: AsyncSession,
+    order: Order,
+    result: MultiStatusResult,
+    report: SyncReport,
+    admin_ids: frozenset[int],
 ) -> None:
     entry = result.results.get(order.provider_order_id or "")
     if not isinstance(entry, RemoteOrderStatus):
@@ -276,7 +292,7 @@ async def _apply_one(
     # say) is undone alone instead of failing the chunk every cycle.
     try:
         async with session.begin_nested():
-            changed = await apply_provider_status(session, order, entry)
+            changed = await apply_provider_status(session, order, entry, admin_ids=admin_ids)
     except Exception as exc:
         log.exception("status sync: the answer for order %s was not applied", order_id)
         report.refused += 1

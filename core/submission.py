@@ -175,8 +175,9 @@ async def apply_add_outcome(
             service_name=service_name,
             note=message[:500],
             notify_customer=notify_customer,
-            refund=order.charge,
+            implied=order.charge,
             refund_reason="failed",
+            admin_ids=admin_ids,
         )
         return
     if outcome.kind == "ambiguous":

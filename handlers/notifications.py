@@ -191,6 +191,16 @@ ALERTS: dict[AlertKind, Callable[[dict[str, Any]], str]] = {
     AlertKind.STALE_ORDERS: _stale_orders,
     AlertKind.PAYMENT_UNMATCHED: payment_unmatched_alert,
     AlertKind.PAYMENT_QUESTION: payment_support_alert,
+    AlertKind.REFUND_ABOVE_STATUS: lambda p: _(
+        "💸 Order #{order_id} is now {status}, which implies a refund of {implied}, but "
+        "{refunded} was already refunded. Nothing was taken back: decide with /order "
+        "{order_id} (a /topup with a negative amount takes money back)."
+    ).format(
+        order_id=p.get("order_id"),
+        status=_q(p, "status"),
+        implied=_q(p, "implied"),
+        refunded=_q(p, "refunded"),
+    ),
 }
 
 

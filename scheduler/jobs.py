@@ -90,7 +90,7 @@ def build_jobs(
         await submit_due_orders(sessionmaker, registry, admins)
 
     async def sync_orders() -> None:
-        report = await sync_order_statuses(sessionmaker, registry)
+        report = await sync_order_statuses(sessionmaker, registry, admin_ids=admins)
         if report.changed or report.errors:
             log.info("status sync: %s", report)
 

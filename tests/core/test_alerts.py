@@ -26,6 +26,7 @@ BUILT: list[Alert] = [
     alerts.stale_orders(40, [1, 2, 3], 24),
     alerts.payment_unmatched("stars", "stxX", 7, Decimal("300"), "XTR", "unknown invoice"),
     alerts.payment_question(7, "@ann", "paid twice?", "#1 stars 10 USD paid stxX", "7:3"),
+    alerts.refund_above_status(8, "completed", Decimal("0.5"), Decimal("0")),
 ]
 
 

@@ -167,14 +167,20 @@ async def test_a_redelivered_refund_command_refunds_once(app, admin, fake) -> No
     assert (await order_row(app, order_id)).refunded == Decimal("0.70")
 
 
-async def test_setstatus_partial_then_canceled_refunds_once_each(app, admin, fake) -> None:
+async def test_setstatus_partials_and_cancel_refund_each_difference_once(app, admin, fake) -> None:
     order_id = await manual_order(app, admin, fake)  # 1000 for 1.35
     reply = await admin.send(f"/setstatus {order_id} partial 250")
     assert "manual → partial" in reply.text and "Refunded 0.3375 USD" in reply.text
-    reply = await admin.send(f"/setstatus {order_id} partial 100")
-    assert "is already partial" in reply.text  # a partial refund happens once
+    # Less undelivered than first said: nothing is taken back, the admins are told.
+    await admin.send(f"/setstatus {order_id} partial 100")
+    assert await balance(app.sessionmaker, CUSTOMER) == Decimal("18.9875")
+    async with app.sessionmaker() as session:
+        alerts = await session.scalars(select(Notification).where(Notification.chat_id == ADMIN_ID))
+        assert any(n.payload.get("alert") == "refund_above_status" for n in alerts)
+    reply = await admin.send(f"/setstatus {order_id} partial 600")  # more: the difference
+    assert "Refunded 0.4725 USD" in reply.text
     reply = await admin.send(f"/setstatus {order_id} canceled")
-    assert "Refunded 1.0125 USD" in reply.text
+    assert "Refunded 0.54 USD" in reply.text
     assert await balance(app.sessionmaker, CUSTOMER) == Decimal(20)
     reply = await admin.send(f"/setstatus {order_id} completed")
     assert "cannot be reopened" in reply.text
