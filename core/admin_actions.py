@@ -20,7 +20,7 @@ from core.audit import audit
 from core.lifecycle import change_status, load_order, partial_refund
 from core.money import ZERO
 from core.statuses import LedgerKind, OrderStatus
-from core.submission import submit_order
+from core.submission import RESENT_MAYBE_DELIVERED, submit_order
 from db.engine import write_tx
 from db.models import LedgerEntry, Order, Provider
 from providers import ProviderRegistry
@@ -309,10 +309,12 @@ async def resend(
             name = provider.name if provider else "?"
             raise ActionError("provider_disabled", order_id=order_id, provider=name)
         before = order_snapshot(order)
+        maybe_delivered = resend_needs_confirmation(order)
         order.provider_id = service.provider_id
         order.provider_service_id = service.provider_service_id
         order.next_attempt_at = None
-        order.error_code = None
+        # Remembered for the answer: a duplicate refusal then means "it has the first one".
+        order.error_code = RESENT_MAYBE_DELIVERED if maybe_delivered else None
         await change_status(
             session,
             order,

@@ -28,6 +28,7 @@ from db.engine import write_tx
 from db.models import Order, Provider, Service
 from db.types import utcnow
 from providers import AddOutcome, AddRequest, ApiError, ProviderRegistry
+from providers.error_codes import DUPLICATE_ACTIVE_ORDER
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,8 @@ FAILURE_ALERT_THRESHOLD = 3
 # No add takes this long (connect + read timeouts + pacing): a claim older than this is stuck.
 STUCK_AFTER = timedelta(minutes=5)
 MAX_BACKOFF = timedelta(hours=1)
+# error_code of an order an admin resent although the provider may have its first add.
+RESENT_MAYBE_DELIVERED = "resent_maybe_delivered"
 SUBMIT_BATCH = 50  # due orders taken per run
 
 
@@ -160,6 +163,7 @@ async def apply_add_outcome(
         )
         return
 
+    maybe_delivered = order.error_code == RESENT_MAYBE_DELIVERED
     message = error.message if error is not None else (outcome.reason or outcome.kind)
     code = error.code if isinstance(error, ApiError) else outcome.kind
     message = record_provider_failure(
@@ -167,6 +171,16 @@ async def apply_add_outcome(
     )
     order.last_error, order.error_code = message, code
 
+    if maybe_delivered and code == DUPLICATE_ACTIVE_ORDER:
+        # The first add of this order may have arrived after all: "you already have an
+        # active order for this link" most likely means that one. Refunding would leave the
+        # provider delivering an order the customer got back; an admin attaches its id.
+        note = (
+            "resent; the provider says it already has an active order for this link, "
+            "probably the first one: attach its id with /setstatus ID pending PROVIDER_ID"
+        )
+        await _to_review(session, order, order.service, code, note, admin_ids, notify_customer)
+        return
     if outcome.kind == "rejected" and not (isinstance(error, ApiError) and error.stop_provider):
         await change_status(
             session,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from aiogram.types import Update
 from sqlalchemy import select
 
@@ -85,6 +86,45 @@ async def test_resending_an_ambiguous_order_needs_a_confirmation(app, admin, fak
             select(AdminAuditLog).where(AdminAuditLog.action == "order.resend")
         )
     assert audit is not None and audit.admin_id == ADMIN_ID and audit.before["status"] == "review"
+
+
+@pytest.mark.parametrize(
+    "duplicate",
+    [
+        "You have active order with this link. Please wait until order being completed.",
+        "neworder.error.link_duplicate",
+    ],
+)
+async def test_a_resend_the_provider_calls_a_duplicate_goes_back_to_review(
+    app, admin, fake, duplicate: str
+) -> None:
+    """The first add may have arrived: "active order with this link" most likely means it
+    did. Back to review (not failed and refunded while the provider delivers), and the
+    admin attaches the provider's id from there."""
+    order_id = await review_order(app, admin, fake)
+    await admin.send("/review")
+    await admin.press_button(f"#{order_id} ↻")
+    fake.respond("add", body={"error": duplicate})
+    reply = await admin.press_button("Yes, send")
+    order = await order_row(app, order_id)
+    assert order.status == "review" and order.refunded == 0, reply.text
+    assert "/setstatus ID pending" in (order.last_error or "")
+    assert await balance(app.sessionmaker, CUSTOMER) == Decimal("18.65")  # still charged
+    [first] = fake.orders  # the provider's first order, the one being delivered
+    reply = await admin.send(f"/setstatus {order_id} pending {first}")
+    assert "review → pending" in reply.text
+    assert (await order_row(app, order_id)).provider_order_id == first
+
+
+async def test_a_duplicate_refusal_of_a_first_send_is_still_a_refusal(app, admin, fake) -> None:
+    await connect_and_import(admin, fake)
+    await give_money(app.sessionmaker, CUSTOMER, "20")
+    order = await place(app, await service_id_for(app, "1"), 1000)
+    fake.respond("add", body={"error": "You have active order with this link."})
+    async with app.sessionmaker() as session:
+        await submit_order(session, app.registry, order.id)
+    assert (await order_row(app, order.id)).status == "failed"
+    assert await balance(app.sessionmaker, CUSTOMER) == Decimal(20)
 
 
 async def test_resend_command(app, admin, fake) -> None:
