@@ -13,7 +13,10 @@ from db.secrets import SecretKeyError, is_encrypted, keyring_of
 # Money is stored as a count of 1e-8 units in a signed 64-bit integer. These are facts of the
 # storage; core.money builds the panel's money rules (parsing, rounding, display) on them.
 PLACES = 8
-MAX_AMOUNT = Decimal(10) ** 10  # well inside the 64-bit range at 8 places
+# One money range for the whole product (balances, rates, charges, costs): wide enough for
+# currencies such as IRR and VND (a provider balance of 12,000,000,000 is real), and two such
+# amounts added in one UPDATE (balance + credit) still fit 2^63 − 1 units of 1e-8.
+MAX_AMOUNT = Decimal(4) * Decimal(10) ** 10
 _SCALE = 10**PLACES
 _QUANTUM = Decimal(1).scaleb(-PLACES)
 

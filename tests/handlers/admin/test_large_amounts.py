@@ -1,0 +1,39 @@
+"""One money range for the whole product, wide enough for IRR/VND panels: a provider balance
+of 12,000,000,000 connects and is watched; a customer can hold such an amount; beyond the
+range a clear refusal."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from core.watch import check_balances
+from db.models import Provider
+from tests.fakes.provider_server import FakeProvider
+from tests.harness.console import API_KEY
+from tests.harness.ledger import balance
+from tests.harness.settings import CUSTOMER
+
+
+async def test_a_provider_balance_of_twelve_billion_connects_and_is_watched(app, admin) -> None:
+    async with FakeProvider(api_key=API_KEY, balance="12000000000", currency="IRR") as fake:
+        reply = await admin.send(f"/addprovider irr {fake.url} {API_KEY} 100000000")
+        assert "connected" in reply.text and "12000000000" in reply.text.replace(",", "")
+        fake.balance = Decimal("11999999999.5")
+        await check_balances(app.sessionmaker, app.registry, frozenset())
+        async with app.sessionmaker() as session:
+            provider = await session.scalar(select(Provider))
+        assert provider is not None and provider.balance == Decimal("11999999999.5")
+
+
+async def test_customers_hold_large_amounts_and_beyond_the_range_is_refused(
+    app, admin, customer
+) -> None:
+    await customer.send("/start")
+    reply = await admin.send(f"/topup {CUSTOMER} 12000000000")
+    assert "Credited" in reply.text
+    assert await balance(app.sessionmaker, CUSTOMER) == Decimal("12000000000")
+    reply = await admin.send(f"/topup {CUSTOMER} 50000000000")
+    assert "Credited" not in reply.text and "Something went wrong" not in reply.text
+    assert await balance(app.sessionmaker, CUSTOMER) == Decimal("12000000000")
