@@ -30,13 +30,15 @@ from core.audit import audit
 from core.catalog import CatalogError, manually_priced, provider_by_name
 from core.links import guess_platform
 from core.locks import job_lock
-from core.money import money
+from core.money import InvalidAmount, in_range, money
 from core.pricing import input_kind
 from db.engine import write_tx
 from db.models import Category, ProviderService, Service
 from providers import ProviderRegistry, RemoteService
 
 MAX_MARKUP = Decimal(10000)
+SERVICE_ID_LENGTH = 64  # ProviderService.service_id, Service.provider_service_id
+INT32_MAX = 2**31 - 1  # min/max are INTEGER columns (32 bits on PostgreSQL)
 OTHER_CATEGORY = "Other"
 
 
@@ -65,10 +67,28 @@ class ImportResult:
     kept_prices: int = 0
     categories_created: int = 0
     below_cost: list[BelowCost] = field(default_factory=list)
+    # Rows that cannot be stored (an id over 64 characters, a max beyond the column, a rate
+    # out of the money range): skipped and listed, the rest imports; known ones stay as were.
+    skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
 def marked_up(rate: Decimal, markup: Decimal) -> Decimal:
     return money(rate * (1 + markup / 100))
+
+
+def unstorable(row: RemoteService, markup: Decimal) -> str | None:
+    """Why this catalogue row does not fit the panel's columns, or None."""
+    if len(row.id) > SERVICE_ID_LENGTH:
+        return "service id longer than 64 characters"
+    if not (0 <= row.min <= INT32_MAX and 0 <= row.max <= INT32_MAX):
+        return f"min/max beyond {INT32_MAX}"
+    if not in_range(row.rate) or row.rate < 0:
+        return "rate out of the money range"
+    try:
+        marked_up(row.rate, markup)
+    except InvalidAmount:
+        return "price with the markup out of the money range"
+    return None
 
 
 async def import_services(
@@ -89,14 +109,24 @@ async def import_services(
         raise CatalogError("bad_markup", markup=markup)
     provider = await provider_by_name(session, provider_name)
     await session.commit()  # no transaction held over the provider call
-    remote = {row.id: row for row in await registry.get(provider).services()}
+    remote: dict[str, RemoteService] = {}
+    skipped: list[tuple[str, str]] = []
+    for row in await registry.get(provider).services():
+        reason = unstorable(row, markup)
+        if reason is None:
+            remote[row.id] = row
+        else:
+            skipped.append((row.id[:SERVICE_ID_LENGTH], reason))
     async with write_tx(session):
         provider = await provider_by_name(session, provider.name)
         # Imports take turns (PostgreSQL; SQLite writers queue anyway): the second reads
         # what the first wrote (provider services, categories shared between providers)
         # instead of inserting the same rows again.
         await job_lock(session, "catalog_import", wait=True)
-        result = ImportResult(provider.name, provider.currency, fetched=len(remote))
+        result = ImportResult(
+            provider.name, provider.currency, fetched=len(remote) + len(skipped), skipped=skipped
+        )
+        skipped_ids = {service_id for service_id, _ in skipped}
         known = {
             ps.service_id: ps
             for ps in await session.scalars(
@@ -125,7 +155,7 @@ async def import_services(
             for svc in mapped.get(row.id, []):
                 _update_service(svc, row, markup, svc.id in manual, result)
         for service_id, ps in known.items():
-            if service_id in remote or not ps.available:
+            if service_id in remote or service_id in skipped_ids or not ps.available:
                 continue
             ps.available = False
             result.dropped += 1

@@ -132,6 +132,18 @@ def import_text(result: ImportResult, markup: str) -> list[str]:
         )
     if result.kept_prices:
         lines.append(_("Prices set by hand and kept: {count}").format(count=result.kept_prices))
+    if result.skipped:
+        shown = ", ".join(
+            f"{inline(service_id, 24)} ({inline(reason, 60)})"
+            for service_id, reason in result.skipped[:SHOWN_TYPES]
+        )
+        if len(result.skipped) > SHOWN_TYPES:
+            shown += ", …"
+        lines.append(
+            _("⚠️ Skipped, they do not fit the panel: {count}: {rows}").format(
+                count=len(result.skipped), rows=shown
+            )
+        )
     for item in result.below_cost[:20]:
         lines.append(
             _("💸 #{id} {name}: your price {price} is now below the provider's rate {rate}").format(
