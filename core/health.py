@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import alerts
+from core.money import in_range
 from core.provider_accounts import clear_key_count
 from core.provider_failures import record_provider_failure
 from core.watch import price_unit, provider_cost
@@ -159,7 +160,9 @@ async def _store_balance(session: AsyncSession, provider: Provider, report: Prov
             return
         now = utcnow()
         if report.balance is not None:
-            row.balance, row.currency = report.balance.amount, report.balance.currency
+            amount = report.balance.amount
+            row.balance = amount if in_range(amount) else None  # beyond the range: unknown
+            row.currency = report.balance.currency
             row.balance_checked_at = now
         if report.error is not None:
             record_provider_failure(session, row, report.error.action or "balance", report.error)

@@ -11,6 +11,7 @@ from sqlalchemy import Text, case, func, select, type_coerce, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import audit
+from core.money import in_range
 from db.engine import write_tx
 from db.models import Provider, Service
 from db.secrets import SecretKeyError, is_encrypted, keyring_of
@@ -133,7 +134,9 @@ async def connect_provider(
         provider.enabled = True
         provider.consecutive_failures = 0
         provider.last_error = provider.retry_after = None
-        provider.balance, provider.currency = balance.amount, balance.currency
+        # A balance beyond the money range is kept unknown instead of failing the connect.
+        provider.balance = balance.amount if in_range(balance.amount) else None
+        provider.currency = balance.currency
         provider.balance_checked_at = utcnow()
         if threshold is not None:
             provider.low_balance_threshold = threshold

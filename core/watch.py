@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import alerts
 from core.locks import job_lock
+from core.money import in_range
 from core.provider_failures import record_provider_failure
 from core.statuses import ACTIVE_STATUSES, OrderStatus
 from db.engine import write_tx
@@ -71,7 +72,8 @@ async def check_balances(
                 await _balance_failed(session, provider, check.error, admin_ids)
                 continue
             assert check.balance is not None
-            provider.balance = check.balance.amount
+            # Beyond the money range: unknown, not a failure of every run for every provider.
+            provider.balance = check.balance.amount if in_range(check.balance.amount) else None
             provider.currency = check.balance.currency or provider.currency
             provider.balance_checked_at = now
             threshold = provider.low_balance_threshold

@@ -37,3 +37,20 @@ async def test_customers_hold_large_amounts_and_beyond_the_range_is_refused(
     reply = await admin.send(f"/topup {CUSTOMER} 50000000000")
     assert "Credited" not in reply.text and "Something went wrong" not in reply.text
     assert await balance(app.sessionmaker, CUSTOMER) == Decimal("12000000000")
+
+
+async def test_a_balance_beyond_the_range_is_unknown_not_a_failure(app, admin) -> None:
+    """It made /addprovider give no answer and failed the balance watch for every provider."""
+    async with (
+        FakeProvider(api_key=API_KEY, balance="1000000000000000") as huge,
+        FakeProvider(api_key=API_KEY, balance="50") as usual,
+    ):
+        assert "connected" in (await admin.send(f"/addprovider huge {huge.url} {API_KEY}")).text
+        assert "connected" in (await admin.send(f"/addprovider usual {usual.url} {API_KEY}")).text
+        usual.balance = Decimal("49")
+        checks = await check_balances(app.sessionmaker, app.registry, frozenset())
+        assert all(check.error is None for check in checks)
+        async with app.sessionmaker() as session:
+            balances = dict((await session.execute(select(Provider.name, Provider.balance))).all())
+        assert balances == {"huge": None, "usual": Decimal("49")}
+        assert "Something went wrong" not in (await admin.send("/check")).text
