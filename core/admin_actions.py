@@ -206,6 +206,9 @@ class StatusResult:
     order: Order
     old: str
     refunded: Decimal
+    # The new status implies less money back than the order already got: this much is kept
+    # by the customer (nothing taken back; the admins are alerted too).
+    kept: Decimal = ZERO
 
 
 async def set_status(
@@ -267,7 +270,8 @@ async def set_status(
             before,
             order_snapshot(order),
         )
-    return StatusResult(order, old, refunded)
+    kept = order.refunded - implied if implied is not None and implied < order.refunded else ZERO
+    return StatusResult(order, old, refunded, kept)
 
 
 # --- resend -----------------------------------------------------------------------------------

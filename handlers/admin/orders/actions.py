@@ -187,6 +187,13 @@ async def do_set_status(
                 amount=amount(result.refunded), currency=currency
             )
         )
+    if result.kept:
+        lines.append(
+            _(
+                "⚠️ {amount} {currency} more was refunded before than this status implies: "
+                "nothing was taken back (a negative /topup would)."
+            ).format(amount=amount(result.kept), currency=currency)
+        )
     if provider_order_id:
         lines.append(
             _("Provider order {po}: status sync follows it from now on.").format(

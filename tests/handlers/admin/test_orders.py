@@ -212,7 +212,8 @@ async def test_setstatus_partials_and_cancel_refund_each_difference_once(app, ad
     reply = await admin.send(f"/setstatus {order_id} partial 250")
     assert "manual → partial" in reply.text and "Refunded 0.3375 USD" in reply.text
     # Less undelivered than first said: nothing is taken back, the admins are told.
-    await admin.send(f"/setstatus {order_id} partial 100")
+    reply = await admin.send(f"/setstatus {order_id} partial 100")
+    assert "0.2025 USD more was refunded before" in reply.text
     assert await balance(app.sessionmaker, CUSTOMER) == Decimal("18.9875")
     async with app.sessionmaker() as session:
         alerts = await session.scalars(select(Notification).where(Notification.chat_id == ADMIN_ID))
