@@ -55,6 +55,10 @@ class User(Timestamps, Base):
     balance: Mapped[Decimal] = mapped_column(default=Decimal(0))
     # The user blocked the bot (or deleted the account): stop sending until they write again.
     is_blocked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Who invited them (referrals): set once, on their first /start through a link.
+    # (No foreign key: adding one would make SQLite rebuild the users table.)
+    referred_by: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    referred_at: Mapped[datetime | None]
 
 
 class LedgerEntry(Base):
@@ -241,6 +245,8 @@ class Notification(Base):
     dedupe_key: Mapped[str | None] = mapped_column(String(160), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
+    # Set on a broadcast's rows: they go after every other notification (SPEC §11).
+    broadcast_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
 class AdminAuditLog(Base):
@@ -318,3 +324,65 @@ class Payment(Timestamps, Base):
     # Where the customer's invoice screen is, so expiry can tell them in that chat.
     chat_id: Mapped[int | None] = mapped_column(BigInteger)
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class PanelSetting(Base):
+    """A setting the owner changes from the chat (e.g. the referral percentage); the
+    environment gives the default until then."""
+
+    __tablename__ = "panel_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SupportTicket(Timestamps, Base):
+    """A customer's question to the admins; its messages both ways are SupportMessage rows."""
+
+    __tablename__ = "support_tickets"
+    __table_args__ = (Index("ix_support_tickets_user_status", "user_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | closed
+    closed_by: Mapped[int | None] = mapped_column(BigInteger)
+    closed_at: Mapped[datetime | None]
+
+
+class SupportMessage(Base):
+    __tablename__ = "support_messages"
+    __table_args__ = (Index("ix_support_messages_author_created", "author_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("support_tickets.id"), index=True)
+    author_id: Mapped[int] = mapped_column(BigInteger)
+    from_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    text: Mapped[str] = mapped_column(Text)
+    # The admin's Telegram message: a redelivered reply is stored (and sent) once.
+    source_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Broadcast(Timestamps, Base):
+    """One message to many customers, delivered through the outbox (its rows carry our id).
+
+    draft → sending → done | cancelled. Progress is counted from the outbox rows, so it is
+    exact across restarts and replicas; `progress_shown` is what the admin's message says.
+    """
+
+    __tablename__ = "broadcasts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    admin_id: Mapped[int] = mapped_column(BigInteger)
+    text: Mapped[str | None] = mapped_column(Text)  # HTML; the caption when there is a photo
+    photo_file_id: Mapped[str | None] = mapped_column(String(256))
+    button_text: Mapped[str | None] = mapped_column(String(64))
+    button_url: Mapped[str | None] = mapped_column(String(512))
+    audience: Mapped[str] = mapped_column(String(16), default="all")  # all|ordered|lang:xx
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    progress_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    progress_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    progress_shown: Mapped[str | None] = mapped_column(String(64))
+    finished_at: Mapped[datetime | None]

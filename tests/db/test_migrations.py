@@ -24,6 +24,10 @@ TABLES = {
     "admin_audit_log",
     "provider_errors",
     "admin_alerts",
+    "panel_settings",
+    "support_tickets",
+    "support_messages",
+    "broadcasts",
 }
 
 
