@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiogram import Bot, Dispatcher
@@ -15,9 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.factory import create_bot, create_dispatcher
 from bot.i18n import create_i18n
+from core import panel_settings, referrals
 from core.provider_accounts import encrypt_stored_keys, stored_api_keys
 from db.engine import create_engine, make_sessionmaker
 from db.migrate import upgrade
+from handlers.commands import refresh_command_menus
 from handlers.notifications import renderer
 from payments import CryptoPayClient
 from providers import ProviderRegistry
@@ -41,6 +43,7 @@ class App:
     scheduler: PanelScheduler
     redis: Any = None  # shared pacing of providers and Telegram sends (REDIS_URL)
     crypto_pay: CryptoPayClient | None = None
+    background: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def close(self) -> None:
         """Release connections; the scheduler is stopped by dp.shutdown."""
@@ -101,10 +104,23 @@ async def create_app(
     async def on_startup() -> None:
         # Before any job runs: an order a crash left mid-submission goes to review.
         await recover_on_startup(sessionmaker, settings.admin_ids, replicas=settings.runs_replicas)
+        async with sessionmaker() as session:
+            defaults = referrals.env_defaults(
+                settings.referral_percent, settings.referral_admin_topups
+            )
+            await panel_settings.store(session, defaults, env=True)
         scheduler.start()
         log.info("scheduler started with %d jobs", len(scheduler.get_jobs()))
+        # Telegram's command menus: in the background, polling does not wait for them.
+        menus = asyncio.create_task(
+            refresh_command_menus(bot, i18n, sessionmaker, settings.admin_ids)
+        )
+        app.background.add(menus)
+        menus.add_done_callback(app.background.discard)
 
     async def on_shutdown() -> None:
+        for task in app.background:
+            task.cancel()
         await scheduler.stop()
 
     dp.startup.register(on_startup)

@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     crypto_pay_poll_seconds: int = Field(default=30, ge=1)
     # Fernet keys, comma-separated (the first encrypts): provider keys encrypted at rest.
     secret_key: SecretStr | None = None
+    # Growth (SPEC §11). The owner can change the referral terms from the chat (/referrers).
+    referral_percent: Decimal = Field(default=Decimal(5), ge=0, le=100, decimal_places=2)
+    referral_admin_topups: bool = False
+    broadcast_rate: int = Field(default=20, ge=1, le=25)
+    support_messages_per_hour: int = Field(default=10, ge=1, le=1000)
 
     @field_validator("bot_token")
     @classmethod

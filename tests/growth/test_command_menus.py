@@ -1,0 +1,96 @@
+"""Telegram command menus: customers by language, admins per chat, written only when changed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from bot.app import create_app
+from tests.conftest import ADMIN_ID, make_settings
+from tests.fakes.telegram_server import FakeTelegram, run_polling
+
+DEFAULT = json.dumps({"type": "default"}, sort_keys=True)
+
+
+def chat_scope(chat_id: int) -> str:
+    return json.dumps({"chat_id": chat_id, "type": "chat"}, sort_keys=True)
+
+
+def names(commands: list[dict[str, str]]) -> list[str]:
+    return [c["command"] for c in commands]
+
+
+async def start_and_stop(tg: FakeTelegram, database_url: str, admins: str) -> None:
+    settings = make_settings(
+        database_url, telegram_api_url=tg.base_url, bot_token=tg.token, admin_ids=admins
+    )
+    app = await create_app(settings, migrate=False)
+    try:
+        async with run_polling(app.dp, app.bot):
+            await asyncio.wait_for(asyncio.gather(*app.background), 10)
+    finally:
+        await app.close()
+
+
+async def test_menus_are_set_once_per_language_and_admin_chat(database_url: str) -> None:
+    async with FakeTelegram() as tg:
+        await start_and_stop(tg, database_url, f"{ADMIN_ID},9002")
+
+        customers = tg.commands[(DEFAULT, "")]
+        assert names(customers)[:3] == ["start", "neworder", "orders"]
+        assert "broadcast" not in names(customers)
+        assert any(c["description"] == "Place an order" for c in customers)
+        russian = tg.commands[(DEFAULT, "ru")]
+        assert names(russian) == names(customers)
+        assert any(c["description"] == "Сделать заказ" for c in russian)
+        for admin in (ADMIN_ID, 9002):
+            admin_menu = names(tg.commands[(chat_scope(admin), "")])
+            assert {"broadcast", "tickets", "stats", "neworder"} <= set(admin_menu)
+            assert names(tg.commands[(chat_scope(admin), "ru")]) == admin_menu
+        first_writes = len(tg.calls_of("setMyCommands"))
+        assert first_writes == 6
+
+        # A restart (or a second replica) finds every menu right and writes nothing.
+        await start_and_stop(tg, database_url, f"{ADMIN_ID},9002")
+        assert len(tg.calls_of("setMyCommands")) == first_writes
+        assert len(tg.calls_of("getMyCommands")) == 12
+
+        # 9002 is no longer an admin: their chat menu goes, the customers' shows again.
+        await start_and_stop(tg, database_url, str(ADMIN_ID))
+        assert (chat_scope(9002), "") not in tg.commands
+        assert (chat_scope(9002), "ru") not in tg.commands
+        assert (chat_scope(ADMIN_ID), "") in tg.commands
+        assert len(tg.calls_of("setMyCommands")) == first_writes
+
+
+async def test_replicas_starting_together_agree(database_url: str) -> None:
+    async with FakeTelegram() as tg:
+        await start_and_stop(tg, database_url, str(ADMIN_ID))
+        tg.commands.clear()  # e.g. someone edited the menus in BotFather meanwhile
+        await asyncio.gather(
+            start_and_stop_app(tg, database_url), start_and_stop_app(tg, database_url)
+        )
+        assert names(tg.commands[(DEFAULT, "")])[0] == "start"
+        assert "broadcast" in names(tg.commands[(chat_scope(ADMIN_ID), "ru")])
+
+
+async def start_and_stop_app(tg: FakeTelegram, database_url: str) -> None:
+    """A replica: the menus only (two pollers of one token would conflict)."""
+    from handlers.commands import refresh_command_menus
+
+    settings = make_settings(
+        database_url, telegram_api_url=tg.base_url, bot_token=tg.token, admin_ids=str(ADMIN_ID)
+    )
+    app = await create_app(settings, migrate=False)
+    try:
+        await refresh_command_menus(app.bot, app.i18n, app.sessionmaker, settings.admin_ids)
+    finally:
+        await app.close()
+
+
+async def test_an_admin_telegram_does_not_know_is_skipped(database_url: str) -> None:
+    async with FakeTelegram() as tg:
+        tg.fail_next("setMyCommands", error_code=400, description="Bad Request: chat not found")
+        await start_and_stop(tg, database_url, str(ADMIN_ID))
+        # One menu was refused; the others were set and the bot kept running.
+        assert len([c for c in tg.calls_of("setMyCommands") if c.ok]) == 3
