@@ -20,7 +20,7 @@ from core.provider_accounts import encrypt_stored_keys, stored_api_keys
 from db.engine import create_engine, make_sessionmaker
 from db.migrate import upgrade
 from handlers.commands import refresh_command_menus
-from handlers.notifications import renderer
+from handlers.notifications import keyboards, renderer
 from payments import CryptoPayClient
 from providers import ProviderRegistry
 from providers.ratelimit import RedisSlots
@@ -94,6 +94,7 @@ async def create_app(
             registry=registry,
             bot=bot,
             render=renderer(i18n, currency=settings.currency),
+            keyboard=keyboards(i18n),
             pacer=pacer,
             crypto_pay=crypto_pay,
         )

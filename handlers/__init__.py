@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiogram import Router
 
 from handlers import admin, balance, fallback, mass_order, menu, my_orders, order, payments
+from handlers.support import customer as support
 
 
 def get_routers() -> list[Router]:
@@ -16,5 +17,6 @@ def get_routers() -> list[Router]:
         order.create_router(),  # /cancel first: it leaves any flow
         my_orders.create_router(),
         mass_order.create_router(),
+        support.create_router(),
         fallback.create_router(),
     ]

@@ -20,7 +20,7 @@ LANGUAGE_NAMES = {"en": "English", "ru": "Русский"}
 
 
 class MenuCallback(CallbackData, prefix="menu"):
-    action: str  # new_order | orders | balance | help | home
+    action: str  # new_order | orders | balance | support | referrals | help | home
 
 
 class LanguageCallback(CallbackData, prefix="lang"):
@@ -32,6 +32,7 @@ def main_menu_keyboard() -> InlineKeyboardMarkup:
     kb.button(text=_("🛒 New order"), callback_data=MenuCallback(action="new_order"))
     kb.button(text=_("📦 My orders"), callback_data=MenuCallback(action="orders"))
     kb.button(text=_("💰 Balance"), callback_data=MenuCallback(action="balance"))
+    kb.button(text=_("💬 Support"), callback_data=MenuCallback(action="support"))
     kb.button(text=_("❓ Help"), callback_data=MenuCallback(action="help"))
     kb.adjust(2)
     return kb.as_markup()

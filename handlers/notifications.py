@@ -15,10 +15,11 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from aiogram import html
+from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from core import notify
+from core import notify, support
 from core.alerts import AlertKind
 from core.money import format_money
 from core.notify import Render, UnknownNotification
@@ -31,6 +32,7 @@ from handlers.payments.texts import (
     payment_support_alert,
     payment_unmatched_alert,
 )
+from handlers.support import views as support_views
 
 MAX_LENGTH = 4096
 
@@ -59,6 +61,26 @@ def renderer(i18n: I18n, *, currency: str) -> Render:
         return render(i18n, locale, kind, payload, currency=currency)
 
     return render_row
+
+
+def keyboards(i18n: I18n) -> Callable[[str | None, str, dict[str, Any]], Any]:
+    """render_keyboard() bound to the app's translations: the outbox sender's buttons."""
+
+    def keyboard_for(locale: str | None, kind: str, payload: dict[str, Any]) -> Any:
+        return render_keyboard(i18n, locale, kind, payload)
+
+    return keyboard_for
+
+
+def render_keyboard(
+    i18n: I18n, locale: str | None, kind: str, payload: dict[str, Any]
+) -> InlineKeyboardMarkup | None:
+    """The buttons sent with an outbox row of this kind, if it has any."""
+    keyboard = KEYBOARDS.get(kind)
+    if keyboard is None:
+        return None
+    with i18n.context(), i18n.use_locale(locale or i18n.default_locale):
+        return keyboard(payload)
 
 
 def _shorten(value: Any, limit: int = 300) -> Any:
@@ -220,4 +242,12 @@ RENDERERS: dict[str, Callable[[dict[str, Any], str], str]] = {
     REFILL_STATUS: refill_status_text,
     PAYMENT_RECEIVED: payment_received_text,
     PAYMENT_EXPIRED: payment_expired_text,
+    support.TICKET: support_views.ticket_text,
+    support.ANSWER: support_views.answer_text,
+    support.CLOSED_NOTICE: support_views.closed_text,
+}
+
+KEYBOARDS: dict[str, Callable[[dict[str, Any]], InlineKeyboardMarkup | None]] = {
+    support.TICKET: support_views.ticket_payload_keyboard,
+    support.ANSWER: support_views.answer_payload_keyboard,
 }

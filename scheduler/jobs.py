@@ -24,7 +24,7 @@ from providers import ProviderRegistry
 from scheduler import outbox
 from scheduler.pacing import Pacer
 from scheduler.payments import expire_payments, poll_crypto_invoices
-from scheduler.sender import OutboxSender
+from scheduler.sender import Keyboard, OutboxSender
 from scheduler.setup import PeriodicJob
 
 if TYPE_CHECKING:
@@ -79,12 +79,13 @@ def build_jobs(
     registry: ProviderRegistry,
     bot: Bot,
     render: Render,
+    keyboard: Keyboard | None = None,
     pacer: Pacer | None = None,
     crypto_pay: CryptoPayClient | None = None,
     **_: Any,
 ) -> list[PeriodicJob]:
     admins = settings.admin_ids
-    sender = OutboxSender(bot, sessionmaker, render, pacer=pacer)
+    sender = OutboxSender(bot, sessionmaker, render, keyboard=keyboard, pacer=pacer)
 
     async def submit() -> None:
         await submit_due_orders(sessionmaker, registry, admins)

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import (
@@ -20,7 +22,7 @@ from aiogram.exceptions import (
     TelegramForbiddenError,
     TelegramRetryAfter,
 )
-from aiogram.types import LinkPreviewOptions
+from aiogram.types import InlineKeyboardMarkup, LinkPreviewOptions
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.notify import Render, UnknownNotification
@@ -31,6 +33,8 @@ log = logging.getLogger(__name__)
 
 MAX_INLINE_WAIT = 20.0  # a longer retry_after releases the row instead of holding the lease
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+# The buttons sent with a row, if any (injected like Render, in the recipient's language).
+Keyboard = Callable[[str | None, str, dict[str, Any]], InlineKeyboardMarkup | None]
 # What happened to one row, for the rest of its chat's rows in this run.
 DONE, WAIT, BLOCKED = "done", "wait", "blocked"
 
@@ -63,6 +67,7 @@ class OutboxSender:
         sessionmaker: async_sessionmaker[AsyncSession],
         render: Render,
         *,
+        keyboard: Keyboard | None = None,
         pacer: Pacer | None = None,
         batch: int = 100,
         per_chat: int = 5,
@@ -71,6 +76,7 @@ class OutboxSender:
         self.bot = bot
         self.sessionmaker = sessionmaker
         self.render = render
+        self.keyboard = keyboard
         self.pacer = pacer or Pacer()
         self.batch = batch
         self.per_chat = per_chat
@@ -143,6 +149,7 @@ class OutboxSender:
             return BLOCKED
         try:
             text = self.render(row.language, row.kind, row.payload)
+            markup = self.keyboard(row.language, row.kind, row.payload) if self.keyboard else None
         except UnknownNotification as exc:
             await outbox.mark_skipped(self.sessionmaker, row.id, f"unknown kind: {exc}")
             report.skipped += 1
@@ -160,7 +167,9 @@ class OutboxSender:
                 report.postponed += 1
                 return WAIT
             try:
-                await self.bot.send_message(row.chat_id, text, link_preview_options=NO_PREVIEW)
+                await self.bot.send_message(
+                    row.chat_id, text, link_preview_options=NO_PREVIEW, reply_markup=markup
+                )
             except TelegramRetryAfter as exc:
                 report.waited += 1
                 self.pacer.pause(exc.retry_after)

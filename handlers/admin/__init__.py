@@ -14,6 +14,7 @@ from aiogram.utils.i18n import gettext as _
 
 from handlers.admin import catalog, money, orders, payments, providers, stats
 from handlers.admin.filters import IsAdmin
+from handlers.support import admin as support
 
 
 def admin_help_text() -> str:
@@ -46,6 +47,10 @@ def admin_help_text() -> str:
             _("<b>Payments</b>"),
             _("/payments [USER_ID]: recent top-ups, method, amount, status"),
             _("/refundpayment CHARGE_ID: give Telegram Stars back (only if not spent)"),
+            "",
+            _("<b>Growth and support</b>"),
+            _("/tickets: open support tickets; reply to a ticket message to answer"),
+            _("/reply TICKET_ID TEXT: answer a ticket"),
         ]
     )
 
@@ -66,6 +71,7 @@ def create_router() -> Router:
         payments.create_router(),
         orders.create_router(),
         stats.create_router(),
+        support.create_router(),
     )
     return router
 

@@ -170,6 +170,21 @@ class FakeUser:
         self.fake.enqueue_update("message", message)
         return message
 
+    async def reply(self, to: BotMessage, text: str) -> dict[str, Any]:
+        """Reply to one of the bot's messages (Telegram includes it, buttons and all)."""
+        current = self._current(to)
+        message = self._message(text=text, reply_to_message=current.raw)
+        self.fake.enqueue_update("message", message)
+        return message
+
+    async def send_photo(self, caption: str = "", file_id: str = "user-photo-1") -> dict[str, Any]:
+        """A photo (already on Telegram's servers, as every received photo is) with a caption."""
+        photo = [{"file_id": file_id, "file_unique_id": f"u{file_id}", "width": 800,
+                  "height": 600}]  # fmt: skip
+        message = self._message(photo=photo, **({"caption": caption} if caption else {}))
+        self.fake.enqueue_update("message", message)
+        return message
+
     async def press(
         self, button: ButtonMatch, message: BotMessage | int | None = None, timeout: float = 5.0
     ) -> dict[str, Any]:

@@ -1,0 +1,136 @@
+"""Support tickets: a customer's question reaches the admins as a ticket, an admin's reply to
+it reaches the customer, and nothing else an admin types does."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
+
+from bot.app import create_app
+from db.models import Notification, SupportMessage, SupportTicket
+from tests.conftest import ADMIN_ID, make_settings
+from tests.fakes.telegram_server import FakeTelegram, run_polling
+from tests.harness.dispatcher import TgChat
+from tests.harness.seed import order as seed_order
+
+if TYPE_CHECKING:
+    from bot.app import App
+
+ALICE = 1001
+
+
+async def test_ticket_round_trip_over_the_bot_api(database_url: str) -> None:
+    async with FakeTelegram() as tg:
+        settings = make_settings(database_url, telegram_api_url=tg.base_url, bot_token=tg.token)
+        app = await create_app(settings, migrate=False)
+        try:
+            async with run_polling(app.dp, app.bot):
+                owner, alice = tg.user(ADMIN_ID, "Owner"), tg.user(ALICE, "Alice", username="al")
+                await alice.send("/start")
+                await alice.press("💬 Support")
+                await alice.wait_message("Write your question")
+                await alice.send("Where is my order? <b>help</b>")
+                opened = await alice.wait_message("Ticket #")
+                assert "opened" in opened.text
+
+                # The admins get the ticket through the outbox: who, recent orders, the text.
+                ticket = await owner.wait_message("New ticket #", timeout=10)
+                assert "Alice (@al), id 1001" in ticket.text
+                assert "Where is my order? <b>help</b>" in ticket.text  # escaped, shown as is
+                assert "No orders yet" in ticket.text
+                assert any("Close" in label for label in ticket.button_texts)
+
+                # A plain message (not a reply) reaches nobody.
+                await owner.send("hello everyone")
+                await owner.wait_message("Unknown command")
+
+                # The owner replies to the ticket: Alice gets it, with a button to answer back.
+                await owner.reply(ticket, "It ships today & tomorrow")
+                await owner.wait_message("Sent to the customer (ticket #")
+                answer = await alice.wait_message("Support", timeout=10)
+                assert "It ships today & tomorrow" in answer.text
+                await alice.press("💬 Reply", answer)
+                await alice.wait_message("Write your question")
+                await alice.send("Thanks!")
+                assert "Added to your ticket" in (await alice.wait_message("ticket #")).text
+                follow_up = await owner.wait_message("Ticket #", timeout=10)
+                assert "New ticket" not in follow_up.text and "Thanks!" in follow_up.text
+
+                # /tickets lists it; Close closes it once and tells Alice.
+                await owner.send("/tickets")
+                listing = await owner.wait_message("Open tickets")
+                assert "Alice" in listing.text
+                await owner.press(lambda b: "Close" in b.text, follow_up)
+                await owner.wait_message("closed; the customer was told")
+                await alice.wait_message("is closed", timeout=10)
+                await owner.reply(ticket, "one more thing")
+                assert "is closed" in (await owner.wait_message("closed")).text
+        finally:
+            await app.close()
+        async with app.sessionmaker() as session:
+            [row] = (await session.scalars(select(SupportTicket))).all()
+            assert row.status == "closed" and row.closed_by == ADMIN_ID
+            texts = (await session.scalars(select(SupportMessage.text))).all()
+            assert texts == [
+                "Where is my order? <b>help</b>",
+                "It ships today & tomorrow",
+                "Thanks!",
+            ]
+
+
+async def _relayed_to(app: App, chat_id: int, kind: str) -> int:
+    async with app.sessionmaker() as session:
+        count = await session.scalar(
+            select(func.count()).where(Notification.chat_id == chat_id, Notification.kind == kind)
+        )
+    return int(count or 0)
+
+
+async def test_recent_orders_and_rate_limit(app: App, chat: Callable[..., TgChat]) -> None:
+    alice = chat(ALICE)
+    await alice.send("/start")
+    async with app.sessionmaker() as session:
+        await seed_order(session, ALICE, status="completed")
+        await session.commit()
+    for n in range(10):
+        await alice.send("/support")
+        reply = await alice.send(f"question {n}")
+        assert "ticket #" in reply.text.lower(), reply.text
+    assert await _relayed_to(app, ADMIN_ID, "support_ticket") == 10
+    async with app.sessionmaker() as session:
+        payload = await session.scalar(
+            select(Notification.payload).where(Notification.kind == "support_ticket").limit(1)
+        )
+    assert payload["orders"][0]["status"] == "completed"
+    await alice.send("/support")
+    refused = await alice.send("question 11")
+    assert "many times in the last hour" in refused.text
+    assert await _relayed_to(app, ADMIN_ID, "support_ticket") == 10
+
+
+async def test_only_replies_to_tickets_reach_a_customer(
+    app: App, chat: Callable[..., TgChat]
+) -> None:
+    alice, owner = chat(ALICE), chat(ADMIN_ID, first_name="Owner")
+    await alice.send("/start")
+    await alice.send("/support")
+    await alice.send("hi")
+    assert "Usage" in (await owner.send("/reply")).text
+    assert "Usage" in (await owner.send("/reply 1")).text
+    assert "no ticket #99" in (await owner.send("/reply 99 hello")).text
+    assert "Sent to the customer" in (await owner.send("/reply 1 hello <there>")).text
+    assert await _relayed_to(app, ALICE, "support_answer") == 1
+    # A non-admin cannot answer tickets: /reply is an unknown command for them.
+    assert "Unknown command" in (await alice.send("/reply 1 fake answer")).text
+    assert await _relayed_to(app, ALICE, "support_answer") == 1
+
+
+async def test_non_text_and_cancel(app: App, chat: Callable[..., TgChat]) -> None:
+    alice = chat(ALICE)
+    await alice.send("/support")
+    reply = await alice.send("/cancel")
+    assert "Cancelled" in reply.text
+    assert "Unknown command" in (await alice.send("just text")).text
+    assert await _relayed_to(app, ADMIN_ID, "support_ticket") == 0
