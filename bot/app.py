@@ -19,6 +19,7 @@ from core import panel_settings, referrals
 from core.provider_accounts import encrypt_stored_keys, stored_api_keys
 from db.engine import create_engine, make_sessionmaker
 from db.migrate import upgrade
+from handlers.broadcast.views import progress_views
 from handlers.commands import refresh_command_menus
 from handlers.notifications import keyboards, renderer
 from payments import CryptoPayClient
@@ -97,6 +98,7 @@ async def create_app(
             keyboard=keyboards(i18n),
             pacer=pacer,
             crypto_pay=crypto_pay,
+            progress_view=progress_views(i18n),
         )
     )
     app = App(settings, engine, sessionmaker, registry, i18n, bot, dp, scheduler, redis, crypto_pay)

@@ -379,7 +379,7 @@ class Broadcast(Timestamps, Base):
     photo_file_id: Mapped[str | None] = mapped_column(String(256))
     button_text: Mapped[str | None] = mapped_column(String(64))
     button_url: Mapped[str | None] = mapped_column(String(512))
-    audience: Mapped[str] = mapped_column(String(16), default="all")  # all|ordered|lang:xx
+    audience: Mapped[str] = mapped_column(String(16), default="all")  # all | ordered | lang_<code>
     status: Mapped[str] = mapped_column(String(16), default="draft")
     total: Mapped[int] = mapped_column(Integer, default=0)
     progress_chat_id: Mapped[int | None] = mapped_column(BigInteger)

@@ -22,6 +22,7 @@ from core.watch import check_balances, check_prices, check_stale_orders
 from payments import CryptoPayClient
 from providers import ProviderRegistry
 from scheduler import outbox
+from scheduler.broadcasts import PROGRESS_INTERVAL, ProgressView, update_progress
 from scheduler.pacing import Pacer
 from scheduler.payments import expire_payments, poll_crypto_invoices
 from scheduler.sender import Keyboard, OutboxSender
@@ -82,10 +83,18 @@ def build_jobs(
     keyboard: Keyboard | None = None,
     pacer: Pacer | None = None,
     crypto_pay: CryptoPayClient | None = None,
+    progress_view: ProgressView | None = None,
     **_: Any,
 ) -> list[PeriodicJob]:
     admins = settings.admin_ids
-    sender = OutboxSender(bot, sessionmaker, render, keyboard=keyboard, pacer=pacer)
+    sender = OutboxSender(
+        bot,
+        sessionmaker,
+        render,
+        keyboard=keyboard,
+        pacer=pacer,
+        broadcast_rate=settings.broadcast_rate,
+    )
 
     async def submit() -> None:
         await submit_due_orders(sessionmaker, registry, admins)
@@ -102,6 +111,10 @@ def build_jobs(
 
     async def send() -> None:
         await sender.run()
+
+    async def broadcast_progress() -> None:
+        if progress_view is not None:
+            await update_progress(bot, sessionmaker, progress_view)
 
     async def balances() -> None:
         await check_balances(sessionmaker, registry, admins)
@@ -123,6 +136,7 @@ def build_jobs(
         PeriodicJob("sync_order_statuses", sync_orders, settings.status_sync_seconds),
         PeriodicJob("sync_refill_statuses", sync_refills, settings.status_sync_seconds),
         PeriodicJob("send_notifications", send, SEND_INTERVAL),
+        PeriodicJob("broadcast_progress", broadcast_progress, PROGRESS_INTERVAL),
         PeriodicJob("watch_provider_balances", balances, BALANCE_INTERVAL),
         PeriodicJob("watch_provider_prices", prices, PRICE_INTERVAL),
         PeriodicJob("watch_stale_orders", stale, STALE_INTERVAL),

@@ -20,6 +20,7 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
+from core import broadcast
 from core.locks import job_lock
 from db.engine import write_tx
 from db.models import Notification, User
@@ -48,6 +49,7 @@ class Outgoing:
     attempts: int
     language: str | None
     blocked: bool
+    broadcast_id: int | None = None
 
 
 async def claim_due(
@@ -56,8 +58,13 @@ async def claim_due(
     limit: int = 100,
     per_chat: int = 5,
     lease: timedelta = LEASE,
+    broadcasts: bool = False,
 ) -> list[Outgoing]:
-    """Due pending rows, oldest first, at most `per_chat` per chat, leased to the caller."""
+    """Due pending rows, oldest first, at most `per_chat` per chat, leased to the caller.
+
+    Broadcast rows are claimed apart (broadcasts=True), so that the sender takes them only
+    after everything else and at the broadcast rate; only rows of broadcasts still sending.
+    """
     now = utcnow()
     earlier = aliased(Notification)
     waiting_before = exists().where(
@@ -77,6 +84,11 @@ async def claim_due(
                 Notification.next_attempt_at <= now,
                 Notification.leased_until.is_(None) | (Notification.leased_until <= now),
                 ~waiting_before,
+                *(
+                    (Notification.broadcast_id.is_not(None), broadcast.sending_only())
+                    if broadcasts
+                    else (Notification.broadcast_id.is_(None),)
+                ),
             )
             .order_by(Notification.id)
             .limit(limit)
@@ -100,7 +112,16 @@ async def claim_due(
             .order_by(Notification.id)
         )
         return [
-            Outgoing(n.id, n.chat_id, n.kind, dict(n.payload), n.attempts, lang, bool(blocked))
+            Outgoing(
+                n.id,
+                n.chat_id,
+                n.kind,
+                dict(n.payload),
+                n.attempts,
+                lang,
+                bool(blocked),
+                n.broadcast_id,
+            )
             for n, lang, blocked in rows
         ]
 

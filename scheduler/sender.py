@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -22,10 +22,12 @@ from aiogram.exceptions import (
     TelegramForbiddenError,
     TelegramRetryAfter,
 )
-from aiogram.types import InlineKeyboardMarkup, LinkPreviewOptions
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core import broadcast
 from core.notify import Render, UnknownNotification
+from db.models import Broadcast
 from scheduler import outbox
 from scheduler.pacing import Pacer
 
@@ -35,6 +37,7 @@ MAX_INLINE_WAIT = 20.0  # a longer retry_after releases the row instead of holdi
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 # The buttons sent with a row, if any (injected like Render, in the recipient's language).
 Keyboard = Callable[[str | None, str, dict[str, Any]], InlineKeyboardMarkup | None]
+Send = Callable[[], Awaitable[None]]
 # What happened to one row, for the rest of its chat's rows in this run.
 DONE, WAIT, BLOCKED = "done", "wait", "blocked"
 
@@ -72,6 +75,7 @@ class OutboxSender:
         batch: int = 100,
         per_chat: int = 5,
         lease: timedelta = outbox.LEASE,
+        broadcast_rate: int = 20,
     ) -> None:
         self.bot = bot
         self.sessionmaker = sessionmaker
@@ -81,6 +85,8 @@ class OutboxSender:
         self.batch = batch
         self.per_chat = per_chat
         self.lease = lease
+        self.broadcast_rate = broadcast_rate
+        self._broadcasts: dict[int, Broadcast] = {}
 
     async def run(self) -> SendReport:
         """One pass: claim a batch, send it (one task per chat), record every outcome."""
@@ -93,17 +99,44 @@ class OutboxSender:
             log.exception("outbox: claiming notifications failed")
             return report
         report.claimed = len(rows)
+        await self._send_rows(rows, report)
+        # Broadcasts after everything else, at most broadcast_rate rows a run (a second).
+        if len(rows) < self.batch and self.broadcast_rate:
+            claimed = await self._claim_broadcast_rows()
+            report.claimed += len(claimed)
+            await self._send_rows(claimed, report)
+        if report.claimed:
+            log.info("outbox: %s", report)
+        return report
+
+    async def _send_rows(self, rows: list[outbox.Outgoing], report: SendReport) -> None:
         by_chat: dict[int, list[outbox.Outgoing]] = {}
         for row in rows:
             by_chat.setdefault(row.chat_id, []).append(row)
+        if not rows:
+            return
         renewing = asyncio.create_task(self._renew([row.id for row in rows]))
         try:
             await asyncio.gather(*(self._send_chat(chat, report) for chat in by_chat.values()))
         finally:
             renewing.cancel()
-        if rows:
-            log.info("outbox: %s", report)
-        return report
+
+    async def _claim_broadcast_rows(self) -> list[outbox.Outgoing]:
+        try:
+            rows = await outbox.claim_due(
+                self.sessionmaker,
+                limit=self.broadcast_rate,
+                per_chat=1,
+                lease=self.lease,
+                broadcasts=True,
+            )
+            async with self.sessionmaker() as session:
+                ids = {row.broadcast_id for row in rows if row.broadcast_id is not None}
+                self._broadcasts = await broadcast.contents(session, ids)
+        except Exception:
+            log.exception("outbox: claiming broadcast rows failed")
+            return []
+        return rows
 
     async def _send_chat(self, rows: list[outbox.Outgoing], report: SendReport) -> None:
         blocked = False
@@ -147,6 +180,13 @@ class OutboxSender:
             await outbox.mark_skipped(self.sessionmaker, row.id, "the user has blocked the bot")
             report.skipped += 1
             return BLOCKED
+        if row.broadcast_id is not None:
+            message = self._broadcasts.get(row.broadcast_id)
+            if message is None or message.status != broadcast.SENDING:
+                await outbox.mark_skipped(self.sessionmaker, row.id, broadcast.CANCELLED_REASON)
+                report.skipped += 1
+                return DONE
+            return await self._deliver(row, report, self._broadcast_sender(row, message))
         try:
             text = self.render(row.language, row.kind, row.payload)
             markup = self.keyboard(row.language, row.kind, row.payload) if self.keyboard else None
@@ -159,6 +199,32 @@ class OutboxSender:
             await outbox.mark_failed(self.sessionmaker, row, f"render: {exc!r}")
             report.failed += 1
             return WAIT
+
+        async def send() -> None:
+            await self.bot.send_message(
+                row.chat_id, text, link_preview_options=NO_PREVIEW, reply_markup=markup
+            )
+
+        return await self._deliver(row, report, send)
+
+    def _broadcast_sender(self, row: outbox.Outgoing, message: Broadcast) -> Send:
+        markup = None
+        if message.button_text and message.button_url:
+            button = InlineKeyboardButton(text=message.button_text, url=message.button_url)
+            markup = InlineKeyboardMarkup(inline_keyboard=[[button]])
+
+        async def send() -> None:
+            if message.photo_file_id:
+                await self.bot.send_photo(
+                    row.chat_id, message.photo_file_id, caption=message.text, reply_markup=markup
+                )
+            else:
+                await self.bot.send_message(row.chat_id, message.text or "", reply_markup=markup)
+
+        return send
+
+    async def _deliver(self, row: outbox.Outgoing, report: SendReport, send: Send) -> str:
+        """Send (paced, obeying retry_after) and record the outcome."""
         while True:
             # Another chat's long retry_after pauses every send: release the row instead of
             # sleeping past its lease (another replica would then send it too).
@@ -167,9 +233,7 @@ class OutboxSender:
                 report.postponed += 1
                 return WAIT
             try:
-                await self.bot.send_message(
-                    row.chat_id, text, link_preview_options=NO_PREVIEW, reply_markup=markup
-                )
+                await send()
             except TelegramRetryAfter as exc:
                 report.waited += 1
                 self.pacer.pause(exc.retry_after)
@@ -192,6 +256,11 @@ class OutboxSender:
             await outbox.mark_skipped(self.sessionmaker, row.id, reason, block_chat=row.chat_id)
             report.skipped += 1
             return BLOCKED
+        if row.broadcast_id is not None and isinstance(exc, TelegramBadRequest):
+            # Telegram refuses this message itself: retrying would not change its mind.
+            await outbox.mark_skipped(self.sessionmaker, row.id, reason)
+            report.skipped += 1
+            return DONE
         log.warning("outbox: sending notification %s failed: %s", row.id, reason)
         await outbox.mark_failed(self.sessionmaker, row, reason)
         report.failed += 1

@@ -14,6 +14,7 @@ from aiogram.utils.i18n import gettext as _
 
 from handlers.admin import catalog, money, orders, payments, providers, stats
 from handlers.admin.filters import IsAdmin
+from handlers.broadcast import admin as broadcast
 from handlers.support import admin as support
 
 
@@ -51,6 +52,7 @@ def admin_help_text() -> str:
             _("<b>Growth and support</b>"),
             _("/tickets: open support tickets; reply to a ticket message to answer"),
             _("/reply TICKET_ID TEXT: answer a ticket"),
+            _("/broadcast: message every customer (with progress, stoppable)"),
         ]
     )
 
@@ -72,6 +74,7 @@ def create_router() -> Router:
         orders.create_router(),
         stats.create_router(),
         support.create_router(),
+        broadcast.create_router(),
     )
     return router
 

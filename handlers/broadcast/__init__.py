@@ -1,0 +1,1 @@
+"""Broadcasts from the admin console (SPEC §11)."""
