@@ -1,0 +1,75 @@
+"""Support tickets through the real Dispatcher: recent orders, the hourly limit, and nothing
+an admin types reaches a customer unless it answers a ticket."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
+
+from db.models import Notification
+from tests.conftest import ADMIN_ID
+from tests.harness.dispatcher import TgChat
+from tests.harness.seed import order as seed_order
+
+if TYPE_CHECKING:
+    from bot.app import App
+
+ALICE = 1001
+
+
+async def _relayed_to(app: App, chat_id: int, kind: str) -> int:
+    async with app.sessionmaker() as session:
+        count = await session.scalar(
+            select(func.count()).where(Notification.chat_id == chat_id, Notification.kind == kind)
+        )
+    return int(count or 0)
+
+
+async def test_recent_orders_and_rate_limit(app: App, chat: Callable[..., TgChat]) -> None:
+    alice = chat(ALICE)
+    await alice.send("/start")
+    async with app.sessionmaker() as session:
+        await seed_order(session, ALICE, status="completed")
+        await session.commit()
+    for n in range(10):
+        await alice.send("/support")
+        reply = await alice.send(f"question {n}")
+        assert "ticket #" in reply.text.lower(), reply.text
+    assert await _relayed_to(app, ADMIN_ID, "support_ticket") == 10
+    async with app.sessionmaker() as session:
+        payload = await session.scalar(
+            select(Notification.payload).where(Notification.kind == "support_ticket").limit(1)
+        )
+    assert payload["orders"][0]["status"] == "completed"
+    await alice.send("/support")
+    refused = await alice.send("question 11")
+    assert "many times in the last hour" in refused.text
+    assert await _relayed_to(app, ADMIN_ID, "support_ticket") == 10
+
+
+async def test_only_replies_to_tickets_reach_a_customer(
+    app: App, chat: Callable[..., TgChat]
+) -> None:
+    alice, owner = chat(ALICE), chat(ADMIN_ID, first_name="Owner")
+    await alice.send("/start")
+    await alice.send("/support")
+    await alice.send("hi")
+    assert "Usage" in (await owner.send("/reply")).text
+    assert "Usage" in (await owner.send("/reply 1")).text
+    assert "no ticket #99" in (await owner.send("/reply 99 hello")).text
+    assert "Sent to the customer" in (await owner.send("/reply 1 hello <there>")).text
+    assert await _relayed_to(app, ALICE, "support_answer") == 1
+    # A non-admin cannot answer tickets: /reply is an unknown command for them.
+    assert "Unknown command" in (await alice.send("/reply 1 fake answer")).text
+    assert await _relayed_to(app, ALICE, "support_answer") == 1
+
+
+async def test_non_text_and_cancel(app: App, chat: Callable[..., TgChat]) -> None:
+    alice = chat(ALICE)
+    await alice.send("/support")
+    reply = await alice.send("/cancel")
+    assert "Cancelled" in reply.text
+    assert "Unknown command" in (await alice.send("just text")).text
+    assert await _relayed_to(app, ADMIN_ID, "support_ticket") == 0
