@@ -6,8 +6,8 @@ import asyncio
 import json
 
 from bot.app import create_app
-from tests.conftest import ADMIN_ID, make_settings
 from tests.fakes.telegram_server import FakeTelegram, run_polling
+from tests.harness.settings import ADMIN_ID, make_settings
 
 DEFAULT = json.dumps({"type": "default"}, sort_keys=True)
 

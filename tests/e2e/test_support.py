@@ -7,8 +7,8 @@ from sqlalchemy import select
 
 from bot.app import create_app
 from db.models import SupportMessage, SupportTicket
-from tests.conftest import ADMIN_ID, make_settings
 from tests.fakes.telegram_server import FakeTelegram, run_polling
+from tests.harness.settings import ADMIN_ID, make_settings
 
 ALICE = 1001
 

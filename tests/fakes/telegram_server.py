@@ -323,6 +323,11 @@ class FakeTelegram(UpdateQueue, ChatMethods):
         self.commands[_commands_key(params)] = params.get("commands") or []
         return True
 
+    @api("deleteMyCommands")
+    async def _delete_commands(self, params: dict[str, Any]) -> bool:
+        self.commands.pop(_commands_key(params), None)
+        return True
+
     @api("getMyCommands")
     async def _get_commands(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         return self.commands.get(_commands_key(params), [])

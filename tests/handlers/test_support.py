@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 
 from db.models import Notification
-from tests.conftest import ADMIN_ID
 from tests.harness.dispatcher import TgChat
 from tests.harness.seed import order as seed_order
+from tests.harness.settings import ADMIN_ID
 
 if TYPE_CHECKING:
     from bot.app import App

@@ -12,8 +12,8 @@ from aiogram.types import Chat, Message, PhotoSize, Update
 from sqlalchemy import func, select
 
 from db.models import Broadcast, Notification
-from tests.conftest import ADMIN_ID
 from tests.harness.dispatcher import TgChat
+from tests.harness.settings import ADMIN_ID
 
 if TYPE_CHECKING:
     from bot.app import App
