@@ -82,6 +82,10 @@ async def create_app(
         keys = await stored_api_keys(session)  # SecretKeyError: encrypted, wrong/no key
     for key in keys if on_secret is not None else ():
         on_secret(key)
+    # The environment's defaults of the settings the owner can change from the chat.
+    async with sessionmaker() as session:
+        defaults = referrals.env_defaults(settings.referral_percent, settings.referral_admin_topups)
+        await panel_settings.store(session, defaults, env=True)
     i18n = create_i18n(settings.default_language)
     bot = create_bot(settings)
     crypto_pay = create_crypto_pay(settings, registry)
@@ -107,11 +111,6 @@ async def create_app(
     async def on_startup() -> None:
         # Before any job runs: an order a crash left mid-submission goes to review.
         await recover_on_startup(sessionmaker, settings.admin_ids, replicas=settings.runs_replicas)
-        async with sessionmaker() as session:
-            defaults = referrals.env_defaults(
-                settings.referral_percent, settings.referral_admin_topups
-            )
-            await panel_settings.store(session, defaults, env=True)
         scheduler.start()
         log.info("scheduler started with %d jobs", len(scheduler.get_jobs()))
         # Telegram's command menus: in the background, polling does not wait for them.

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import billing, notify
+from core import billing, notify, referrals
 from core.audit import audit
 from core.lifecycle import change_status, load_order, partial_refund
 from core.money import ZERO
@@ -101,6 +101,10 @@ async def topup(
             if amount > 0:
                 entry = await billing.credit(
                     session, user_id, amount, key=key, admin_id=admin_id, note=note
+                )
+                # Counts for the referrer only if the owner said so (REFERRAL_ADMIN_TOPUPS).
+                await referrals.credit_for_topup(
+                    session, user_id, amount, topup_key=key, by_admin=True
                 )
             else:
                 entry = await billing.debit(

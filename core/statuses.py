@@ -59,3 +59,4 @@ class PaymentStatus(StrEnum):
     REFUNDING = "refunding"  # an admin's refund is in flight
     REFUNDED = "refunded"
     UNMATCHED = "unmatched"  # money arrived for no invoice of ours: admins decide
+    REFERRAL = "referral"  # a referrer's share of an invited customer's top-up

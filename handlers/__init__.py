@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiogram import Router
 
 from handlers import admin, balance, fallback, mass_order, menu, my_orders, order, payments
+from handlers.referrals import customer as referrals
 from handlers.support import customer as support
 
 
@@ -18,5 +19,6 @@ def get_routers() -> list[Router]:
         my_orders.create_router(),
         mass_order.create_router(),
         support.create_router(),
+        referrals.create_router(),
         fallback.create_router(),
     ]

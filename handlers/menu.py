@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aiogram import F, Router, html
-from aiogram.filters import Command, CommandStart
+from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
@@ -12,6 +12,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import referrals
 from core.users import set_language
 from db.models import User
 from handlers.ui import answers_itself
@@ -32,6 +33,7 @@ def main_menu_keyboard() -> InlineKeyboardMarkup:
     kb.button(text=_("🛒 New order"), callback_data=MenuCallback(action="new_order"))
     kb.button(text=_("📦 My orders"), callback_data=MenuCallback(action="orders"))
     kb.button(text=_("💰 Balance"), callback_data=MenuCallback(action="balance"))
+    kb.button(text=_("👥 Referrals"), callback_data=MenuCallback(action="referrals"))
     kb.button(text=_("💬 Support"), callback_data=MenuCallback(action="support"))
     kb.button(text=_("❓ Help"), callback_data=MenuCallback(action="help"))
     kb.adjust(2)
@@ -62,8 +64,16 @@ def help_text() -> str:
     )
 
 
-async def start(message: Message, user: User, state: FSMContext) -> None:
+async def start(
+    message: Message,
+    user: User,
+    state: FSMContext,
+    session: AsyncSession,
+    command: CommandObject,
+) -> None:
     await state.clear()
+    if command.args:  # t.me/<bot>?start=<code>: a referral link
+        await referrals.attribute(session, user.id, command.args)
     await message.answer(welcome_text(user), reply_markup=main_menu_keyboard())
 
 

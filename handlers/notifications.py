@@ -19,7 +19,7 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from core import notify, support
+from core import notify, referrals, support
 from core.alerts import AlertKind
 from core.money import format_money
 from core.notify import Render, UnknownNotification
@@ -32,6 +32,7 @@ from handlers.payments.texts import (
     payment_support_alert,
     payment_unmatched_alert,
 )
+from handlers.referrals import views as referral_views
 from handlers.support import views as support_views
 
 MAX_LENGTH = 4096
@@ -245,6 +246,8 @@ RENDERERS: dict[str, Callable[[dict[str, Any], str], str]] = {
     support.TICKET: support_views.ticket_text,
     support.ANSWER: support_views.answer_text,
     support.CLOSED_NOTICE: support_views.closed_text,
+    referrals.BONUS: referral_views.bonus_text,
+    referrals.JOINED: referral_views.joined_text,
 }
 
 KEYBOARDS: dict[str, Callable[[dict[str, Any]], InlineKeyboardMarkup | None]] = {

@@ -15,6 +15,7 @@ from aiogram.utils.i18n import gettext as _
 from handlers.admin import catalog, money, orders, payments, providers, stats
 from handlers.admin.filters import IsAdmin
 from handlers.broadcast import admin as broadcast
+from handlers.referrals import admin as referrals
 from handlers.support import admin as support
 
 
@@ -53,6 +54,7 @@ def admin_help_text() -> str:
             _("/tickets: open support tickets; reply to a ticket message to answer"),
             _("/reply TICKET_ID TEXT: answer a ticket"),
             _("/broadcast: message every customer (with progress, stoppable)"),
+            _("/referrers [percent P | admintopups on|off]: referral terms, top referrers"),
         ]
     )
 
@@ -75,6 +77,7 @@ def create_router() -> Router:
         stats.create_router(),
         support.create_router(),
         broadcast.create_router(),
+        referrals.create_router(),
     )
     return router
 

@@ -13,6 +13,7 @@ from aiogram.methods import (
     AnswerCallbackQuery,
     EditMessageReplyMarkup,
     EditMessageText,
+    GetMe,
     SendMessage,
     TelegramMethod,
 )
@@ -43,6 +44,8 @@ class RecordingSession(BaseSession):
             return self._message(
                 method.chat_id or 0, method.text, method.reply_markup, method.message_id
             )
+        if isinstance(method, GetMe):
+            return BOT_USER
         if isinstance(method, EditMessageReplyMarkup | AnswerCallbackQuery):
             return True
         if method.__returning__ is bool:
