@@ -44,6 +44,7 @@ class LedgerKind(StrEnum):
     PAYMENT_REFUND = "payment_refund"  # the money of a payment given back (/refundpayment)
     ORDER_CHARGE = "order_charge"
     REFUND = "refund"
+    REFERRAL = "referral"  # a referrer's share of an invited customer's top-up
 
 
 class PaymentMethod(StrEnum):
@@ -59,4 +60,3 @@ class PaymentStatus(StrEnum):
     REFUNDING = "refunding"  # an admin's refund is in flight
     REFUNDED = "refunded"
     UNMATCHED = "unmatched"  # money arrived for no invoice of ours: admins decide
-    REFERRAL = "referral"  # a referrer's share of an invited customer's top-up

@@ -12,6 +12,7 @@ from core.payment_admin import payment_totals
 from core.stats import mixed_currencies, panel_stats
 from handlers.admin.common import amount
 from handlers.admin.payments import totals_lines
+from handlers.admin.stats_chart import answer_with_chart, render_chart
 
 
 def period_title(period: str) -> str:
@@ -49,7 +50,7 @@ async def stats_command(message: Message, session: AsyncSession, currency: str) 
                 "⚠️ Some providers bill in {currencies}: their costs are added as if in {ours}."
             ).format(currencies=html.quote(", ".join(others)), ours=currency),
         ]
-    await message.answer("\n".join(lines))
+    await answer_with_chart(message, "\n".join(lines), await render_chart(session, currency))
 
 
 def create_router() -> Router:

@@ -8,7 +8,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiogram import Bot, Dispatcher
-from aiogram.methods import AnswerCallbackQuery, EditMessageText, SendMessage, TelegramMethod
+from aiogram.methods import (
+    AnswerCallbackQuery,
+    EditMessageText,
+    SendMessage,
+    SendPhoto,
+    TelegramMethod,
+)
 from aiogram.types import CallbackQuery, Chat, Message, MessageEntity, Update, User
 
 from tests.harness.recording_session import BOT_USER, RecordingSession
@@ -25,7 +31,12 @@ class Reply:
 
     @property
     def texts(self) -> list[str]:
-        return [c.text for c in self.calls if isinstance(c, SendMessage | EditMessageText)]
+        """Message texts and photo captions, in the order sent."""
+        return [
+            c.text if isinstance(c, SendMessage | EditMessageText) else c.caption or ""
+            for c in self.calls
+            if isinstance(c, SendMessage | EditMessageText | SendPhoto)
+        ]
 
     @property
     def text(self) -> str:

@@ -5,9 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+from aiogram.methods import SendMessage, SendPhoto
+
+from core.stats_daily import Day, Series, daily_series
 from db.engine import write_tx
 from db.models import Provider, User
 from db.types import utcnow
+from handlers.admin import stats_chart
 from tests.harness import seed
 
 
@@ -47,3 +51,62 @@ async def test_stats_on_an_empty_panel_and_foreign_currencies(app, admin) -> Non
         session.add(Provider(name="br", api_url="demo", api_key="demo", currency="BRL"))
     text = (await admin.send("/stats")).text
     assert "Some providers bill in BRL: their costs are added as if in USD" in text
+
+
+async def test_stats_answers_with_a_chart_and_the_summary_as_caption(app, admin) -> None:
+    now = utcnow()
+    async with app.sessionmaker() as session, write_tx(session):
+        session.add(User(id=1001, first_name="Alice"))
+        await session.flush()
+        await seed.service(session, name="Telegram Views " + "x" * 60)
+        for age, charge in ((0, "10"), (1, "4"), (40, "99")):
+            await seed.order(
+                session, 1001, status="completed", charge=Decimal(charge), cost=Decimal(1),
+                created_at=now - timedelta(days=age),
+            )  # fmt: skip
+    reply = await admin.send("/stats")
+    [photo] = [c for c in reply.calls if isinstance(c, SendPhoto)]
+    png = photo.photo.data
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
+    assert "<b>Panel statistics</b>" in photo.caption and "Orders: 1" in photo.caption
+    assert not [c for c in reply.calls if isinstance(c, SendMessage)]
+
+
+async def test_the_series_counts_utc_days_and_top_services(app) -> None:
+    now = utcnow()
+    async with app.sessionmaker() as session, write_tx(session):
+        session.add(User(id=1001, first_name="Alice"))
+        await session.flush()
+        rows = [(0, "10", "0", "completed"), (0, "5", "5", "canceled"), (29, "2", "0", "partial"),
+                (30, "7", "0", "completed")]  # fmt: skip
+        for age, charge, refunded, status in rows:
+            await seed.order(
+                session, 1001, status=status, charge=Decimal(charge), refunded=Decimal(refunded),
+                cost=Decimal(1), created_at=now - timedelta(days=age),
+            )  # fmt: skip
+    async with app.sessionmaker() as session:
+        series = await daily_series(session, now=now)
+    assert len(series.days) == 30 and series.days[-1].day == now.date()
+    today = series.days[-1]
+    assert (today.orders, today.revenue, today.cost, today.profit) == (2, 10, 1, 9)
+    assert series.days[0].orders == 1  # 29 days ago is in, 30 days ago is not
+    [top] = series.top
+    assert (top.orders, top.revenue) == (3, Decimal(12))
+
+
+async def test_a_chart_that_cannot_be_drawn_leaves_the_text(app, admin, monkeypatch) -> None:
+    def broken(*args: object) -> bytes:
+        raise RuntimeError("no fonts today")
+
+    monkeypatch.setattr(stats_chart, "draw", broken)
+    reply = await admin.send("/stats")
+    assert "Panel statistics" in reply.text
+    assert not [c for c in reply.calls if isinstance(c, SendPhoto)]
+
+
+def test_the_drawing_runs_on_an_empty_panel() -> None:
+    from datetime import date
+
+    series = Series([Day(date(2026, 11, d)) for d in range(1, 31)])
+    words = stats_chart.ChartWords("t", "o", "r", "p", "top", "none", "USD")
+    assert stats_chart.draw(series, words).startswith(b"\x89PNG")
