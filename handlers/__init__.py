@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import admin, balance, fallback, mass_order, menu, my_orders, order, payments
+from handlers import admin, balance, fallback, mass_order, menu, my_orders, order, payments, search
 from handlers.referrals import customer as referrals
 from handlers.support import customer as support
 
@@ -20,5 +20,6 @@ def get_routers() -> list[Router]:
         mass_order.create_router(),
         support.create_router(),
         referrals.create_router(),
+        search.create_router(),  # text no step waits for: a search
         fallback.create_router(),
     ]

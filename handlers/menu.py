@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import referrals
 from core.users import set_language
 from db.models import User
+from handlers.help import help_text
 from handlers.ui import answers_itself
 
 LANGUAGE_NAMES = {"en": "English", "ru": "Русский"}
@@ -46,22 +47,6 @@ def welcome_text(user: User) -> str:
         "Order followers, likes, views and more: pick a service, send a link and a quantity, "
         "and your order goes to work at once. You get a message on every status change."
     ).format(name=html.quote(user.first_name or user.username or str(user.id)))
-
-
-def help_text() -> str:
-    return _(
-        "<b>How to order</b>\n"
-        "1. 🛒 New order → pick a category and a service.\n"
-        "2. Send the link, then the quantity.\n"
-        "3. Check the price and confirm. Your balance is charged and the order starts.\n\n"
-        "<b>Commands</b>\n"
-        "/neworder: place an order\n"
-        "/orders: your orders and their status\n"
-        "/balance: your balance and recent payments\n"
-        "/massorder: many orders at once\n"
-        "/language: change the language\n"
-        "/cancel: leave the current step"
-    )
 
 
 async def start(

@@ -17,7 +17,7 @@ from handlers.ui import clip, money_text
 
 
 def categories_text() -> str:
-    return _("🛒 <b>New order</b>\nChoose a category:")
+    return _("🛒 <b>New order</b>\nChoose a category, or type a word to search:")
 
 
 def no_services_text() -> str:

@@ -36,7 +36,7 @@ async def test_ticket_round_trip_over_the_bot_api(database_url: str) -> None:
 
                 # A plain message (not a reply) reaches nobody.
                 await owner.send("hello everyone")
-                await owner.wait_message("Unknown command")
+                await owner.wait_message("Nothing found")
 
                 # The owner replies to the ticket: Alice gets it, with a button to answer back.
                 await owner.reply(ticket, "It ships today & tomorrow")
