@@ -65,17 +65,23 @@ class PanelScheduler(AsyncIOScheduler):
 
     async def stop(self, grace: float = 10.0) -> None:
         """No new runs, then let the runs in flight finish their transaction (bounded), so
-        stopping never cuts a job between a provider's answer and its database write."""
-        if self.running:
-            self.shutdown(wait=False)
-        in_flight = {task for task in self.runs if not task.done()}
-        if not in_flight:
+        stopping never cuts a job between a provider's answer and its database write.
+
+        Paused first and shut down only after the wait: APScheduler's asyncio executor cancels
+        every run in flight on shutdown (whatever `wait` says), which cut the outbox sender
+        between a send and its record, so the message went again after a restart."""
+        if not self.running:
             return
-        _, late = await asyncio.wait(in_flight, timeout=grace)
+        self.pause()
+        in_flight = {task for task in self.runs if not task.done()}
+        late: set[asyncio.Task[Any]] = set()
+        if in_flight:
+            _, late = await asyncio.wait(in_flight, timeout=grace)
         for task in late:
             task.cancel()
         if late:
             log.warning("%d job run(s) cancelled at shutdown", len(late))
+        self.shutdown(wait=False)
 
 
 def create_scheduler(jobs: list[PeriodicJob]) -> PanelScheduler:
