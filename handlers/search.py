@@ -12,17 +12,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.search import MAX_QUERY, query_words, search_services
 from db.models import Service
-from handlers.catalog import CategoriesPage, ServicePick, service_button_text
-from handlers.order_views import NOT_A_COMMAND, short
+from handlers.order.callbacks import CategoriesPage, ServicePick
+from handlers.order.texts import service_button_text
+from handlers.ui import NOT_A_COMMAND, clip
 
 
 def results_text(query: str, count: int) -> str:
     if not count:
         return _(
             "🔎 Nothing found for «{query}». Try other words, or browse the categories: /neworder"
-        ).format(query=html.quote(short(query, 60)))
+        ).format(query=html.quote(clip(query, 60)))
     return _("🔎 Services for «{query}»: choose one to order.").format(
-        query=html.quote(short(query, 60))
+        query=html.quote(clip(query, 60))
     )
 
 
@@ -34,7 +35,7 @@ def results_keyboard(services: list[Service], currency: str) -> InlineKeyboardMa
     kb = InlineKeyboardBuilder()
     for service in services:
         kb.button(
-            text=f"{short(service.category.name, 16)} · {service_button_text(service, currency)}",
+            text=f"{clip(service.category.name, 16)} · {service_button_text(service, currency)}",
             callback_data=ServicePick(service_id=service.id),
         )
     kb.adjust(1)

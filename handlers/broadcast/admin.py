@@ -31,7 +31,7 @@ from handlers.broadcast.views import (
     progress_text,
     skip_keyboard,
 )
-from handlers.order_views import NOT_A_COMMAND, show
+from handlers.ui import NOT_A_COMMAND, answers_itself, show
 
 BUTTON_RE = re.compile(r"^(?P<text>[^|]{1,64}?)\s*\|\s*(?P<url>https?://\S{1,500})$")
 
@@ -104,7 +104,6 @@ async def skip_button(
     i18n: I18n,
 ) -> None:
     await state.clear()
-    await query.answer()
     await send_preview(bot, session, query.from_user.id, callback_data.broadcast_id, i18n)
 
 
@@ -137,7 +136,6 @@ async def audience_chosen(
 ) -> None:
     sizes = await broadcast.audience_sizes(session, sorted(i18n.available_locales))
     audience = callback_data.audience if callback_data.audience in sizes else broadcast.ALL
-    await query.answer()
     await show(
         query,
         bot,
@@ -146,6 +144,7 @@ async def audience_chosen(
     )
 
 
+@answers_itself
 async def send_chosen(
     query: CallbackQuery, callback_data: BroadcastCallback, session: AsyncSession, bot: Bot
 ) -> None:
@@ -169,6 +168,7 @@ async def send_chosen(
     await show(query, bot, progress_text(progress), progress_keyboard(progress))
 
 
+@answers_itself
 async def drop_chosen(
     query: CallbackQuery, callback_data: BroadcastCallback, session: AsyncSession, bot: Bot
 ) -> None:
@@ -186,7 +186,6 @@ async def stop_chosen(
 ) -> None:
     stopped = await broadcast.cancel(session, callback_data.broadcast_id)
     row = await broadcast.get(session, callback_data.broadcast_id)
-    await query.answer()
     if stopped and row is not None:
         progress = await broadcast.progress(session, row)
         await show(query, bot, progress_text(progress), progress_keyboard(progress))

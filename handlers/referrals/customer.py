@@ -34,7 +34,6 @@ async def referrals_button(
     query: CallbackQuery, bot: Bot, session: AsyncSession, user: User, currency: str
 ) -> None:
     text = await screen(bot, session, user, currency)
-    await query.answer()
     await bot.send_message(query.from_user.id, text, reply_markup=main_menu_keyboard())
 
 

@@ -21,7 +21,6 @@ from core.support import (
     open_tickets,
     ticket_view,
 )
-from handlers.order_views import show
 from handlers.support.views import (
     TicketCallback,
     already_closed_text,
@@ -35,6 +34,7 @@ from handlers.support.views import (
     tickets_keyboard,
     tickets_text,
 )
+from handlers.ui import answers_itself, show
 
 
 class RepliesToTicket(BaseFilter):
@@ -87,6 +87,7 @@ async def tickets_command(message: Message, session: AsyncSession) -> None:
     )
 
 
+@answers_itself
 async def view_ticket(
     query: CallbackQuery, callback_data: TicketCallback, session: AsyncSession, bot: Bot
 ) -> None:
@@ -103,6 +104,7 @@ async def view_ticket(
     await bot.send_message(query.from_user.id, thread_text(view), reply_markup=markup)
 
 
+@answers_itself
 async def close_button(
     query: CallbackQuery, callback_data: TicketCallback, session: AsyncSession, bot: Bot
 ) -> None:

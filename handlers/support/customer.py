@@ -12,13 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from core.support import SupportError, customer_writes
 from handlers.menu import MenuCallback, main_menu_keyboard
-from handlers.order_views import NOT_A_COMMAND
 from handlers.support.views import (
     SupportCallback,
     relayed_text,
     support_problem_text,
     write_prompt,
 )
+from handlers.ui import NOT_A_COMMAND
 
 
 class SupportFlow(StatesGroup):
@@ -32,7 +32,6 @@ async def support_command(message: Message, state: FSMContext) -> None:
 
 async def support_button(query: CallbackQuery, state: FSMContext, bot: Bot) -> None:
     await state.set_state(SupportFlow.writing)
-    await query.answer()
     await bot.send_message(query.from_user.id, write_prompt())
 
 

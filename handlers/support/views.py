@@ -11,7 +11,8 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from core.support import TicketView
-from handlers.order_views import short, status_label
+from handlers.order_views import status_label
+from handlers.ui import clip
 
 
 class SupportCallback(CallbackData, prefix="sup"):
@@ -119,7 +120,7 @@ def ticket_text(payload: dict[str, Any], currency: str) -> str:
         lines.append(
             _("Recent orders: {orders}").format(
                 orders="; ".join(
-                    f"#{o.get('id')} {html.quote(short(str(o.get('service') or ''), 40))} "
+                    f"#{o.get('id')} {html.quote(clip(str(o.get('service') or ''), 40))} "
                     f"({status_label(o.get('status'))})"
                     for o in orders
                 )
@@ -173,7 +174,7 @@ def thread_text(view: TicketView) -> str:
         who = _("Admin") if message.from_admin else _("Customer")
         lines.append(
             f"\n<b>{who}</b> · {message.created_at:%Y-%m-%d %H:%M}\n"
-            f"{html.quote(short(message.text, 400))}"
+            f"{html.quote(clip(message.text, 400))}"
         )
     return "\n".join(lines)
 
@@ -189,7 +190,7 @@ def tickets_text(views: list[TicketView], total: int) -> str:
                 id=view.ticket.id,
                 customer=html.quote(view.user.first_name or str(view.user.id)),
                 when=f"{view.ticket.updated_at:%Y-%m-%d %H:%M}",
-                last=html.quote(short(last, 80)),
+                last=html.quote(clip(last, 80)),
             )
         )
     lines.append("")
@@ -201,7 +202,7 @@ def tickets_keyboard(views: list[TicketView]) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     for view in views:
         kb.button(
-            text=f"#{view.ticket.id} {short(view.user.first_name or str(view.user.id), 20)}",
+            text=f"#{view.ticket.id} {clip(view.user.first_name or str(view.user.id), 20)}",
             callback_data=TicketCallback(action="view", ticket_id=view.ticket.id),
         )
     kb.adjust(2)
