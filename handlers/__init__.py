@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from handlers import admin, balance, fallback, mass_order, menu, my_orders, order, payments, search
+from handlers import (
+    admin,
+    balance,
+    fallback,
+    mass_order,
+    menu,
+    my_orders,
+    order,
+    payments,
+    reorder,
+    search,
+)
 from handlers.referrals import customer as referrals
 from handlers.support import customer as support
 
@@ -17,6 +28,7 @@ def get_routers() -> list[Router]:
         payments.create_router(),  # top-up flow (its amount step) before the order flow
         order.create_router(),  # /cancel first: it leaves any flow
         my_orders.create_router(),
+        reorder.create_router(),
         mass_order.create_router(),
         support.create_router(),
         referrals.create_router(),

@@ -27,6 +27,7 @@ from core.statuses import OrderStatus
 from db.models import Order, User
 from handlers.menu import MenuCallback
 from handlers.order_views import failure_reason, status_emoji, status_label
+from handlers.reorder import OrderAgain
 from handlers.ui import (
     PER_PAGE,
     ButtonId,
@@ -137,6 +138,7 @@ def order_keyboard(order: Order, page: int, *, refill_open: bool = False) -> Inl
             text=_("✖ Cancel order"),
             callback_data=OrderAction(action="cancel", order_id=order.id, page=page),
         )
+    kb.button(text=_("🔁 Order again"), callback_data=OrderAgain(order_id=order.id))
     kb.button(text=_("🔄 Refresh"), callback_data=OrderView(order_id=order.id, page=page))
     kb.button(text=_("◀ My orders"), callback_data=OrdersPage(page=page))
     kb.adjust(2)
