@@ -25,7 +25,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import alerts, billing, notify
+from core import alerts, billing, notify, referrals
 from core.alerts import raise_alert
 from core.money import ZERO, money
 from core.statuses import LedgerKind, PaymentMethod, PaymentStatus
@@ -218,6 +218,10 @@ async def credit_topup(session: AsyncSession, payment: Payment) -> LedgerEntry:
             "currency": payment.currency,
         },
         dedupe_key=f"payment:{payment.id}:paid",
+    )
+    # The referrer's share, keyed by this credit's own key: once per payment.
+    await referrals.credit_for_topup(
+        session, payment.user_id, payment.amount, topup_key=entry.idempotency_key
     )
     return entry
 

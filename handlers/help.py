@@ -39,6 +39,7 @@ def help_text() -> str:
         _("/search WORDS: find a service, e.g. /search instagram likes"),
         _("/orders: your orders and their status"),
         _("/balance: your balance and recent payments"),
+        _("/paysupport: help with a payment"),
         _("/massorder: many orders at once"),
         _("/referrals: your invite link and what it earned"),
         _("/support: ask us a question"),

@@ -69,17 +69,30 @@ async def test_owner_grows_the_panel_from_the_chat(database_url: str) -> None:
                 await bob.wait_message("Hello")
                 await alice.wait_message("Bob joined through your link", timeout=10)
 
-                # 2. Bob tops up (an admin top-up, which the owner decides counts); Alice gets
-                # 10 % once, even when the same top-up message is delivered twice.
-                await owner.send("/referrers admintopups on")
-                await owner.wait_message("Saved")
-                topup = await owner.send(f"/topup {BOB} 50")
-                await owner.wait_message("Credited 50.00 USD")
-                tg.enqueue_update("message", topup)  # Telegram delivers it again
-                await bob.wait_message("topped up", timeout=10)
+                # 2. Bob tops up with Telegram Stars; Alice gets 10 % once, also when Telegram
+                # delivers the same payment twice.
+                await bob.send("/balance")
+                await bob.press("➕ Top up")
+                await bob.press("50.00 USD · 3750 ⭐")
+                invoice = await bob.wait_message(lambda m: m.kind == "invoice")
+                charge = await bob.pay(invoice)
+                await bob.wait_message("Payment received", timeout=10)
                 bonus = await alice.wait_message("Referral bonus", timeout=10)
                 assert "+5.00 USD" in bonus.text and "Bob" in bonus.text
+                await bob.successful_payment(invoice.invoice_payload or "", 3750, charge_id=charge)
+                await bob.send("/balance")
+                await bob.wait_message("Balance: 50.00 USD")
                 assert [r.amount for r in await referral_rows(app)] == [Decimal(5)]
+
+                # An admin /topup counts only once the owner says so.
+                await owner.send(f"/topup {BOB} 10")
+                await owner.wait_message("Credited 10.00 USD")
+                await owner.send("/referrers admintopups on")
+                await owner.wait_message("Saved")
+                await owner.send(f"/topup {BOB} 20")
+                await owner.wait_message("Credited 20.00 USD")
+                await alice.wait_message("Referral bonus", timeout=10)
+                assert [r.amount for r in await referral_rows(app)] == [Decimal(5), Decimal(2)]
 
                 # 3. A support question and the owner's reply.
                 await bob.send("/support")
@@ -126,8 +139,8 @@ async def test_owner_grows_the_panel_from_the_chat(database_url: str) -> None:
                 assert "Panel statistics" in chart.text
         finally:
             await app.close()
-        assert await balance(app.sessionmaker, ALICE) == Decimal(5)
-        assert await balance(app.sessionmaker, BOB) == Decimal(50)
+        assert await balance(app.sessionmaker, ALICE) == Decimal(7)
+        assert await balance(app.sessionmaker, BOB) == Decimal(80)
 
 
 def _at_least(tg: FakeTelegram, count: int) -> bool:
