@@ -91,7 +91,12 @@ async def set_button(session: AsyncSession, broadcast_id: int, text: str, url: s
         )
 
 
+MAX_ROW_ID = 2**31 - 1  # 32-bit ids: a larger forged id is none
+
+
 async def get(session: AsyncSession, broadcast_id: int) -> Broadcast | None:
+    if not 0 < broadcast_id <= MAX_ROW_ID:
+        return None
     return await session.get(Broadcast, broadcast_id, populate_existing=True)
 
 
@@ -111,7 +116,9 @@ async def start(
     """
     where = audience_filter(audience)
     async with write_tx(session):
-        broadcast = await session.get(Broadcast, broadcast_id, with_for_update=True)
+        broadcast = None
+        if 0 < broadcast_id <= MAX_ROW_ID:
+            broadcast = await session.get(Broadcast, broadcast_id, with_for_update=True)
         if broadcast is None or broadcast.admin_id != admin_id:
             raise BroadcastError("unknown")
         if broadcast.status != DRAFT:
@@ -145,6 +152,8 @@ async def start(
 
 async def cancel(session: AsyncSession, broadcast_id: int) -> bool:
     """Stop a broadcast: what was not sent yet never is. False if it was not sending."""
+    if not 0 < broadcast_id <= MAX_ROW_ID:
+        return False
     async with write_tx(session):
         stopped = await session.execute(
             update(Broadcast)

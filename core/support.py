@@ -28,6 +28,13 @@ CLOSED_NOTICE = "support_closed"  # to the customer: the ticket was closed
 MAX_TEXT = 3000  # stored and relayed; a longer message is cut (with a mark)
 RATE_WINDOW = timedelta(hours=1)
 RECENT_ORDERS = 3
+MAX_ROW_ID = 2**31 - 1  # ticket ids are 32-bit columns: a larger typed or forged id is none
+
+
+async def _ticket(session: AsyncSession, ticket_id: int) -> SupportTicket | None:
+    if not 0 < ticket_id <= MAX_ROW_ID:
+        return None
+    return await session.get(SupportTicket, ticket_id)
 
 
 class SupportError(Exception):
@@ -154,7 +161,7 @@ async def admin_answers(
         raise SupportError("empty")
     try:
         async with write_tx(session):
-            ticket = await session.get(SupportTicket, ticket_id)
+            ticket = await _ticket(session, ticket_id)
             if ticket is None:
                 raise SupportError("unknown_ticket", ticket_id=ticket_id)
             if await _repeat(session, source_key) is not None:
@@ -174,7 +181,7 @@ async def admin_answers(
             notify.enqueue(session, ticket.user_id, ANSWER, {"ticket_id": ticket.id, "text": text})
             return ticket
     except IntegrityError:
-        ticket = await session.get(SupportTicket, ticket_id)
+        ticket = await _ticket(session, ticket_id)
         if ticket is None or await _repeat(session, source_key) is None:
             raise
         return ticket
@@ -184,7 +191,7 @@ async def close_ticket(session: AsyncSession, ticket_id: int, admin_id: int) -> 
     """Close an open ticket and tell its customer. False if it was not open (a second tap,
     another admin first); raises SupportError("unknown_ticket") for an id that never was."""
     async with write_tx(session):
-        ticket = await session.get(SupportTicket, ticket_id)
+        ticket = await _ticket(session, ticket_id)
         if ticket is None:
             raise SupportError("unknown_ticket", ticket_id=ticket_id)
         closed = await session.execute(
@@ -210,7 +217,7 @@ class TicketView:
 
 async def ticket_view(session: AsyncSession, ticket_id: int, last: int = 8) -> TicketView | None:
     """A ticket with its customer and its last `last` messages (oldest first)."""
-    ticket = await session.get(SupportTicket, ticket_id)
+    ticket = await _ticket(session, ticket_id)
     if ticket is None:
         return None
     user = await session.get(User, ticket.user_id)

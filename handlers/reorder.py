@@ -15,11 +15,11 @@ from core.pricing import check_quantity, input_kind, lines_field
 from db.models import User
 from handlers.order.callbacks import OrderFlow
 from handlers.order.steps import new_nonce, show_confirmation
-from handlers.ui import answers_itself
+from handlers.ui import ButtonId, answers_itself
 
 
 class OrderAgain(CallbackData, prefix="oag"):
-    order_id: int
+    order_id: ButtonId
 
 
 def cannot_repeat_text() -> str:

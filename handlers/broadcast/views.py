@@ -11,6 +11,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from core.broadcast import ALL, CANCELLED, DONE, LANGUAGE_PREFIX, ORDERED, Progress
+from handlers.ui import ButtonId
 
 LANGUAGE_NAMES = {"en": "English", "ru": "Русский"}
 BAR_CELLS = 10
@@ -18,7 +19,7 @@ BAR_CELLS = 10
 
 class BroadcastCallback(CallbackData, prefix="bc"):
     action: str  # audience | send | drop | skip | stop
-    broadcast_id: int
+    broadcast_id: ButtonId
     audience: str = ALL
 
 

@@ -13,6 +13,7 @@ from aiogram.filters import BaseFilter, Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.numbers import parse_id
 from core.support import (
     SupportError,
     admin_answers,
@@ -74,10 +75,11 @@ async def reply_not_text(message: Message) -> None:
 
 async def reply_command(message: Message, command: CommandObject, session: AsyncSession) -> None:
     parts = (command.args or "").split(maxsplit=1)
-    if len(parts) != 2 or not parts[0].lstrip("#").isdigit() or len(parts[0]) > 12:
+    ticket_id = parse_id(parts[0]) if parts else None
+    if len(parts) != 2 or ticket_id is None:
         await message.answer(reply_usage_text())
         return
-    await _answer(message, session, int(parts[0].lstrip("#")), parts[1])
+    await _answer(message, session, ticket_id, parts[1])
 
 
 async def tickets_command(message: Message, session: AsyncSession) -> None:

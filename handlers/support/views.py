@@ -12,7 +12,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from core.support import TicketView
 from handlers.order_views import status_label
-from handlers.ui import clip
+from handlers.ui import ButtonId, clip
 
 
 class SupportCallback(CallbackData, prefix="sup"):
@@ -26,7 +26,7 @@ class TicketCallback(CallbackData, prefix="tkt"):
     reply to it is an answer to that ticket."""
 
     action: str  # close | view
-    ticket_id: int
+    ticket_id: ButtonId
 
 
 def ticket_of(message: Message | None) -> int | None:

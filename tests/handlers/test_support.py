@@ -59,6 +59,10 @@ async def test_only_replies_to_tickets_reach_a_customer(
     assert "Usage" in (await owner.send("/reply")).text
     assert "Usage" in (await owner.send("/reply 1")).text
     assert "no ticket #99" in (await owner.send("/reply 99 hello")).text
+    # Ids past the 32-bit column, typed or forged on a button: no ticket, no database error.
+    assert "no ticket #" in (await owner.send("/reply 99999999999999 hello")).text
+    forged = await owner.press("tkt:close:99999999999999")
+    assert "no ticket" in forged.alerts[-1].text
     assert "Sent to the customer" in (await owner.send("/reply 1 hello <there>")).text
     assert await _relayed_to(app, ALICE, "support_answer") == 1
     # A non-admin cannot answer tickets: /reply is an unknown command for them.

@@ -1,7 +1,7 @@
 """growth: referrals, panel settings, support tickets, broadcasts
 
-Revision ID: 0003_growth
-Revises: 0002_payments
+Revision ID: 0005_growth
+Revises: 0004_notification_lease
 Create Date: 2026-11-30 13:22:57.102234
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import db.types
 
-revision: str = "0003_growth"
-down_revision: str | None = "0002_payments"
+revision: str = "0005_growth"
+down_revision: str | None = "0004_notification_lease"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
