@@ -16,6 +16,7 @@ from bot.config import Settings
 from bot.factory import create_bot, create_dispatcher
 from bot.i18n import create_i18n
 from core import panel_settings, referrals
+from core.lanes import SubmissionLanes
 from core.provider_accounts import encrypt_stored_keys, stored_api_keys
 from db.engine import create_engine, make_sessionmaker
 from db.migrate import upgrade
@@ -42,12 +43,15 @@ class App:
     bot: Bot
     dp: Dispatcher
     scheduler: PanelScheduler
+    lanes: SubmissionLanes | None = None
     redis: Any = None  # shared pacing of providers and Telegram sends (REDIS_URL)
     crypto_pay: CryptoPayClient | None = None
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def close(self) -> None:
         """Release connections; the scheduler is stopped by dp.shutdown."""
+        if self.lanes is not None:
+            await self.lanes.stop()
         await self.registry.close()
         await self.bot.session.close()
         await self.engine.dispose()
@@ -89,9 +93,16 @@ async def create_app(
     i18n = create_i18n(settings.default_language)
     bot = create_bot(settings)
     crypto_pay = create_crypto_pay(settings, registry)
+    lanes = SubmissionLanes(sessionmaker, registry, settings.admin_ids)
     dp = create_dispatcher(
-        settings, i18n, sessionmaker=sessionmaker, registry=registry, crypto_pay=crypto_pay
+        settings,
+        i18n,
+        sessionmaker=sessionmaker,
+        registry=registry,
+        crypto_pay=crypto_pay,
+        lanes=lanes,
     )
+    runs: set[asyncio.Task[Any]] = set()
     scheduler = create_scheduler(
         build_jobs(
             settings=settings,
@@ -103,9 +114,14 @@ async def create_app(
             pacer=pacer,
             crypto_pay=crypto_pay,
             progress_view=progress_views(i18n),
-        )
+            running=runs,
+            lanes=lanes,
+        ),
+        runs,
     )
-    app = App(settings, engine, sessionmaker, registry, i18n, bot, dp, scheduler, redis, crypto_pay)
+    app = App(
+        settings, engine, sessionmaker, registry, i18n, bot, dp, scheduler, lanes, redis, crypto_pay
+    )
     dp.workflow_data["scheduler"] = scheduler
 
     async def on_startup() -> None:
@@ -123,6 +139,7 @@ async def create_app(
     async def on_shutdown() -> None:
         for task in app.background:
             task.cancel()
+        await lanes.stop()
         await scheduler.stop()
 
     dp.startup.register(on_startup)

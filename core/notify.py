@@ -16,6 +16,7 @@ from db.models import Notification, Order
 ORDER_STATUS = "order_status"
 BALANCE_CHANGE = "balance_change"
 ADMIN_ALERT = "admin_alert"
+ORDER_PLACED = "order_placed"  # the provider's answer, shown by editing the confirmation
 
 # What the sender calls to word a row: (language, kind, payload) -> text. The Telegram UI
 # provides it (handlers.notifications.renderer); the scheduler only receives it.
@@ -60,3 +61,16 @@ def order_status_changed(
     }
     key = f"order:{order.id}:{history_id}" if history_id else None
     enqueue(session, order.user_id, ORDER_STATUS, payload, dedupe_key=key)
+
+
+def order_placed(session: AsyncSession, order: Order) -> None:
+    """Edit the customer's confirmation message to show the provider's answer (once)."""
+    payload = {
+        "order_id": order.id,
+        "service": order.service.name,
+        "status": order.status,
+        "error_code": order.error_code,
+        "refunded": str(order.refunded),
+        "message_id": order.confirm_message_id,
+    }
+    enqueue(session, order.user_id, ORDER_PLACED, payload, dedupe_key=f"placed:{order.id}")

@@ -137,6 +137,7 @@ async def place_order(
     key: str,
     admin_ids: frozenset[int] = frozenset(),
     expected_charge: Decimal | None = None,
+    confirm_message_id: int | None = None,
 ) -> Placed:
     """Charge and create one order; the same `key` returns the order it placed first.
 
@@ -156,6 +157,7 @@ async def place_order(
                 key=key,
                 admin_ids=admin_ids,
                 expected_charge=expected_charge,
+                confirm_message_id=confirm_message_id,
             )
             return Placed(order, new=True)
     except IntegrityError:
@@ -175,6 +177,7 @@ async def create_order(
     key: str,
     admin_ids: frozenset[int],
     expected_charge: Decimal | None = None,
+    confirm_message_id: int | None = None,
 ) -> Order:
     """Charge and create one order in the caller's write transaction (no key check)."""
     service = await orderable_service(session, draft.service_id)
@@ -194,6 +197,7 @@ async def create_order(
         charge=charge,
         status=OrderStatus.MANUAL if manual else OrderStatus.QUEUED,
         idempotency_key=key,
+        confirm_message_id=confirm_message_id,
     )
     session.add(order)
     await session.flush()

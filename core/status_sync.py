@@ -328,8 +328,9 @@ async def sync_refill_statuses(
     registry: ProviderRegistry,
     *,
     chunk_size: int = MAX_IDS_PER_REQUEST,
+    provider_ids: Iterable[int] | None = None,
 ) -> SyncReport:
-    """One cycle over every refill still open at its provider."""
+    """One cycle over every refill still open at its provider (of `provider_ids` only)."""
     async with sessionmaker() as session:
         rows = await session.execute(
             select(Refill.id, Refill.provider_refill_id, Order.provider_id)
@@ -338,6 +339,7 @@ async def sync_refill_statuses(
                 Refill.status.not_in(list(FINAL_REFILL_STATUSES)),
                 Refill.provider_refill_id.is_not(None),
                 Order.provider_id.is_not(None),
+                *([] if provider_ids is None else [Order.provider_id.in_(list(provider_ids))]),
             )
             .order_by(Refill.id)
         )

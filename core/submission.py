@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
-from core import alerts
+from core import alerts, notify
 from core.lifecycle import change_status, load_order, unstored_note
 from core.money import in_range
 from core.pricing import input_kind, lines_field
@@ -114,14 +114,18 @@ async def submit_order(
             # keep what the provider said for the admin instead of overriding their decision.
             _note_late_outcome(order, outcome)
             return order
+        # A customer's confirmation message shows the outcome (edited): no other message.
+        confirmed = order.confirm_message_id is not None
         await apply_add_outcome(
             session,
             order,
             order.provider,
             outcome,
             admin_ids=admin_ids,
-            notify_customer=notify_customer,
+            notify_customer=notify_customer and not confirmed,
         )
+        if confirmed and order.status != OrderStatus.QUEUED:
+            notify.order_placed(session, order)
     return order
 
 

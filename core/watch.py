@@ -10,6 +10,7 @@ key for an interval.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -44,14 +45,26 @@ class BalanceCheck:
     error: ProviderError | None
 
 
+async def _enabled_providers(
+    session: AsyncSession, provider_ids: Iterable[int] | None
+) -> list[Provider]:
+    """Enabled providers (only these ids, when given: the scheduler runs each on its own)."""
+    query = select(Provider).where(Provider.enabled)
+    if provider_ids is not None:
+        query = query.where(Provider.id.in_(list(provider_ids)))
+    return list(await session.scalars(query))
+
+
 async def check_balances(
     sessionmaker: async_sessionmaker[AsyncSession],
     registry: ProviderRegistry,
     admin_ids: frozenset[int],
+    *,
+    provider_ids: Iterable[int] | None = None,
 ) -> list[BalanceCheck]:
     """balance() of every enabled provider, stored; admins alerted below the threshold."""
     async with sessionmaker() as session:
-        providers = list(await session.scalars(select(Provider).where(Provider.enabled)))
+        providers = await _enabled_providers(session, provider_ids)
     checks = []
     for provider in providers:
         try:
@@ -61,7 +74,10 @@ async def check_balances(
     if not checks:
         return checks
     async with sessionmaker() as session, write_tx(session):
-        if not await job_lock(session, "watch_balances"):
+        lock = (
+            "watch_balances" if provider_ids is None else f"watch_balances:{sorted(provider_ids)}"
+        )
+        if not await job_lock(session, lock):
             return checks
         now = utcnow()
         for check in checks:
@@ -112,11 +128,13 @@ async def check_prices(
     sessionmaker: async_sessionmaker[AsyncSession],
     registry: ProviderRegistry,
     admin_ids: frozenset[int],
+    *,
+    provider_ids: Iterable[int] | None = None,
 ) -> list[PriceCheck]:
     """services() of every enabled provider: refresh the imported catalogue's rates and
     availability, and alert when a provider's rate is above what we charge for it."""
     async with sessionmaker() as session:
-        providers = list(await session.scalars(select(Provider).where(Provider.enabled)))
+        providers = await _enabled_providers(session, provider_ids)
     results = []
     for provider in providers:
         try:

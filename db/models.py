@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -96,6 +97,9 @@ class Provider(Timestamps, Base):
     last_error_at: Mapped[datetime | None]
     # Submission backoff (no funds / unreachable): queued orders wait until then.
     retry_after: Mapped[datetime | None]
+    # Pacing set by /providerset (None: the defaults, 5 requests/s and 4 at once).
+    rate_per_second: Mapped[float | None] = mapped_column(Float)
+    concurrency: Mapped[int | None] = mapped_column(Integer)
 
 
 class ProviderService(Base):
@@ -192,6 +196,8 @@ class Order(Timestamps, Base):
     status_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Double taps and replays of one confirmation carry the same key: one order.
     idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    # The customer's confirmation message: the provider's answer is shown by editing it.
+    confirm_message_id: Mapped[int | None] = mapped_column(BigInteger)
 
     user: Mapped[User] = relationship()
     service: Mapped[Service] = relationship()
@@ -276,6 +282,16 @@ class ProviderFailure(Base):
     code: Mapped[str | None] = mapped_column(String(64))
     message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class CacheVersion(Base):
+    """A counter per cached data set (the catalogue): every change bumps it, so every
+    replica's cache sees the change at its next check."""
+
+    __tablename__ = "cache_versions"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class AdminAlert(Base):

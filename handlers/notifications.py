@@ -5,6 +5,8 @@ Rendered at send time in the recipient's language. Payloads (written by core):
 - balance_change: amount (signed str), balance (after, str), note, currency (optional)
 - refill_status: order_id, service, status (completed | rejected | failed)
 - admin_alert: alert (a core.alerts.AlertKind) plus that kind's payload, built by core.alerts
+- order_placed: order_id, service, status, error_code, refunded, message_id (the customer's
+  confirmation message, edited to show the provider's answer)
 Every provider or user string goes through html.quote (HTML parse mode).
 """
 
@@ -25,7 +27,8 @@ from core.money import format_money
 from core.notify import Render, UnknownNotification
 from core.payments import PAYMENT_EXPIRED, PAYMENT_RECEIVED
 from core.status_sync import REFILL_STATUS
-from handlers.order_views import failure_reason, status_label
+from handlers.order.texts import placed_words
+from handlers.order_views import after_order_keyboard, failure_reason, status_label
 from handlers.payments.texts import (
     payment_expired_text,
     payment_received_text,
@@ -236,7 +239,19 @@ def admin_alert_text(payload: dict[str, Any], currency: str) -> str:
     return _("⚠️ Alert {kind}: {details}").format(kind=html.quote(kind), details=html.quote(details))
 
 
+def order_placed_text(payload: dict[str, Any], currency: str) -> str:
+    return placed_words(
+        int(payload.get("order_id") or 0),
+        str(payload.get("service") or ""),
+        str(payload.get("status") or ""),
+        payload.get("error_code"),
+        Decimal(str(payload.get("refunded") or "0")),
+        currency,
+    )
+
+
 RENDERERS: dict[str, Callable[[dict[str, Any], str], str]] = {
+    notify.ORDER_PLACED: order_placed_text,
     notify.ORDER_STATUS: order_status_text,
     notify.BALANCE_CHANGE: balance_change_text,
     notify.ADMIN_ALERT: admin_alert_text,
@@ -251,6 +266,8 @@ RENDERERS: dict[str, Callable[[dict[str, Any], str], str]] = {
 }
 
 KEYBOARDS: dict[str, Callable[[dict[str, Any]], InlineKeyboardMarkup | None]] = {
+    # The confirmation keeps its buttons (My orders, New order) when the answer edits it.
+    notify.ORDER_PLACED: lambda payload: after_order_keyboard(),
     support.TICKET: support_views.ticket_payload_keyboard,
     support.ANSWER: support_views.answer_payload_keyboard,
 }

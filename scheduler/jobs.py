@@ -8,23 +8,28 @@ are sent, and the watches take a transaction-level advisory lock on PostgreSQL.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.lanes import SubmissionLanes
 from core.notify import Render
 from core.status_sync import sync_order_statuses, sync_refill_statuses
 from core.submission import STUCK_AFTER, recover_interrupted, submit_due_orders
 from core.watch import check_balances, check_prices, check_stale_orders
+from db.models import Provider
 from payments import CryptoPayClient
 from providers import ProviderRegistry
 from scheduler import outbox
 from scheduler.broadcasts import PROGRESS_INTERVAL, ProgressView, update_progress
 from scheduler.pacing import Pacer
 from scheduler.payments import expire_payments, poll_crypto_invoices
+from scheduler.per_provider import PerProvider
 from scheduler.sender import Keyboard, OutboxSender
 from scheduler.setup import PeriodicJob
 
@@ -39,6 +44,9 @@ PRICE_INTERVAL = 3600.0
 STALE_INTERVAL = 1800.0
 STUCK_INTERVAL = 60.0
 PAYMENT_EXPIRY_INTERVAL = 60.0
+REPLICA_POLL = 2.0  # with replicas the submit job is how a lane sees another's orders
+SYNC_BOUND = 600.0  # a provider's sync run longer than this is cut (its chunks so far kept)
+WATCH_BOUND = 300.0
 
 
 async def recover_on_startup(
@@ -73,6 +81,16 @@ async def recover_stuck(
     return ids
 
 
+async def provider_ids(
+    sessionmaker: async_sessionmaker[AsyncSession], *, enabled: bool = False
+) -> list[int]:
+    async with sessionmaker() as session:
+        query = select(Provider.id).order_by(Provider.id)
+        if enabled:
+            query = query.where(Provider.enabled)
+        return list(await session.scalars(query))
+
+
 def build_jobs(
     *,
     settings: Settings,
@@ -84,9 +102,16 @@ def build_jobs(
     pacer: Pacer | None = None,
     crypto_pay: CryptoPayClient | None = None,
     progress_view: ProgressView | None = None,
+    running: set[asyncio.Task[Any]] | None = None,
+    lanes: SubmissionLanes | None = None,
     **_: Any,
 ) -> list[PeriodicJob]:
+    """The jobs; `running` is the scheduler's set of runs in flight (per-provider runs join
+    it, so that shutdown waits for them like for any run)."""
     admins = settings.admin_ids
+    submit_interval = settings.submit_interval_seconds
+    if settings.runs_replicas:
+        submit_interval = min(submit_interval, REPLICA_POLL)
     sender = OutboxSender(
         bot,
         sessionmaker,
@@ -97,17 +122,38 @@ def build_jobs(
     )
 
     async def submit() -> None:
-        await submit_due_orders(sessionmaker, registry, admins)
+        """The safety net: new orders are sent by their lane at once (see core.lanes)."""
+        if lanes is not None:
+            await lanes.wake_due()
+        else:
+            await submit_due_orders(sessionmaker, registry, admins)
+
+    # Per provider, each run bounded: one slow or hanging provider holds up only itself.
+    def runs(name: str, bound: float) -> PerProvider:
+        return PerProvider(name, bound, running if running is not None else set())
+
+    order_syncs = runs("status sync", SYNC_BOUND)
+    refill_syncs = runs("refill sync", SYNC_BOUND)
+    balance_checks = runs("balance watch", WATCH_BOUND)
+    price_checks = runs("price watch", WATCH_BOUND)
 
     async def sync_orders() -> None:
-        report = await sync_order_statuses(sessionmaker, registry, admin_ids=admins)
-        if report.changed or report.errors:
-            log.info("status sync: %s", report)
+        async def one(provider_id: int) -> None:
+            report = await sync_order_statuses(
+                sessionmaker, registry, admin_ids=admins, provider_ids=[provider_id]
+            )
+            if report.changed or report.errors:
+                log.info("status sync of provider %s: %s", provider_id, report)
+
+        order_syncs.launch(await provider_ids(sessionmaker), one)
 
     async def sync_refills() -> None:
-        report = await sync_refill_statuses(sessionmaker, registry)
-        if report.changed or report.errors:
-            log.info("refill sync: %s", report)
+        async def one(provider_id: int) -> None:
+            report = await sync_refill_statuses(sessionmaker, registry, provider_ids=[provider_id])
+            if report.changed or report.errors:
+                log.info("refill sync of provider %s: %s", provider_id, report)
+
+        refill_syncs.launch(await provider_ids(sessionmaker), one)
 
     async def send() -> None:
         await sender.run()
@@ -117,10 +163,16 @@ def build_jobs(
             await update_progress(bot, sessionmaker, progress_view)
 
     async def balances() -> None:
-        await check_balances(sessionmaker, registry, admins)
+        async def one(provider_id: int) -> None:
+            await check_balances(sessionmaker, registry, admins, provider_ids=[provider_id])
+
+        balance_checks.launch(await provider_ids(sessionmaker, enabled=True), one)
 
     async def prices() -> None:
-        await check_prices(sessionmaker, registry, admins)
+        async def one(provider_id: int) -> None:
+            await check_prices(sessionmaker, registry, admins, provider_ids=[provider_id])
+
+        price_checks.launch(await provider_ids(sessionmaker, enabled=True), one)
 
     async def stuck() -> None:
         await recover_stuck(sessionmaker, admins)
@@ -132,7 +184,7 @@ def build_jobs(
         await expire_payments(sessionmaker)
 
     jobs = [
-        PeriodicJob("submit_orders", submit, settings.submit_interval_seconds),
+        PeriodicJob("submit_orders", submit, submit_interval),
         PeriodicJob("sync_order_statuses", sync_orders, settings.status_sync_seconds),
         PeriodicJob("sync_refill_statuses", sync_refills, settings.status_sync_seconds),
         PeriodicJob("send_notifications", send, SEND_INTERVAL),

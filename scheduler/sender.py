@@ -26,7 +26,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, LinkPrevie
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import broadcast
-from core.notify import Render, UnknownNotification
+from core.notify import ORDER_PLACED, Render, UnknownNotification
 from db.models import Broadcast
 from scheduler import outbox
 from scheduler.pacing import Pacer
@@ -201,11 +201,37 @@ class OutboxSender:
             return WAIT
 
         async def send() -> None:
-            await self.bot.send_message(
-                row.chat_id, text, link_preview_options=NO_PREVIEW, reply_markup=markup
-            )
+            if not await self._edited(row, text, markup):
+                await self.bot.send_message(
+                    row.chat_id, text, link_preview_options=NO_PREVIEW, reply_markup=markup
+                )
 
         return await self._deliver(row, report, send)
+
+    async def _edited(
+        self, row: outbox.Outgoing, text: str, markup: InlineKeyboardMarkup | None
+    ) -> bool:
+        """The provider's answer to an order edits the customer's confirmation message; True
+        once edited. A message that can no longer be edited gets a new message instead."""
+        message_id = row.payload.get("message_id") if row.kind == ORDER_PLACED else None
+        if not isinstance(message_id, int) or message_id <= 0:
+            return False
+        try:
+            await self.bot.edit_message_text(
+                text=text,
+                chat_id=row.chat_id,
+                message_id=message_id,
+                reply_markup=markup,
+                link_preview_options=NO_PREVIEW,
+            )
+        except TelegramBadRequest as exc:
+            if "not modified" in exc.message:
+                return True
+            if unreachable(exc):
+                raise
+            log.info("outbox: message %s not editable (%s); sending anew", message_id, exc)
+            return False
+        return True
 
     def _broadcast_sender(self, row: outbox.Outgoing, message: Broadcast) -> Send:
         markup = None

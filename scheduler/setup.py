@@ -84,11 +84,16 @@ class PanelScheduler(AsyncIOScheduler):
         self.shutdown(wait=False)
 
 
-def create_scheduler(jobs: list[PeriodicJob]) -> PanelScheduler:
+def create_scheduler(
+    jobs: list[PeriodicJob], runs: set[asyncio.Task[Any]] | None = None
+) -> PanelScheduler:
+    """`runs`: the set the jobs' own background runs join (see build_jobs)."""
     logging.getLogger("apscheduler.scheduler").addFilter(_SKIPPED_TICKS)  # idempotent
     scheduler = PanelScheduler(
         job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 30}
     )
+    if runs is not None:
+        scheduler.runs = runs
     for job in jobs:
         scheduler.add_job(
             guarded(job.id, job.func, scheduler.runs),

@@ -1,10 +1,10 @@
 """The mass order's Confirm button: place all valid lines once under the key
 `mass:<user>:<nonce>` (core answers "already placed" for a double tap, a replay or a
-concurrent tap), then send each order and show where they stand."""
+concurrent tap) and answer at once; each order's provider lane sends it right away (a
+refusal or a review is then told as a status message; an accepted order needs none)."""
 
 from __future__ import annotations
 
-import logging
 from decimal import Decimal
 
 from aiogram import Bot
@@ -14,17 +14,14 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.billing import InsufficientFunds
+from core.lanes import SubmissionLanes
 from core.mass_order import orders_by_key_prefix, place_mass_order
 from core.ordering import OrderDraft, OrderError
-from core.submission import submit_order
 from db.models import Order, User
 from handlers.mass_order.callbacks import MassCallback, MassOrderFlow
 from handlers.mass_order.texts import result_text, stale_text
 from handlers.order_views import after_order_keyboard, not_enough_text
 from handlers.ui import answers_itself, show
-from providers import ProviderRegistry
-
-log = logging.getLogger(__name__)
 
 
 def mass_key(user_id: int, nonce: str) -> str:
@@ -46,7 +43,7 @@ async def confirm(
     user: User,
     state: FSMContext,
     bot: Bot,
-    registry: ProviderRegistry,
+    lanes: SubmissionLanes,
     admin_ids: frozenset[int],
     currency: str,
 ) -> None:
@@ -83,13 +80,8 @@ async def confirm(
         return
     await state.clear()
     await query.answer()
-    for order in result.orders:
-        try:
-            await submit_order(
-                session, registry, order.id, admin_ids=admin_ids, notify_customer=False
-            )
-        except Exception:  # left queued: the scheduler sends it
-            log.exception("submitting order %s failed", order.id)
+    for provider_id in {order.provider_id for order in result.orders}:
+        lanes.wake(provider_id)
     orders = await orders_by_key_prefix(session, user_id, key)
     *first, last = result_text(orders, currency)
     if first:

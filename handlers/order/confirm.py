@@ -1,5 +1,7 @@
 """The Confirm button: place the order once (core answers "already placed" for a double tap,
-a replay or a concurrent tap), then send it to the provider and show where it stands.
+a replay or a concurrent tap) and answer at once from the database. The order's provider
+lane sends it right away; its answer edits this same message (pending with the order
+number, refused and refunded, or awaiting review), through the outbox.
 
 The order's idempotency key is `confirm:<user>:<confirm nonce>`, so a double tap or a replay
 of the same confirmation finds the order it already placed instead of placing another.
@@ -7,7 +9,6 @@ of the same confirmation finds the order it already placed instead of placing an
 
 from __future__ import annotations
 
-import logging
 from decimal import Decimal
 
 from aiogram import Bot
@@ -17,6 +18,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.billing import InsufficientFunds
+from core.lanes import SubmissionLanes
 from core.ordering import (
     OrderDraft,
     OrderError,
@@ -25,7 +27,6 @@ from core.ordering import (
     place_order,
     quote,
 )
-from core.submission import submit_order
 from db.models import Order, User
 from handlers.order.callbacks import FlowCallback
 from handlers.order.keyboards import confirmation_keyboard
@@ -33,9 +34,6 @@ from handlers.order.steps import confirmation_data, draft_from, new_nonce
 from handlers.order.texts import confirmation_text, placed_text, stale_text, unavailable_text
 from handlers.order_views import after_order_keyboard, not_enough_text, status_label
 from handlers.ui import answers_itself, money_text, show
-from providers import ProviderRegistry
-
-log = logging.getLogger(__name__)
 
 
 def confirm_key(user_id: int, nonce: str) -> str:
@@ -59,7 +57,7 @@ async def confirm(
     user: User,
     state: FSMContext,
     bot: Bot,
-    registry: ProviderRegistry,
+    lanes: SubmissionLanes,
     admin_ids: frozenset[int],
     currency: str,
 ) -> None:
@@ -79,7 +77,13 @@ async def confirm(
         service = await orderable_service(session, int(data["service_id"]))
         draft = draft_from(data, service)
         result = await place_order(
-            session, user_id, draft, key=key, admin_ids=admin_ids, expected_charge=expected
+            session,
+            user_id,
+            draft,
+            key=key,
+            admin_ids=admin_ids,
+            expected_charge=expected,
+            confirm_message_id=query.message.message_id if query.message else None,
         )
     except InsufficientFunds as exc:
         await query.answer(not_enough_text(exc.missing, currency), show_alert=True)
@@ -97,11 +101,7 @@ async def confirm(
     order = result.order
     await state.clear()
     await query.answer()
-    try:
-        await submit_order(session, registry, order.id, admin_ids=admin_ids, notify_customer=False)
-    except Exception:  # left queued: the scheduler sends it; never lose the answer
-        log.exception("submitting order %s failed", order.id)
-    order = await order_by_key(session, user_id, key) or order
+    lanes.wake(order.provider_id)
     await show(query, bot, placed_text(order, currency), after_order_keyboard())
 
 

@@ -3,6 +3,8 @@ and the answer to a placed order. Pure functions of their arguments (plus the lo
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from aiogram import html
 from aiogram.utils.i18n import gettext as _
 
@@ -170,8 +172,22 @@ def quantity_problem_text(code: str | None, minimum: int, maximum: int, step: in
 
 def placed_text(order: Order, currency: str) -> str:
     """The answer to a confirmed order: its number and what happens next, in plain words."""
-    service = html.quote(order.service.name)
-    status = order.status
+    return placed_words(
+        order.id, order.service.name, order.status, order.error_code, order.refunded, currency
+    )
+
+
+def placed_words(
+    order_id: int,
+    service_name: str,
+    status: str,
+    error_code: str | None,
+    refunded: Decimal,
+    currency: str,
+) -> str:
+    """placed_text from plain values: also what the confirmation becomes once the provider
+    answered (the outbox edits the message with it)."""
+    service = html.quote(service_name)
     head = {
         OrderStatus.PENDING: _("✅ Order #{id} placed: {service}.\nStatus: Pending."),
         OrderStatus.QUEUED: _(
@@ -193,14 +209,14 @@ def placed_text(order: Order, currency: str) -> str:
     if head is None:
         head = _("Order #{id} ({service}).\nStatus: {status}.")
     text = head.format(
-        id=order.id,
+        id=order_id,
         service=service,
         status=status_label(status),
-        reason=failure_reason(order.error_code),
+        reason=failure_reason(error_code),
     )
-    if status == OrderStatus.FAILED and order.refunded > 0:
+    if status == OrderStatus.FAILED and refunded > 0:
         text += "\n" + _("{amount} {currency} was returned to your balance.").format(
-            amount=format_money(order.refunded), currency=currency
+            amount=format_money(refunded), currency=currency
         )
     elif status not in (OrderStatus.FAILED, OrderStatus.REVIEW):
         text += "\n" + _("You will get a message on every status change.")

@@ -70,7 +70,12 @@ async def order_in_chat(alice: FakeUser, link: str, quantity: str) -> tuple[str,
     assert "Balance now: 10.00 USD" in confirm.text
     data = next(b.callback_data for row in confirm.buttons for b in row if "Confirm" in b.text)
     await alice.press("✅ Confirm")
-    done = await alice.wait_message(lambda m: "#" in m.text and m.was_edit)
+    placed = await alice.wait_message(lambda m: "#" in m.text and m.was_edit)
+    assert "Status: Queued, it will be sent shortly." in placed.text  # at once, from the DB
+    # The provider's answer edits that same message: no second message in the chat.
+    done = await alice.wait_message(lambda m: m.was_edit and "Queued" not in m.text)
+    assert done.message_id == placed.message_id
+    assert not [m for m in alice.fake.history(alice.chat_id) if m.message_id > done.message_id]
     return done.text, data or ""
 
 
@@ -172,8 +177,11 @@ async def test_mass_order_with_good_and_bad_lines(world: World) -> None:
     done = await alice.wait_message("Mass order placed: 2 orders")
     orders = await orders_of(world.app.sessionmaker, ALICE)
     assert len(orders) == 2
-    for order in orders:
-        assert f"#{order.id} · Instagram Followers Auto — Pending" in done.text
+    for order in orders:  # answered at once; the lane sends them right after
+        assert f"#{order.id} · Instagram Followers Auto — Queued" in done.text
+    await world.app.lanes.settled()
+    orders = await orders_of(world.app.sessionmaker, ALICE)
+    assert [o.status for o in orders] == ["pending", "pending"]
     sent = world.provider.requests_for("add")
     assert [(r.form["link"], r.form["quantity"]) for r in sent] == [
         ("https://instagram.com/a", "1000"),

@@ -13,7 +13,7 @@ from handlers.mass_order.callbacks import MassCallback
 from providers import ProviderRegistry
 from tests.fakes.provider_server import FakeProvider
 from tests.harness.ledger import balance, give_money
-from tests.harness.order_seed import charges_of, fsm, orders_of, seed_catalog
+from tests.harness.order_seed import charges_of, fsm, notifications_of, orders_of, seed_catalog
 
 ALICE = 1001
 
@@ -121,29 +121,35 @@ async def test_fifty_lines_preview_fits_telegram_messages(app, chat, catalog) ->
     assert len(await orders_of(app.sessionmaker, ALICE)) == 50
 
 
-async def test_fifty_failed_orders_answer_within_telegram_messages(app, chat) -> None:
-    """50 provider refusals, each with its reason: more than one Telegram message holds."""
+async def test_fifty_orders_are_answered_at_once_and_refusals_told_one_by_one(app, chat) -> None:
+    """Confirm answers from the database (50 long lines hold in Telegram messages); the
+    lane then sends them: 50 provider refusals, each told with its reason, money returned."""
     async with FakeProvider(api_key="k") as fake:
         registry = ProviderRegistry(read_retries=0, requests_per_second=1000)
         app.dp.workflow_data["registry"] = registry
+        app.lanes.registry = registry
         catalog = await seed_catalog(app.sessionmaker, provider_url=fake.url, provider_key="k")
         await give_money(app.sessionmaker, ALICE, "1000")
         async with app.sessionmaker() as session, write_tx(session):
             service = await session.get(Service, catalog.auto)
             assert service is not None
-            service.name = "Instagram Followers [Real, Refill 30 days, Instant]"
+            service.name = "Instagram Followers [Real, Refill 30 days, Instant] " + "x" * 60
         fake.respond("add", times=None, body={"error": "You have active order with this link."})
         alice = chat(ALICE)
         lines = "\n".join(f"{catalog.auto} | instagram.com/u{n} | 100" for n in range(50))
         await alice.send(f"/massorder\n{lines}")
         done = await alice.press_button("Confirm")
+        assert fake.count("add") == 0  # answered before any provider was asked
+        await app.lanes.settled()
         await registry.close()
-    assert len(done.texts) > 1 and all(len(html.unescape(t)) < 4096 for t in done.texts)
+    assert all(len(html.unescape(t)) < 4096 for t in done.texts)
     assert "Mass order placed: 50 orders" in done.texts[0]
     orders = await orders_of(app.sessionmaker, ALICE)
     assert len(orders) == 50 and all(f"#{o.id} · " in "".join(done.texts) for o in orders)
-    assert "7.50 USD was returned" in done.text
     assert [label for label, _ in done.buttons()] == ["📦 My orders", "🛒 New order"]
+    assert {o.status for o in orders} == {"failed"}
+    told = await notifications_of(app.sessionmaker, ALICE)
+    assert len(told) == 50 and all(n.payload["new"] == "failed" for n in told)
     assert await balance(app.sessionmaker, ALICE) == Decimal("1000")
 
 

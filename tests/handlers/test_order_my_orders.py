@@ -33,6 +33,7 @@ async def panel(app, fake):
         read_timeout=0.5, connect_timeout=0.5, read_retries=0, requests_per_second=1000
     )
     app.dp.workflow_data["registry"] = registry
+    app.lanes.registry = registry
     catalog = await seed_catalog(app.sessionmaker, provider_url=fake.url, provider_key="k")
     await give_money(app.sessionmaker, ALICE, "20")
     await give_money(app.sessionmaker, BOB, "20", first_name="Bob")

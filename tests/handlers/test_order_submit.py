@@ -1,5 +1,6 @@
-"""What the customer is told right after Confirm, for each Auto Order outcome that stays
-in the panel (queued) — pending, failed and review run end to end in tests/e2e."""
+"""What the customer is told right after Confirm (answered from the database, before the
+provider is asked), and what the order's lane then does for outcomes that stay in the panel
+(queued) — pending, failed and review run end to end in tests/e2e."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ async def registry(app) -> AsyncIterator[ProviderRegistry]:
         read_timeout=0.5, connect_timeout=0.5, read_retries=0, requests_per_second=1000
     )
     app.dp.workflow_data["registry"] = registry
+    app.lanes.registry = registry
     yield registry
     await registry.close()
 
@@ -34,7 +36,9 @@ async def confirm_auto_order(app, chat) -> str:
     await alice.press_button("Instagram Followers Auto")
     await alice.send("https://instagram.com/alice")
     await alice.send("1000")
-    return (await alice.press_button("Confirm")).text
+    text = (await alice.press_button("Confirm")).text
+    await app.lanes.settled()
+    return text
 
 
 async def test_unreachable_provider_keeps_the_order_queued(app, chat, registry) -> None:
@@ -71,6 +75,7 @@ async def test_provider_in_backoff_is_not_called_again_at_confirm(app, chat, reg
         await alice.send("https://instagram.com/bob")
         await alice.send("1000")
         text = (await alice.press_button("Confirm")).text
+        await app.lanes.settled()
         assert fake.count("add") == 1  # the second order waits for the scheduler
     assert "Status: Queued, it will be sent shortly." in text
     assert [o.status for o in await orders_of(app.sessionmaker, ALICE)] == ["queued", "queued"]

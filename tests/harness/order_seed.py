@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.statuses import LedgerKind
 from db.engine import write_tx
-from db.models import Category, LedgerEntry, Order, Provider, Service
+from db.models import Category, LedgerEntry, Notification, Order, Provider, Service
 from tests.harness import seed
 
 
@@ -123,3 +123,14 @@ def fsm(dp: Dispatcher, bot: Bot, user_id: int) -> FSMContext:
     return FSMContext(
         storage=dp.storage, key=StorageKey(bot_id=bot.id, chat_id=user_id, user_id=user_id)
     )
+
+
+async def notifications_of(
+    sm: async_sessionmaker[AsyncSession], chat_id: int
+) -> list[Notification]:
+    """The outbox rows for one chat, oldest first."""
+    async with sm() as session:
+        rows = await session.scalars(
+            select(Notification).where(Notification.chat_id == chat_id).order_by(Notification.id)
+        )
+        return list(rows)

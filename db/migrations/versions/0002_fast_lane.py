@@ -1,0 +1,39 @@
+"""fast lane: provider pacing settings, the confirmation message to edit, catalogue version
+
+Revision ID: 0002_fast_lane
+Revises: 0001
+Create Date: 2026-11-30 14:20:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0002_fast_lane"
+down_revision: str | None = "0001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("providers") as batch:
+        batch.add_column(sa.Column("rate_per_second", sa.Float(), nullable=True))
+        batch.add_column(sa.Column("concurrency", sa.Integer(), nullable=True))
+    with op.batch_alter_table("orders") as batch:
+        batch.add_column(sa.Column("confirm_message_id", sa.BigInteger(), nullable=True))
+    op.create_table(
+        "cache_versions",
+        sa.Column("name", sa.String(length=32), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_cache_versions")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("cache_versions")
+    with op.batch_alter_table("orders") as batch:
+        batch.drop_column("confirm_message_id")
+    with op.batch_alter_table("providers") as batch:
+        batch.drop_column("concurrency")
+        batch.drop_column("rate_per_second")
