@@ -44,6 +44,8 @@ def provider_snapshot(provider: Provider) -> dict[str, Any]:
         "api_key": mask_secret(provider.api_key),
         "enabled": provider.enabled,
         "threshold": str(provider.low_balance_threshold),
+        "rate": provider.rate_per_second,
+        "concurrency": provider.concurrency,
     }
 
 
@@ -152,13 +154,28 @@ async def connect_provider(
     return ConnectResult(provider, created, balance, None)
 
 
-PROVIDER_OPTIONS = ("on", "off", "threshold")
+PROVIDER_OPTIONS = ("on", "off", "threshold", "rate", "concurrency")
+MAX_RATE = Decimal(100)  # requests per second; panels ban far below this
+MAX_CONCURRENCY = 32
+
+
+def check_pacing(option: str, value: Decimal | None) -> float | int:
+    """rate: 0 < N ≤ 100 requests/s (fractions allowed: 0.5 = one every 2 s); concurrency:
+    a whole number 1..32 of requests at once."""
+    if option == "rate":
+        if value is None or not 0 < value <= MAX_RATE:
+            raise ProviderAccountError("bad_rate", max=MAX_RATE)
+        return float(value)
+    if value is None or value != value.to_integral_value() or not 1 <= value <= MAX_CONCURRENCY:
+        raise ProviderAccountError("bad_concurrency", max=MAX_CONCURRENCY)
+    return int(value)
 
 
 async def set_provider_option(
     session: AsyncSession, name: str, option: str, value: Decimal | None, *, admin_id: int
 ) -> Provider:
-    """/providerset NAME on|off|threshold AMOUNT."""
+    """/providerset NAME on|off|threshold AMOUNT|rate N|concurrency N. A new pace takes
+    effect at the provider's next request, on every replica (read with the provider row)."""
     if option not in PROVIDER_OPTIONS:
         raise ProviderAccountError("bad_option", option=option)
     async with write_tx(session):
@@ -170,6 +187,10 @@ async def set_provider_option(
             if value is None or value < 0:
                 raise ProviderAccountError("bad_threshold")
             provider.low_balance_threshold = value
+        elif option == "rate":
+            provider.rate_per_second = float(check_pacing(option, value))
+        elif option == "concurrency":
+            provider.concurrency = int(check_pacing(option, value))
         else:
             provider.enabled = option == "on"
             if provider.enabled:

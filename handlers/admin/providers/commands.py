@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import admin_queries, health
 from core.provider_accounts import (
+    PROVIDER_OPTIONS,
     ProviderAccountError,
     connect_provider,
     mapped_counts,
@@ -27,6 +28,7 @@ from handlers.admin.providers.texts import (
     addprovider_usage,
     balance_line,
     failure_text,
+    pace_line,
     problem_line,
     providerset_usage,
     report_header,
@@ -114,11 +116,11 @@ async def add_provider(
 
 async def provider_set(message: Message, command: CommandObject, session: AsyncSession) -> None:
     args = args_of(command)
-    if len(args) < 2 or args[1] not in ("on", "off", "threshold"):
+    if len(args) < 2 or args[1] not in PROVIDER_OPTIONS:
         await message.answer(providerset_usage())
         return
     value: Decimal | None = None
-    if args[1] == "threshold":
+    if args[1] in ("threshold", "rate", "concurrency"):
         value = to_amount(args[2]) if len(args) == 3 else None
         if value is None:
             await message.answer(providerset_usage())
@@ -141,6 +143,8 @@ async def provider_set(message: Message, command: CommandObject, session: AsyncS
             state=state,
             threshold=amount(provider.low_balance_threshold),
         )
+        + "\n"
+        + pace_line(provider)
     )
 
 
@@ -159,6 +163,7 @@ async def list_providers(
         total, enabled = counts.get(row.id, (0, 0))
         state = "✅ " + _("enabled") if row.enabled else "⏸ " + _("disabled")
         lines += ["", f"<b>{inline(row.name, 64)}</b> · {state}", balance_line(row)]
+        lines.append(pace_line(row))
         answer = answers.get(row.id)
         if isinstance(answer, ProviderError):
             lines.append("❌ " + failure_text(answer, row.api_url))

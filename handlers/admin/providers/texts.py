@@ -21,6 +21,7 @@ from providers import (
     RateLimited,
     TransportError,
 )
+from providers.client import DEFAULT_CONCURRENCY, DEFAULT_RATE
 
 ERRORS_SHOWN = 20
 
@@ -35,9 +36,25 @@ def addprovider_usage() -> str:
 
 def providerset_usage() -> str:
     return usage(
-        "/providerset NAME on|off|threshold AMOUNT",
+        "/providerset NAME on|off|threshold AMOUNT|rate N|concurrency N",
         _("on/off: use the provider or not; threshold: alert when its balance is below AMOUNT."),
+        _(
+            "rate: at most N requests per second to this provider (default 5, i.e. 300 a "
+            "minute); concurrency: at most N requests at once (default 4)."
+        ),
     )
+
+
+def pace_line(provider: Provider) -> str:
+    """The provider's pacing, as /providerset sets it (or the defaults)."""
+    rate = provider.rate_per_second or DEFAULT_RATE
+    concurrency = provider.concurrency or DEFAULT_CONCURRENCY
+    line = _("Pace: {rate} requests/s, {concurrency} at once").format(
+        rate=f"{rate:g}", concurrency=concurrency
+    )
+    if provider.rate_per_second is None and provider.concurrency is None:
+        line += " " + _("(default)")
+    return line
 
 
 def failure_text(exc: ProviderError, url: str) -> str:
@@ -70,6 +87,12 @@ def account_error_text(error: ProviderAccountError | CatalogError) -> str:
             name=inline(str(d.get("name")), 64)
         ),
         "bad_option": providerset_usage(),
+        "bad_rate": _("The rate must be a number above 0 and at most {max} (requests/s).").format(
+            max=d.get("max")
+        ),
+        "bad_concurrency": _("The concurrency must be a whole number from 1 to {max}.").format(
+            max=d.get("max")
+        ),
     }
     return texts.get(error.code, error.code)
 

@@ -115,6 +115,31 @@ async def test_providerset_threshold_and_switches(app, admin, fake) -> None:
     assert "No provider named nope" in (await admin.send("/providerset nope on")).text
 
 
+async def test_providerset_paces_the_provider_and_providers_shows_it(app, admin, fake) -> None:
+    await admin.send(f"/addprovider fp {fake.url} {API_KEY}")
+    assert "Pace: 5 requests/s, 4 at once (default)" in (await admin.send("/providers")).text
+    reply = await admin.send("/providerset fp rate 2.5")
+    assert "Pace: 2.5 requests/s, 4 at once" in reply.text and "(default)" not in reply.text
+    reply = await admin.send("/providerset fp concurrency 2")
+    assert "Pace: 2.5 requests/s, 2 at once" in reply.text
+    [row] = await providers(app)
+    assert (row.rate_per_second, row.concurrency) == (2.5, 2)
+    # The provider's client paces itself as the row says, at its next request.
+    lane = app.registry.get(row).lane
+    assert (lane.rate, lane.concurrency) == (2.5, 2)
+    assert "Pace: 2.5 requests/s, 2 at once" in (await admin.send("/providers")).text
+    for bad, says in (
+        ("/providerset fp rate 0", "above 0 and at most 100"),
+        ("/providerset fp rate 500", "above 0 and at most 100"),
+        ("/providerset fp concurrency 1.5", "whole number from 1 to 32"),
+        ("/providerset fp concurrency 0", "whole number from 1 to 32"),
+        ("/providerset fp rate", "Usage: <code>/providerset"),
+    ):
+        assert says in (await admin.send(bad)).text, bad
+    [row] = await providers(app)
+    assert (row.rate_per_second, row.concurrency) == (2.5, 2)
+
+
 async def test_providers_lists_balance_mapping_and_last_error(app, admin, fake) -> None:
     assert "No providers yet" in (await admin.send("/providers")).text
     await connect_and_import(admin, fake)
