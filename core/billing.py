@@ -50,13 +50,14 @@ async def _apply(
     order_id: int | None,
     admin_id: int | None,
     note: str | None,
+    fresh: bool = False,
 ) -> LedgerEntry:
     """Move `amount` (signed) into the balance once per key; returns the ledger row.
 
     A repeated key returns the row written the first time and changes nothing. Two
     concurrent writers of the same key cannot both commit: the unique key rejects the second.
     """
-    existing = await find_entry(session, key)
+    existing = None if fresh else await find_entry(session, key)
     if existing is not None:
         return existing
     stmt = update(User).where(User.id == user_id)
@@ -121,8 +122,13 @@ async def debit(
     order_id: int | None = None,
     admin_id: int | None = None,
     note: str | None = None,
+    fresh: bool = False,
 ) -> LedgerEntry:
-    """Take `amount` if the balance covers it, else raise InsufficientFunds (nothing written)."""
+    """Take `amount` if the balance covers it, else raise InsufficientFunds (nothing written).
+
+    `fresh`: the key cannot have been used yet (the charge of an order created in this
+    transaction), so it is not looked up first; the unique key still guards it.
+    """
     amount = money(amount)
     if amount <= 0:
         raise BillingError("a debit must be positive")
@@ -135,6 +141,7 @@ async def debit(
         order_id=order_id,
         admin_id=admin_id,
         note=note,
+        fresh=fresh,
     )
 
 

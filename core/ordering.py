@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager, selectinload
 
 from core import alerts, billing
 from core.money import ZERO
@@ -93,11 +93,12 @@ async def category_services(session: AsyncSession, category_id: int) -> list[Ser
 
 
 async def orderable_service(session: AsyncSession, service_id: int) -> Service:
+    """The service with its category, in one statement (the hot path of every step)."""
     service = await session.scalar(
         select(Service)
         .join(Category)
         .where(Service.id == service_id, Service.enabled, Category.enabled)
-        .options(selectinload(Service.category))
+        .options(contains_eager(Service.category))
     )
     if service is None or input_kind(service.type) is None:
         raise OrderError("service_unavailable", service_id=service_id)
@@ -112,10 +113,21 @@ def validate_draft(service: Service, draft: OrderDraft) -> None:
         )
 
 
-async def quote(session: AsyncSession, user_id: int, draft: OrderDraft) -> Quote:
-    service = await orderable_service(session, draft.service_id)
+async def quote(
+    session: AsyncSession,
+    user_id: int,
+    draft: OrderDraft,
+    *,
+    service: Service | None = None,
+    balance: Decimal | None = None,
+) -> Quote:
+    """The charge and the balance it comes from. A step that already loaded the service (and
+    the user row) passes them, so a quote costs no further statement."""
+    if service is None or service.id != draft.service_id:
+        service = await orderable_service(session, draft.service_id)
     validate_draft(service, draft)
-    balance = await session.scalar(select(User.balance).where(User.id == user_id)) or ZERO
+    if balance is None:
+        balance = await session.scalar(select(User.balance).where(User.id == user_id)) or ZERO
     charge = charge_for(service.price, service.rate_basis, draft.quantity)
     return Quote(service, draft.quantity, charge, balance)
 
@@ -203,7 +215,7 @@ async def create_order(
     await session.flush()
     if order.charge > 0:  # a free service (a provider rate of 0 imported) moves no money
         await billing.debit(
-            session, user_id, order.charge, key=f"charge:{order.id}", order_id=order.id
+            session, user_id, order.charge, key=f"charge:{order.id}", order_id=order.id, fresh=True
         )
     session.add(OrderStatusChange(order_id=order.id, old_status=None, new_status=order.status))
     if manual:

@@ -63,13 +63,13 @@ async def confirm(
 ) -> None:
     user_id = user.id
     key = confirm_key(user_id, callback_data.nonce)
-    placed = await order_by_key(session, user_id, key)
-    if placed is not None:  # a double tap or a replay: the order it already placed
-        await answer_already_placed(query, placed)
-        return
     data = await confirmation_data(state, callback_data.nonce)
-    if data is None:
-        await query.answer(stale_text(), show_alert=True)
+    if data is None:  # placed already (a double tap, a replay), or an old screen
+        placed = await order_by_key(session, user_id, key)
+        if placed is not None:
+            await answer_already_placed(query, placed)
+        else:
+            await query.answer(stale_text(), show_alert=True)
         return
     # What the confirmation showed; a price changed since then is not charged unseen.
     expected = Decimal(data["charge"]) if data.get("charge") else None

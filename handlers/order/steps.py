@@ -183,7 +183,7 @@ async def show_confirmation(
     data = await state.get_data()
     draft = draft_from(data, service)
     try:
-        q = await quote(session, user.id, draft)
+        q = await quote(session, user.id, draft, service=service, balance=user.balance)
     except OrderError:
         await state.clear()
         await message.answer(unavailable_text())
@@ -247,7 +247,7 @@ async def requote(
     try:
         service = await orderable_service(session, int(data["service_id"]))
         draft = draft_from(data, service)
-        q = await quote(session, user.id, draft)
+        q = await quote(session, user.id, draft, service=service, balance=user.balance)
     except OrderError:
         await state.clear()
         await query.answer(unavailable_text(), show_alert=True)

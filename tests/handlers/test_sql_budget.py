@@ -1,0 +1,54 @@
+"""The hot path stays lean: SQL statements per update, counted with an engine event, within
+the budget (≤ 4 per catalogue step, ≤ 10 for Confirm). The provider is not asked during
+Confirm at all (its lane is held here, so only the handler's statements are counted)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy import event
+
+from tests.fakes.provider_server import FakeProvider
+from tests.harness.ledger import give_money
+from tests.harness.order_seed import orders_of, seed_catalog
+
+ALICE = 1001
+CATALOGUE_STEP_BUDGET = 4
+CONFIRM_BUDGET = 10
+
+
+async def test_statements_per_step_stay_within_the_budget(app, chat) -> None:
+    catalog = await seed_catalog(app.sessionmaker, provider_url=FakeProvider.closed_url())
+    await give_money(app.sessionmaker, ALICE, "10")
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    event.listen(app.engine.sync_engine, "before_cursor_execute", seen)
+    app.lanes.running = False  # Confirm wakes no lane: its statements are the handler's own
+    alice = chat(ALICE)
+    await alice.send("/start")  # registered before counting (first contact writes the user)
+
+    async def count(step: Callable[[], Awaitable[Any]]) -> int:
+        before = len(statements)
+        await step()
+        return len(statements) - before
+
+    steps = {
+        "neworder": await count(lambda: alice.send("/neworder")),
+        "category": await count(lambda: alice.press_button("Instagram")),
+        "service": await count(lambda: alice.press_button("Instagram Followers Auto")),
+        "link": await count(lambda: alice.send("https://instagram.com/alice")),
+        "quantity": await count(lambda: alice.send("1000")),
+    }
+    confirm = await count(lambda: alice.press_button("Confirm"))
+    event.remove(app.engine.sync_engine, "before_cursor_execute", seen)
+
+    assert "Order #" in alice.last.text and "placed" in alice.last.text
+    [order] = await orders_of(app.sessionmaker, ALICE)
+    assert order.service_id == catalog.auto and order.status == "queued"
+    over = {name: n for name, n in steps.items() if n > CATALOGUE_STEP_BUDGET}
+    assert not over, f"catalogue steps over {CATALOGUE_STEP_BUDGET} statements: {over}"
+    assert confirm <= CONFIRM_BUDGET, f"Confirm took {confirm} statements"
