@@ -284,16 +284,6 @@ class ProviderFailure(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
-class CacheVersion(Base):
-    """A counter per cached data set (the catalogue): every change bumps it, so every
-    replica's cache sees the change at its next check."""
-
-    __tablename__ = "cache_versions"
-
-    name: Mapped[str] = mapped_column(String(32), primary_key=True)
-    version: Mapped[int] = mapped_column(Integer, default=0)
-
-
 class AdminAlert(Base):
     """Deduplication of admin alerts: one alert per key until it is due again."""
 

@@ -1,4 +1,4 @@
-"""fast lane: provider pacing settings, the confirmation message to edit, catalogue version
+"""fast lane: provider pacing settings, the confirmation message to edit
 
 Revision ID: 0002_fast_lane
 Revises: 0001
@@ -22,16 +22,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column("concurrency", sa.Integer(), nullable=True))
     with op.batch_alter_table("orders") as batch:
         batch.add_column(sa.Column("confirm_message_id", sa.BigInteger(), nullable=True))
-    op.create_table(
-        "cache_versions",
-        sa.Column("name", sa.String(length=32), nullable=False),
-        sa.Column("version", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("name", name=op.f("pk_cache_versions")),
-    )
 
 
 def downgrade() -> None:
-    op.drop_table("cache_versions")
     with op.batch_alter_table("orders") as batch:
         batch.drop_column("confirm_message_id")
     with op.batch_alter_table("providers") as batch:
