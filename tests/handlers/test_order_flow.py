@@ -467,18 +467,20 @@ async def test_losing_the_unique_key_race_answers_already_placed(
         looked.append(key)
         return None if len(looked) == 1 else await real_lookup(session, user_id, key)
 
-    async def other_tap_commits(session, user_id, key):
-        draft = OrderDraft(catalog.followers, "https://instagram.com/alice", 1000)
-        async with app.sessionmaker() as other:
-            await ordering.place_order(other, user_id, draft, key=key)  # the concurrent tap
+    real_place = order_confirm.place_order
+
+    async def other_tap_commits_first(session, user_id, draft, **options):
+        other_draft = OrderDraft(catalog.followers, "https://instagram.com/alice", 1000)
+        async with app.sessionmaker() as other:  # the concurrent tap
+            await ordering.place_order(other, user_id, other_draft, key=options["key"])
         monkeypatch.setattr(ordering, "order_by_key", stale_snapshot)
-        return None
+        return await real_place(session, user_id, draft, **options)
 
     await give_money(app.sessionmaker, ALICE, "10")
     alice = chat(ALICE)
     await to_quantity(alice)
     data = confirm_data(await alice.send("1000"))
-    monkeypatch.setattr(order_confirm, "order_by_key", other_tap_commits)
+    monkeypatch.setattr(order_confirm, "place_order", other_tap_commits_first)
     reply = await alice.press(data)
     [order] = await orders_of(app.sessionmaker, ALICE)
     assert f"Order #{order.id} is already placed" in reply.alerts[-1].text
