@@ -1,7 +1,7 @@
 """fast lane: provider pacing settings, the confirmation message to edit
 
-Revision ID: 0002_fast_lane
-Revises: 0001
+Revision ID: 0003_fast_lane
+Revises: 0002_payments
 Create Date: 2026-11-30 14:20:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002_fast_lane"
-down_revision: str | None = "0001"
+revision: str = "0003_fast_lane"
+down_revision: str | None = "0002_payments"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
