@@ -12,7 +12,7 @@ from core.submission import STUCK_AFTER, due_queued_orders, recover_interrupted,
 from db.engine import write_tx
 from db.models import AdminAlert, Notification, Order, Provider, Service
 from db.types import utcnow
-from providers import AddOutcome
+from providers import AddOutcome, ProviderRegistry
 from tests.fakes.provider_server import FakeProvider
 from tests.harness.panel import Panel
 from tests.harness.settings import ADMINS, CUSTOMER
@@ -132,14 +132,18 @@ async def test_a_late_add_answer_does_not_override_review(panel: Panel) -> None:
     """An add slower than STUCK_AFTER: recovery moved it to review while it was in flight."""
     order_id = await place(panel)
     panel.fake.set_fault("add", "timeout")
-    panel.fake.timeout_sleep = 0.3  # answers late, but within the client's read timeout
+    panel.fake.timeout_sleep = 0.3  # answers late, but well within the add's deadline
+    panel.registry = ProviderRegistry(read_timeout=3, connect_timeout=1, read_retries=0)
 
     async def recover_meanwhile() -> None:
         await asyncio.sleep(0.1)
         async with panel.sm() as session:
             assert await recover_interrupted(session, ADMINS) == [order_id]
 
-    order, _ = await asyncio.gather(submit(panel, order_id), recover_meanwhile())
+    try:
+        order, _ = await asyncio.gather(submit(panel, order_id), recover_meanwhile())
+    finally:
+        await panel.registry.close()
     assert order.status == OrderStatus.REVIEW
     assert order.provider_order_id in panel.fake.orders
     assert "late add answer: accepted" in (order.last_error or "")
