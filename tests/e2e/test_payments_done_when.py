@@ -119,7 +119,11 @@ async def place_order(app: App, user: FakeUser) -> BotMessage:
     await user.send("1000")
     await user.wait_message(has_button(ru(app, "✅ Confirm")))
     await user.press(ru(app, "✅ Confirm"))
-    return await user.wait_message(lambda m: m.was_edit and "#" in m.text)
+    placed = await user.wait_message(lambda m: m.was_edit and "#" in m.text)  # at once: queued
+    # The provider's answer edits that same confirmation.
+    return await user.wait_message(
+        lambda m: m.was_edit and m.message_id == placed.message_id and m.text != placed.text
+    )
 
 
 async def payments_in_ledger(app: App) -> int:
