@@ -35,8 +35,8 @@ def machine() -> str:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     only = set(args.only or SCENARIOS)
-    customers = args.customers or (50 if args.quick else 200)
-    sizes = [2_000] if args.quick else [10_000, 100_000]
+    customers = args.customers or (30 if args.quick else 200)
+    sizes = [1_000] if args.quick else [10_000, 100_000]
     figures: dict[str, Any] = {"machine": machine(), "database": args.database or "sqlite"}
     print(figures["machine"])
     if "order_flow" in only:
