@@ -1,7 +1,7 @@
 """fast lane: provider pacing settings, the confirmation message to edit
 
-Revision ID: 0005_fast_lane
-Revises: 0004_notification_lease
+Revision ID: 0006_fast_lane
+Revises: 0005_growth
 Create Date: 2026-11-30 14:20:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005_fast_lane"
-down_revision: str | None = "0004_notification_lease"
+revision: str = "0006_fast_lane"
+down_revision: str | None = "0005_growth"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
