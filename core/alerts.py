@@ -34,6 +34,7 @@ class AlertKind(StrEnum):
     PROVIDER_FAILING = "provider_failing"
     PROVIDER_LOW_BALANCE = "provider_low_balance"
     PROVIDER_PRICE_ABOVE = "provider_price_above"
+    PROVIDER_FX_MISSING = "provider_fx_missing"
     SERVICE_UNAVAILABLE = "service_unavailable"
     ORDERS_REVIEW = "orders_review"
     ORDERS_MANUAL = "orders_manual"
@@ -79,6 +80,17 @@ def provider_low_balance(provider: Provider, balance: Decimal, currency: str | N
     return Alert(
         AlertKind.PROVIDER_LOW_BALANCE,
         f"provider:{provider.id}:low_balance",
+        payload,
+        LOW_BALANCE_INTERVAL,
+    )
+
+
+def provider_fx_missing(provider: Provider, panel_currency: str) -> Alert:
+    """The provider bills in another currency and no conversion rate is set (core.fx)."""
+    payload = {"provider": provider.name, "theirs": provider.currency or "", "ours": panel_currency}
+    return Alert(
+        AlertKind.PROVIDER_FX_MISSING,
+        f"provider:{provider.id}:fx_missing",
         payload,
         LOW_BALANCE_INTERVAL,
     )

@@ -15,8 +15,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from core import fx
 from core.audit import audit
-from core.pricing import input_kind
+from core.pricing import cost_on_basis, input_kind
 from core.provider_accounts import find_provider
 from db.engine import write_tx
 from db.models import AdminAuditLog, Category, Provider, ProviderService, Service
@@ -105,6 +106,7 @@ async def map_service(
     provider_service_id: str,
     *,
     admin_id: int,
+    currency: str,
 ) -> MapResult:
     """(Re)map a panel service onto an imported provider service.
 
@@ -137,12 +139,14 @@ async def map_service(
         service.dripfeed = bool(ps.dripfeed)
         service.provider = provider
         result = MapResult(service, ps)
-        if service.price < ps.rate:
+        cost = mapped_cost(service, ps, provider, currency)
+        if cost is None:
             result.warnings.append(
-                (
-                    "below_cost",
-                    {"price": service.price, "cost": ps.rate, "currency": provider.currency},
-                )
+                ("fx_missing", {"provider": provider.name, "theirs": provider.currency})
+            )
+        elif service.price < cost:
+            result.warnings.append(
+                ("below_cost", {"price": service.price, "cost": cost, "currency": currency})
             )
         if input_kind(ps.type) is None:
             result.warnings.append(("unsupported_type", {"type": ps.type}))
@@ -168,12 +172,24 @@ def narrow(our_min: int, our_max: int, their_min: int, their_max: int) -> tuple[
     return low, high
 
 
+def mapped_cost(
+    service: Service, ps: ProviderService, provider: Provider, currency: str
+) -> Decimal | None:
+    """What the provider charges for one unit of our price (per 1000, or one package), in
+    the panel's currency; None while the provider's conversion rate is missing."""
+    rate = fx.to_panel(ps.rate, provider, currency)
+    if rate is None:
+        return None
+    return cost_on_basis(rate, ps.rate_basis, service.rate_basis, service.min)
+
+
 @dataclass
 class PriceResult:
     service: Service
     old: Decimal
-    cost: Decimal | None
-    cost_currency: str | None
+    cost: Decimal | None  # the provider's cost per our unit, in the panel's currency
+    per: str  # "1000" or "package"
+    fx_missing: bool  # the provider bills in another currency and has no rate: not compared
     below_cost: bool
 
 
@@ -183,27 +199,28 @@ async def set_price(
     price: Decimal,
     *,
     admin_id: int,
+    currency: str,
     force: bool = False,
-    currency: str | None = None,
 ) -> PriceResult:
     """Set the price per 1000 (flat for packages); below the provider's cost only with force.
 
-    When the provider bills in another currency than the panel the two cannot be compared:
-    the price is set and the result says so (cost_currency differs).
+    The cost is the mapped provider service's rate converted into the panel's currency and
+    onto our price's basis (per 1000 or per package), so the two are compared like for like.
     """
     if price <= 0:
         raise CatalogError("bad_price")
     async with write_tx(session):
         service = await get_service(session, service_id)
         ps = await provider_service_of(session, service)
-        cost = ps.rate if ps is not None else None
-        cost_currency = service.provider.currency if service.provider else None
-        comparable = cost is not None and (
-            not currency or not cost_currency or cost_currency == currency
-        )
-        below = comparable and cost is not None and price < cost
+        cost: Decimal | None = None
+        fx_missing = False
+        if ps is not None and service.provider is not None:
+            cost = mapped_cost(service, ps, service.provider, currency)
+            fx_missing = cost is None
+        per = "package" if service.rate_basis == "flat" else "1000"
+        below = cost is not None and price < cost
         if below and not force:
-            raise CatalogError("below_cost", price=price, cost=cost, currency=cost_currency)
+            raise CatalogError("below_cost", price=price, cost=cost, currency=currency, per=per)
         old = service.price
         service.price = price
         audit(
@@ -214,7 +231,7 @@ async def set_price(
             {"price": str(old)},
             {"price": str(price), "forced": bool(below)},
         )
-    return PriceResult(service, old, cost, cost_currency, bool(below))
+    return PriceResult(service, old, cost, per, fx_missing, below)
 
 
 SERVICE_ACTIONS = ("on", "off", "manual", "auto")

@@ -7,8 +7,9 @@ Rules, so re-running is always safe:
   update the panel services *currently mapped* to it (name, description, type, min/max,
   refill/cancel/drip-feed and price) and never create a second one, so a service the admin
   remapped elsewhere does not come back.
-- Price = rate × (1 + markup/100), 8 places. A price an admin set by hand (/setprice) is
-  kept; if the provider's rate rose above it, the result lists it and admins are alerted.
+- Price = rate × (1 + markup/100), 8 places, the rate converted into the panel's currency
+  first (core.fx). A price an admin set by hand (/setprice) is kept; if the provider's rate
+  rose above it, the result lists it and admins are alerted.
 - Services the provider dropped are marked unavailable and their panel services switched
   off; if they come back they stay off until an admin switches them on.
 - Types the chat cannot collect (core.pricing.input_kind is None) are imported switched off,
@@ -25,7 +26,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import alerts
+from core import alerts, fx
 from core.audit import audit
 from core.catalog import CatalogError, manually_priced, provider_by_name
 from core.links import guess_platform
@@ -72,8 +73,9 @@ class ImportResult:
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
-def marked_up(rate: Decimal, markup: Decimal) -> Decimal:
-    return money(rate * (1 + markup / 100))
+def marked_up(rate: Decimal, markup: Decimal, fx_rate: Decimal = Decimal(1)) -> Decimal:
+    """The provider's rate in the panel's currency, plus the markup."""
+    return money(rate * fx_rate * (1 + markup / 100))
 
 
 def unstorable(row: RemoteService, markup: Decimal) -> str | None:
@@ -98,16 +100,21 @@ async def import_services(
     markup: Decimal,
     *,
     admin_id: int,
+    currency: str,
     admin_ids: frozenset[int] = frozenset(),
 ) -> ImportResult:
     """Fetch the provider's services and apply them in one transaction (see module rules).
 
+    Prices are the provider's rates converted into the panel's `currency` (core.fx), so a
+    provider billing in another currency without a rate set is refused (fx_missing).
     Raises CatalogError for a bad markup or unknown provider; a provider failure propagates
     as providers.ProviderError before anything is written.
     """
     if not 0 <= markup <= MAX_MARKUP:
         raise CatalogError("bad_markup", markup=markup)
     provider = await provider_by_name(session, provider_name)
+    if fx.rate_missing(provider, currency):
+        raise CatalogError("fx_missing", provider=provider.name, theirs=provider.currency)
     await session.commit()  # no transaction held over the provider call
     remote: dict[str, RemoteService] = {}
     skipped: list[tuple[str, str]] = []
@@ -119,6 +126,7 @@ async def import_services(
             skipped.append((row.id[:SERVICE_ID_LENGTH], reason))
     async with write_tx(session):
         provider = await provider_by_name(session, provider.name)
+        fx_rate = fx.rate_of(provider, currency) or Decimal(1)
         # Imports take turns (PostgreSQL; SQLite writers queue anyway): the second reads
         # what the first wrote (provider services, categories shared between providers)
         # instead of inserting the same rows again.
@@ -153,7 +161,7 @@ async def import_services(
                 result.returned += 1
             _copy_provider_service(ps, row)
             for svc in mapped.get(row.id, []):
-                _update_service(svc, row, markup, svc.id in manual, result)
+                _update_service(svc, row, markup, fx_rate, svc.id in manual, result)
         for service_id, ps in known.items():
             if service_id in remote or service_id in skipped_ids or not ps.available:
                 continue
@@ -163,7 +171,7 @@ async def import_services(
                 if svc.enabled:
                     svc.enabled = False
                     result.disabled_dropped += 1
-        await _create_services(session, new_rows, provider.id, markup, result)
+        await _create_services(session, new_rows, provider.id, markup, fx_rate, result)
         for item in result.below_cost:
             alert = alerts.provider_price_above(
                 provider.name, item.service_id, item.name, item.price, item.rate, item.per
@@ -204,7 +212,12 @@ def _copy_provider_service(ps: ProviderService, row: RemoteService) -> None:
 
 
 def _update_service(
-    svc: Service, row: RemoteService, markup: Decimal, manual_price: bool, result: ImportResult
+    svc: Service,
+    row: RemoteService,
+    markup: Decimal,
+    fx_rate: Decimal,
+    manual_price: bool,
+    result: ImportResult,
 ) -> None:
     before = _fields(svc)
     svc.name, svc.description = row.name, row.description
@@ -218,11 +231,12 @@ def _update_service(
         result.unsupported_types[row.type] += 1
     if manual_price:
         result.kept_prices += 1
-        if svc.price < row.rate:
+        cost = fx.convert(row.rate, fx_rate)
+        if svc.price < cost:
             per = "package" if row.rate_basis == "flat" else "1000"
-            result.below_cost.append(BelowCost(svc.id, svc.name, svc.price, row.rate, per))
+            result.below_cost.append(BelowCost(svc.id, svc.name, svc.price, cost, per))
     else:
-        svc.price = marked_up(row.rate, markup)
+        svc.price = marked_up(row.rate, markup, fx_rate)
     if _fields(svc) == before:
         result.unchanged += 1
     else:
@@ -253,6 +267,7 @@ async def _create_services(
     rows: list[RemoteService],
     provider_id: int,
     markup: Decimal,
+    fx_rate: Decimal,
     result: ImportResult,
 ) -> None:
     if not rows:
@@ -275,7 +290,7 @@ async def _create_services(
                 name=row.name,
                 description=row.description,
                 type=row.type[:64],
-                price=marked_up(row.rate, markup),
+                price=marked_up(row.rate, markup, fx_rate),
                 rate_basis=row.rate_basis,
                 min=max(row.min, 1),  # a provider's 0 would let a customer order nothing
                 max=row.max,

@@ -1,9 +1,10 @@
 """/check: the Auto Order health check of the seed checklist, as data (SPEC §4).
 
-For each provider: the key works (balance call), the balance is above its threshold, and
-every enabled panel service mapped to it is still offered (fresh services call), asks for
-min/max inside the provider's, costs at least the provider's rate, and does not promise a
-refill or cancel the provider does not offer. Each finding is a Problem(code, details); the
+For each provider: the key works (balance call), the balance is above its threshold, its
+currency converts into ours (a rate is set), and every enabled panel service mapped to it
+(first mapping or backup) is still offered (fresh services call), asks for min/max inside
+the provider's, costs at least the provider's rate, and does not promise a refill or
+cancel the provider does not offer. Each finding is a Problem(code, details); the
 chat renders them. raise_alerts() turns the findings other admins must hear about into
 deduplicated admin alerts; the scheduler's periodic watch can call check_provider too.
 
@@ -15,20 +16,32 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import alerts
+from core import alerts, fx
+from core.mappings import services_mapped_to
 from core.money import in_range
+from core.pricing import cost_on_basis
 from core.provider_accounts import clear_key_count
 from core.provider_failures import record_provider_failure
-from core.watch import price_unit, provider_cost
+from core.watch import price_unit
 from db.engine import write_tx
-from db.models import Category, Provider, Service
+from db.models import Provider, Service
 from db.types import utcnow
-from providers import ApiError, Balance, ProviderError, ProviderRegistry, RemoteService
+from providers import (
+    ApiError,
+    Balance,
+    NonJSONResponse,
+    ProviderError,
+    ProviderRegistry,
+    RateLimited,
+    RemoteService,
+    UnexpectedResponse,
+)
 
 
 @dataclass(frozen=True)
@@ -59,14 +72,7 @@ async def check_provider(
 ) -> ProviderReport:
     """Run every check for one provider; stores the fresh balance (or the error) on it."""
     report = ProviderReport(provider)
-    services = list(
-        await session.scalars(
-            select(Service)
-            .join(Category)
-            .where(Service.provider_id == provider.id, Service.enabled, Category.enabled)
-            .order_by(Service.id)
-        )
-    )
+    services = await services_mapped_to(session, provider.id)
     if not provider.enabled:
         if services:
             report.problems.append(Problem("provider_disabled", {"services": len(services)}))
@@ -80,24 +86,35 @@ async def check_provider(
         remote = {row.id: row for row in await client.services()}
     except ProviderError as exc:
         report.error = exc
-        code = "key_invalid" if isinstance(exc, ApiError) else "unreachable"
-        report.problems.append(Problem(code, {"message": exc.message[:300]}))
+        report.problems.append(Problem(failure_kind(exc), {"message": exc.message[:300]}))
     await _store_balance(session, provider, report)
     if report.balance is not None:
-        report.problems += _balance_problems(provider, report.balance, currency)
+        report.problems += _balance_problems(report.provider, report.balance, currency)
     if remote is None:
         return report
-    comparable = (
-        not report.balance
-        or not report.balance.currency
-        or (report.balance.currency.upper() == currency.upper())
-    )
+    rate = fx.rate_of(report.provider, currency)
     report.services_checked = len(services)
-    for service in services:
+    for service, remote_id in services:
         report.problems += service_problems(
-            service, remote.get(service.provider_service_id or ""), compare_prices=comparable
+            service, remote.get(remote_id), remote_id=remote_id, fx_rate=rate
         )
     return report
+
+
+def failure_kind(error: ProviderError) -> str:
+    """Which of the distinct /check failures a provider call ended in:
+
+    key_refused (the key or account is refused: fix the key), provider_error (the provider
+    answered with its own error text), unreadable (an answer that is not the API's: HTML,
+    broken JSON, a wrong URL), rate_limited, unreachable (no answer at all).
+    """
+    if isinstance(error, ApiError):
+        return "key_refused" if error.stop_provider else "provider_error"
+    if isinstance(error, NonJSONResponse | UnexpectedResponse):
+        return "unreadable"
+    if isinstance(error, RateLimited):
+        return "rate_limited"
+    return "unreachable"
 
 
 def _balance_problems(provider: Provider, balance: Balance, currency: str) -> list[Problem]:
@@ -113,22 +130,36 @@ def _balance_problems(provider: Provider, balance: Balance, currency: str) -> li
                 },
             )
         )
-    if balance.currency and balance.currency.upper() != currency.upper():
+    if fx.rate_missing(provider, currency):
         problems.append(
-            Problem("currency_mismatch", {"provider_currency": balance.currency, "ours": currency})
+            Problem(
+                "fx_missing",
+                {
+                    "provider": provider.name,
+                    "provider_currency": balance.currency,
+                    "ours": currency,
+                },
+            )
         )
     return problems
 
 
 def service_problems(
-    service: Service, remote: RemoteService | None, *, compare_prices: bool = True
+    service: Service,
+    remote: RemoteService | None,
+    *,
+    remote_id: str | None = None,
+    fx_rate: Decimal | None = Decimal(1),
 ) -> list[Problem]:
-    """What is wrong between one panel service and the provider's current offer."""
-    base = _svc(service)
+    """What is wrong between one panel service and one provider service it maps to.
+
+    Prices are compared in the panel's currency (`fx_rate`: panel units per provider unit;
+    None when the provider's rate is missing, so no price comparison) and on our price's
+    basis (per 1000 or per package).
+    """
+    base = {**_svc(service), "provider_service_id": remote_id or service.provider_service_id}
     if remote is None:
-        return [
-            Problem("not_offered", {**base, "provider_service_id": service.provider_service_id})
-        ]
+        return [Problem("not_offered", base)]
     problems = []
     if service.type != remote.type:  # the add request is built from our type
         problems.append(
@@ -138,14 +169,13 @@ def service_problems(
         problems.append(Problem("min_below", {**base, "ours": service.min, "theirs": remote.min}))
     if remote.max and service.max > remote.max:
         problems.append(Problem("max_above", {**base, "ours": service.max, "theirs": remote.max}))
-    cost = provider_cost(remote, service)
-    if compare_prices and service.price < cost:
-        problems.append(
-            Problem(
-                "price_below_cost",
-                {**base, "price": service.price, "cost": cost, "per": price_unit(service)},
-            )
+    if fx_rate is not None:
+        cost = cost_on_basis(
+            fx.convert(remote.rate, fx_rate), remote.rate_basis, service.rate_basis, service.min
         )
+        if service.price < cost:
+            details = {**base, "price": service.price, "cost": cost, "per": price_unit(service)}
+            problems.append(Problem("price_below_cost", details))
     if service.refill and remote.refill is False:
         problems.append(Problem("refill_unsupported", base))
     if service.cancel and remote.cancel is False:
@@ -162,7 +192,7 @@ async def _store_balance(session: AsyncSession, provider: Provider, report: Prov
         if report.balance is not None:
             amount = report.balance.amount
             row.balance = amount if in_range(amount) else None  # beyond the range: unknown
-            row.currency = report.balance.currency
+            row.currency = report.balance.currency or row.currency
             row.balance_checked_at = now
         if report.error is not None:
             record_provider_failure(session, row, report.error.action or "balance", report.error)
@@ -213,7 +243,9 @@ async def raise_alerts(
             provider = report.provider
             for problem in report.problems:
                 d = problem.details
-                if problem.code == "low_balance":
+                if problem.code == "fx_missing":
+                    alert = alerts.provider_fx_missing(provider, d["ours"])
+                elif problem.code == "low_balance":
                     alert = alerts.provider_low_balance(provider, d["balance"], d["currency"])
                 elif problem.code == "price_below_cost":
                     alert = alerts.provider_price_above(
@@ -253,11 +285,8 @@ async def refresh_balances(
             if row is None or answer is None:
                 continue
             if isinstance(answer, Balance):
-                row.balance, row.currency, row.balance_checked_at = (
-                    answer.amount,
-                    answer.currency,
-                    now,
-                )
+                row.balance, row.balance_checked_at = answer.amount, now
+                row.currency = answer.currency or row.currency
             else:
                 record_provider_failure(session, row, "balance", answer)
     return results

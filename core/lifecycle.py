@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from core import alerts, billing, notify
+from core import alerts, billing, notify, parents
 from core.money import ZERO, in_range, round_down
 from core.statuses import PROVIDER_TO_PANEL, OrderStatus
 from db.models import Order, OrderStatusChange
@@ -157,6 +157,8 @@ async def apply_provider_status(
     or a restart never refunds twice. Unknown provider statuses change nothing but the raw
     status kept for admins.
     """
+    if status.kind != "order":  # a drip-feed or subscription parent
+        return await apply_parent_status(session, order, status, admin_ids=admin_ids)
     order.provider_status = (status.raw_status or status.status)[:64]
     if status.start_count is not None:
         order.start_count = status.start_count
@@ -207,4 +209,68 @@ async def apply_provider_status(
         )
     else:
         await change_status(session, order, new, service_name=name)
+    return True
+
+
+ENDED = frozenset({OrderStatus.COMPLETED, OrderStatus.PARTIAL, OrderStatus.CANCELED})
+
+
+async def apply_parent_status(
+    session: AsyncSession,
+    order: Order,
+    status: RemoteOrderStatus,
+    *,
+    admin_ids: frozenset[int] = frozenset(),
+) -> bool:
+    """apply_provider_status for a parent answer (same contract: True if the status moved)."""
+    order.provider_status = (status.raw_status or status.status)[:64]
+    if status.runs is not None:
+        order.runs_done = status.runs
+    if status.posts is not None:
+        order.posts_done = status.posts
+    new = PROVIDER_TO_PANEL.get(status.status)
+    if new is None or new == order.status:
+        return False
+    name = order.service.name
+    left = parents.undelivered(order, status)
+    if new == OrderStatus.FAILED or (new == OrderStatus.CANCELED and left is None):
+        await change_status(
+            session,
+            order,
+            new,
+            service_name=name,
+            implied=order.charge,
+            refund_reason=str(new),
+            admin_ids=admin_ids,
+        )
+        return True
+    if new not in ENDED:
+        await change_status(session, order, new, service_name=name)
+        return True
+    if left is None:
+        if new == OrderStatus.PARTIAL:  # a refund needs to know what was left: a human looks
+            order.error_code = "partial_without_remains"
+            await change_status(
+                session,
+                order,
+                OrderStatus.REVIEW,
+                service_name=name,
+                note="Partial without remains",
+            )
+            return True
+        left = 0
+    order.remains = left
+    if new == OrderStatus.COMPLETED and left > 0:  # a subscription ended short of its posts
+        new = OrderStatus.PARTIAL
+    refund = partial_refund(order.charge, order.quantity, left)
+    reason = "canceled" if new == OrderStatus.CANCELED else "partial"
+    await change_status(
+        session,
+        order,
+        new,
+        service_name=name,
+        implied=refund,
+        refund_reason=reason,
+        admin_ids=admin_ids,
+    )
     return True

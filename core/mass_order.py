@@ -43,7 +43,7 @@ class TooManyLines(Exception):
 class MassLine:
     """One line of the customer's text: a draft to place, or the problem with it.
 
-    problem: bad_format | unknown_service | needs_list | not_a_link | wrong_platform |
+    problem: bad_format | unknown_service | needs_list | needs_chat | not_a_link | wrong_platform |
     too_long | not_a_number | below_min | above_max | step
     """
 
@@ -110,6 +110,8 @@ async def _check_line(
     name = service.name
     if kind == "lines":
         return MassLine(number, service_name=name, problem="needs_list")
+    if kind == "subscription":  # username, per-post range, posts ...: the chat asks them
+        return MassLine(number, service_name=name, problem="needs_chat")
     if len(parts) == 2 and kind != "package":
         return MassLine(number, service_name=name, problem="bad_format")
     platform = service.category.platform

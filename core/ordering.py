@@ -19,7 +19,14 @@ from sqlalchemy.orm import contains_eager, selectinload
 
 from core import alerts, billing
 from core.money import ZERO
-from core.pricing import ORDERABLE_TYPES, charge_for, check_quantity, input_kind
+from core.order_fields import MAX_POSTS, MAX_RUNS, MIN_POSTS, MIN_RUNS, dripfeed_of, subscription_of
+from core.pricing import (
+    ORDERABLE_TYPES,
+    charge_for,
+    check_quantity,
+    input_kind,
+    subscription_charge,
+)
 from core.statuses import OrderStatus
 from db.engine import write_tx
 from db.models import Category, Order, OrderStatusChange, Service, User
@@ -36,10 +43,29 @@ class OrderError(Exception):
 
 @dataclass
 class OrderDraft:
+    """What the customer asked for. Drip-feed: `quantity` is per run and extra carries runs
+    and interval (core.order_fields.DripFeed); subscriptions: `quantity` is the posts and
+    extra carries the subscription (core.order_fields.Subscription), `link` its username."""
+
     service_id: int
     link: str
     quantity: int
     extra: dict[str, Any] = field(default_factory=dict)  # {"comments": [...]} for line types
+
+    @property
+    def units(self) -> int:
+        """What the order stands for in total: runs × quantity for drip-feed."""
+        drip = dripfeed_of(self.extra)
+        return self.quantity * drip.runs if drip else self.quantity
+
+
+def draft_charge(service: Service, draft: OrderDraft) -> Decimal:
+    """What the customer pays: price × units / 1000 (drip-feed: every run), a package's flat
+    price, or a subscription's posts at the per-post maximum."""
+    sub = subscription_of(draft.extra)
+    if sub is not None:
+        return subscription_charge(service.price, service.rate_basis, sub.max, sub.posts)
+    return charge_for(service.price, service.rate_basis, draft.units)
 
 
 @dataclass
@@ -106,11 +132,29 @@ async def orderable_service(session: AsyncSession, service_id: int) -> Service:
 
 
 def validate_draft(service: Service, draft: OrderDraft) -> None:
+    kind = input_kind(service.type)
+    if kind == "subscription":
+        _validate_subscription(service, draft)
+        return
+    drip = dripfeed_of(draft.extra)
+    if drip is not None and (
+        not service.dripfeed or kind != "quantity" or not MIN_RUNS <= drip.runs <= MAX_RUNS
+    ):
+        raise OrderError("dripfeed_unavailable", service_id=service.id)
+    # Drip-feed: each run's quantity lies within the service's min/max.
     problem = check_quantity(draft.quantity, service.min, service.max, service.step)
-    if problem is not None and input_kind(service.type) != "package":
+    if problem is not None and kind != "package":
         raise OrderError(
             f"quantity_{problem.code}", min=service.min, max=service.max, step=service.step
         )
+
+
+def _validate_subscription(service: Service, draft: OrderDraft) -> None:
+    sub = subscription_of(draft.extra)
+    if sub is None or not MIN_POSTS <= sub.posts <= MAX_POSTS or draft.quantity != sub.posts:
+        raise OrderError("subscription_incomplete", service_id=service.id)
+    if not service.min <= sub.min <= sub.max <= service.max:
+        raise OrderError("subscription_range", min=service.min, max=service.max)
 
 
 async def quote(
@@ -128,8 +172,7 @@ async def quote(
     validate_draft(service, draft)
     if balance is None:
         balance = await session.scalar(select(User.balance).where(User.id == user_id)) or ZERO
-    charge = charge_for(service.price, service.rate_basis, draft.quantity)
-    return Quote(service, draft.quantity, charge, balance)
+    return Quote(service, draft.units, draft_charge(service, draft), balance)
 
 
 @dataclass(frozen=True)
@@ -194,7 +237,7 @@ async def create_order(
     """Charge and create one order in the caller's write transaction (no key check)."""
     service = await orderable_service(session, draft.service_id)
     validate_draft(service, draft)
-    charge = charge_for(service.price, service.rate_basis, draft.quantity)
+    charge = draft_charge(service, draft)
     if expected_charge is not None and charge != expected_charge:
         raise OrderError("price_changed", charge=charge)
     manual = service.mode == "manual" or service.provider_id is None
@@ -204,7 +247,7 @@ async def create_order(
         provider_id=service.provider_id,
         provider_service_id=service.provider_service_id,
         link=draft.link,
-        quantity=draft.quantity,
+        quantity=draft.units,
         extra=draft.extra or None,
         charge=charge,
         status=OrderStatus.MANUAL if manual else OrderStatus.QUEUED,

@@ -13,19 +13,25 @@ QUANTITY_TYPES = frozenset({"default"})
 LINES_TYPES = {"custom_comments": "comments", "mentions_custom_list": "usernames"}
 FLAT_LINES_TYPES = {"custom_comments_package": "comments"}
 PACKAGE_TYPES = frozenset({"package"})
+SUBSCRIPTION_TYPES = frozenset({"subscriptions"})
 # Every type the chat can collect an order for (the catalogue shows only these).
-ORDERABLE_TYPES = QUANTITY_TYPES | set(LINES_TYPES) | set(FLAT_LINES_TYPES) | PACKAGE_TYPES
+ORDERABLE_TYPES = (
+    QUANTITY_TYPES | set(LINES_TYPES) | set(FLAT_LINES_TYPES) | PACKAGE_TYPES | SUBSCRIPTION_TYPES
+)
 
 
 def input_kind(service_type: str) -> str | None:
-    """ "quantity", "lines" (quantity = number of lines), "package", or None if the chat
-    cannot collect the fields this type needs (such services are imported disabled)."""
+    """ "quantity", "lines" (quantity = number of lines), "package", "subscription", or None
+    if the chat cannot collect the fields this type needs (such services are imported
+    disabled)."""
     if service_type in QUANTITY_TYPES:
         return "quantity"
     if service_type in LINES_TYPES or service_type in FLAT_LINES_TYPES:
         return "lines"
     if service_type in PACKAGE_TYPES:
         return "package"
+    if service_type in SUBSCRIPTION_TYPES:
+        return "subscription"
     return None
 
 
@@ -39,6 +45,26 @@ def charge_for(price: Decimal, rate_basis: str, quantity: int) -> Decimal:
     if rate_basis == "flat":
         return price.quantize(QUANTUM, rounding=ROUND_HALF_UP)
     return (price * quantity / 1000).quantize(QUANTUM, rounding=ROUND_HALF_UP)
+
+
+def subscription_charge(price: Decimal, rate_basis: str, per_post_max: int, posts: int) -> Decimal:
+    """Posts × the most one post can take: price per 1000 × max / 1000 a post, or a flat
+    price per post (the reference bills subscriptions per child order, one per post)."""
+    per_post = price if rate_basis == "flat" else price * per_post_max / 1000
+    return (per_post * posts).quantize(QUANTUM, rounding=ROUND_HALF_UP)
+
+
+def cost_on_basis(rate: Decimal, their_basis: str, our_basis: str, our_min: int) -> Decimal:
+    """A provider's rate in the unit our price is in (per 1000, or one package).
+
+    A flat provider rate for a per-1000 service (or the other way round) is converted with
+    the service's minimum as the package size, the smallest order either side accepts.
+    """
+    if their_basis == our_basis:
+        return rate
+    if their_basis == "flat":  # we sell per 1000, they bill per package
+        return rate * 1000 / max(our_min, 1)
+    return rate * max(our_min, 1) / 1000
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Text, case, func, select, type_coerce, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import fx
 from core.audit import audit
 from core.money import in_range
 from db.engine import write_tx
@@ -46,6 +47,7 @@ def provider_snapshot(provider: Provider) -> dict[str, Any]:
         "threshold": str(provider.low_balance_threshold),
         "rate": provider.rate_per_second,
         "concurrency": provider.concurrency,
+        "fx_rate": None if provider.fx_rate is None else str(provider.fx_rate),
     }
 
 
@@ -154,7 +156,7 @@ async def connect_provider(
     return ConnectResult(provider, created, balance, None)
 
 
-PROVIDER_OPTIONS = ("on", "off", "threshold", "rate", "concurrency")
+PROVIDER_OPTIONS = ("on", "off", "threshold", "rate", "concurrency", "fx")
 MAX_RATE = Decimal(100)  # requests per second; panels ban far below this
 MAX_CONCURRENCY = 32
 
@@ -174,8 +176,9 @@ def check_pacing(option: str, value: Decimal | None) -> float | int:
 async def set_provider_option(
     session: AsyncSession, name: str, option: str, value: Decimal | None, *, admin_id: int
 ) -> Provider:
-    """/providerset NAME on|off|threshold AMOUNT|rate N|concurrency N. A new pace takes
-    effect at the provider's next request, on every replica (read with the provider row)."""
+    """/providerset NAME on|off|threshold AMOUNT|rate N|concurrency N|fx RATE. A new pace
+    takes effect at the provider's next request, on every replica (read with the provider
+    row); RATE is panel currency per one unit of the provider's (core.fx.parse_rate)."""
     if option not in PROVIDER_OPTIONS:
         raise ProviderAccountError("bad_option", option=option)
     async with write_tx(session):
@@ -183,7 +186,11 @@ async def set_provider_option(
         if provider is None:
             raise ProviderAccountError("unknown_provider", name=name)
         before = provider_snapshot(provider)
-        if option == "threshold":
+        if option == "fx":
+            if value is None or not fx.MIN_RATE <= value <= fx.MAX_RATE:
+                raise ProviderAccountError("bad_fx")
+            provider.fx_rate = value
+        elif option == "threshold":
             if value is None or value < 0:
                 raise ProviderAccountError("bad_threshold")
             provider.low_balance_threshold = value

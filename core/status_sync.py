@@ -202,7 +202,7 @@ async def _confirm_positional(api: ProviderAPI, result: MultiStatusResult) -> No
 
 _SEEN = (
     Order.id, Order.status, Order.provider_status, Order.start_count, Order.remains, Order.cost,
-    Order.provider_order_id, Order.last_error,
+    Order.provider_order_id, Order.last_error, Order.runs_done, Order.posts_done,
 )  # fmt: skip
 
 
@@ -219,6 +219,9 @@ def _moves(row: Any, entry: RemoteOrderStatus | OrderLookupError | None) -> bool
         or (entry.start_count is not None and entry.start_count != row.start_count)
         or (entry.remains is not None and entry.remains != row.remains)
         or (entry.charge is not None and entry.charge != row.cost)
+        # drip-feed runs done, subscription posts served (core.parents)
+        or (entry.runs is not None and entry.runs != row.runs_done)
+        or (entry.posts is not None and entry.posts != row.posts_done)
     )
 
 

@@ -12,22 +12,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
-from core import alerts, notify
+from core import alerts, failover, mappings, notify
+from core.failover import Decision
 from core.lifecycle import change_status, load_order, unstored_note
 from core.money import in_range
+from core.order_fields import dripfeed_of, subscription_of
 from core.pricing import input_kind, lines_field
 from core.provider_failures import record_provider_failure
 from core.statuses import OrderStatus
 from db.engine import write_tx
-from db.models import Order, Provider, Service
+from db.models import Order, Provider, Service, ServiceMapping
 from db.types import utcnow
-from providers import AddOutcome, AddRequest, ApiError, ProviderRegistry
+from providers import AddOutcome, AddRequest, ApiError, ProviderRegistry, error_codes
 from providers.error_codes import DUPLICATE_ACTIVE_ORDER
 
 log = logging.getLogger(__name__)
@@ -51,8 +53,17 @@ def add_request(order: Order, service: Service) -> AddRequest:
     request = AddRequest(
         service=order.provider_service_id or "", type=service.type, link=order.link
     )
-    if kind == "quantity":
-        request.quantity = order.quantity
+    if kind == "subscription":
+        sub = subscription_of(order.extra)
+        assert sub is not None, "a subscription order carries its fields"
+        request.link = None
+        request.username, request.min, request.max = sub.username, sub.min, sub.max
+        request.posts, request.delay, request.expiry = sub.posts, sub.delay, sub.expiry
+    elif kind == "quantity":
+        drip = dripfeed_of(order.extra)
+        request.quantity = order.quantity // drip.runs if drip else order.quantity
+        if drip is not None:
+            request.runs, request.interval = drip.runs, drip.interval
     elif kind == "lines":
         field = lines_field(service.type) or "comments"
         setattr(request, field, list((order.extra or {}).get(field, [])))
@@ -72,12 +83,17 @@ async def submit_order(
     An order that is not `queued` (already submitted, being submitted elsewhere, manual), or
     whose provider is off or backing off, is returned untouched: claiming is a conditional
     UPDATE, so two workers never both send it.
+
+    Failover (core.failover): the order goes to its service's first ready mapping; a refusal
+    about the provider sends it on to the next one at once, a refusal about the customer's
+    input fails it, an ambiguous outcome sends it to review and never elsewhere.
     """
     now = utcnow()
     ready_providers = select(Provider.id).where(
         Provider.enabled, Provider.retry_after.is_(None) | (Provider.retry_after <= now)
     )
     async with write_tx(session):
+        await _route(session, order_id, now)
         claimed = await session.execute(
             update(Order)
             .where(
@@ -105,27 +121,107 @@ async def submit_order(
             )
             return order
         request = add_request(order, service)
-    outcome = await registry.get(provider).add(request)
-    async with write_tx(session):
-        order = await load_order(session, order_id, for_update=True)
-        assert order is not None and order.provider is not None
-        if order.status != OrderStatus.SUBMITTING:
-            # Taken for stuck and moved to review meanwhile (an admin may already act on it):
-            # keep what the provider said for the admin instead of overriding their decision.
-            _note_late_outcome(order, outcome)
-            return order
-        # A customer's confirmation message shows the outcome (edited): no other message.
-        confirmed = order.confirm_message_id is not None
-        await apply_add_outcome(
-            session,
-            order,
-            order.provider,
-            outcome,
-            admin_ids=admin_ids,
-            notify_customer=notify_customer and not confirmed,
+    tried: list[str] = []
+    while True:
+        outcome = await registry.get(provider).add(request)
+        async with write_tx(session):
+            order = await load_order(session, order_id, for_update=True)
+            assert order is not None and order.provider is not None
+            if order.status != OrderStatus.SUBMITTING:
+                # Taken for stuck and moved to review meanwhile (an admin may already act on
+                # it): keep what the provider said for the admin, never override them.
+                _note_late_outcome(order, outcome)
+                return order
+            following = None
+            if failover.decide(outcome) is Decision.NEXT:
+                tried.append(f"{order.provider_id}:{order.provider_service_id}")
+                following = await _next_mapping(session, order, outcome, tried, admin_ids)
+            if following is None:
+                # A customer's confirmation message shows the outcome (edited): no other one.
+                confirmed = order.confirm_message_id is not None
+                await apply_add_outcome(
+                    session,
+                    order,
+                    order.provider,
+                    outcome,
+                    admin_ids=admin_ids,
+                    notify_customer=notify_customer and not confirmed,
+                )
+                if confirmed and order.status != OrderStatus.QUEUED:
+                    notify.order_placed(session, order)
+                return order
+            if following.status == OrderStatus.QUEUED:  # a backup will be ready later
+                return order
+            provider = order.provider
+            assert provider is not None
+            request = add_request(order, order.service)
+
+
+async def _route(session: AsyncSession, order_id: int, now: datetime) -> None:
+    """A queued order goes to its service's first ready mapping (by priority): a provider off
+    or backing off is passed over for the next one instead of holding the order."""
+    order = await session.scalar(
+        select(Order).where(Order.id == order_id).options(selectinload(Order.service))
+    )
+    if order is None or order.status != OrderStatus.QUEUED or order.provider_id is None:
+        return
+    chosen = failover.choose(await mappings.candidates(session, order.service), now)
+    if chosen is not None and chosen.key != f"{order.provider_id}:{order.provider_service_id}":
+        await session.execute(
+            update(Order)
+            .where(Order.id == order_id, Order.status == OrderStatus.QUEUED)
+            .values(provider_id=chosen.provider_id, provider_service_id=chosen.provider_service_id)
         )
-        if confirmed and order.status != OrderStatus.QUEUED:
-            notify.order_placed(session, order)
+
+
+async def _next_mapping(
+    session: AsyncSession,
+    order: Order,
+    outcome: AddOutcome,
+    tried: list[str],
+    admin_ids: frozenset[int],
+) -> Order | None:
+    """After a refusal about the provider: the order moved to the next ready mapping (still
+    submitting), or queued for a backup that is only backing off, or None when no mapping
+    is left (the outcome then applies as with one provider)."""
+    now = utcnow()
+    candidates = await mappings.candidates(session, order.service)
+    chosen = failover.choose(candidates, now, tried=tried)
+    waiting = [c for c in candidates if c.key not in tried and c.provider_enabled and c.offered]
+    if chosen is None and not waiting:
+        return None
+    provider = order.provider
+    assert provider is not None
+    error = outcome.error
+    message = error.message if error is not None else (outcome.reason or outcome.kind)
+    code = error.code if isinstance(error, ApiError) else outcome.kind
+    message = record_provider_failure(
+        session, provider, "add", message, order_id=order.id, code=code
+    )
+    if outcome.kind in ("no_funds", "not_sent") or (
+        isinstance(error, ApiError) and error.stop_provider
+    ):
+        # The whole account is out (no funds, unreachable, key): its other orders skip it.
+        provider.retry_after = now + backoff(provider.consecutive_failures + 1)
+        await _count_failure(session, provider, admin_ids)
+        if outcome.kind == "no_funds":
+            await alerts.raise_alert(session, admin_ids, alerts.provider_no_funds(provider))
+        elif isinstance(error, ApiError) and error.stop_provider:
+            await alerts.raise_alert(session, admin_ids, alerts.provider_key(provider, message))
+    elif code == error_codes.INVALID_SERVICE:
+        await mappings.mark_dropped(session, provider.id, order.provider_service_id or "")
+    target = chosen or min(waiting, key=lambda c: c.retry_after or now)
+    order.provider = await session.get(Provider, target.provider_id)
+    order.provider_id, order.provider_service_id = target.provider_id, target.provider_service_id
+    order.last_error = f"{provider.name}: {message}"[:2000]
+    order.error_code = code
+    if chosen is None:  # only backups that are backing off: wait for the first of them
+        order.status = OrderStatus.QUEUED
+        order.next_attempt_at = target.retry_after
+    await session.flush()
+    log.info(
+        "order %s: %s refused (%s), next mapping %s", order.id, provider.name, code, target.key
+    )
     return order
 
 
@@ -278,16 +374,18 @@ async def recover_interrupted(
 
 
 async def due_queued_orders(session: AsyncSession, limit: int = 50) -> list[int]:
-    """Queued orders whose retry time has come, oldest first, skipping providers in backoff."""
+    """Queued orders whose retry time has come, oldest first, skipping providers in backoff
+    (unless the order's service has backup mappings: submission routes it to one)."""
     now = utcnow()
+    has_backup = select(ServiceMapping.id).where(ServiceMapping.service_id == Order.service_id)
     rows = await session.scalars(
         select(Order.id)
         .join(Provider, Provider.id == Order.provider_id)
         .where(
             Order.status == OrderStatus.QUEUED,
-            Provider.enabled,
             (Order.next_attempt_at.is_(None)) | (Order.next_attempt_at <= now),
-            (Provider.retry_after.is_(None)) | (Provider.retry_after <= now),
+            (Provider.enabled & ((Provider.retry_after.is_(None)) | (Provider.retry_after <= now)))
+            | has_backup.exists(),
         )
         .order_by(Order.id)
         .limit(limit)

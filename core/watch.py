@@ -18,9 +18,11 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core import alerts
+from core import alerts, fx
 from core.locks import job_lock
+from core.mappings import services_mapped_to
 from core.money import in_range
+from core.pricing import cost_on_basis
 from core.provider_failures import record_provider_failure
 from core.statuses import ACTIVE_STATUSES, OrderStatus
 from db.engine import write_tx
@@ -61,6 +63,7 @@ async def check_balances(
     admin_ids: frozenset[int],
     *,
     provider_ids: Iterable[int] | None = None,
+    currency: str = "USD",
 ) -> list[BalanceCheck]:
     """balance() of every enabled provider, stored; admins alerted below the threshold."""
     async with sessionmaker() as session:
@@ -92,6 +95,10 @@ async def check_balances(
             provider.balance = check.balance.amount if in_range(check.balance.amount) else None
             provider.currency = check.balance.currency or provider.currency
             provider.balance_checked_at = now
+            if fx.rate_missing(provider, currency):
+                await alerts.raise_alert(
+                    session, admin_ids, alerts.provider_fx_missing(provider, currency)
+                )
             threshold = provider.low_balance_threshold
             if threshold > 0 and check.balance.amount < threshold:
                 alert = alerts.provider_low_balance(
@@ -130,6 +137,7 @@ async def check_prices(
     admin_ids: frozenset[int],
     *,
     provider_ids: Iterable[int] | None = None,
+    currency: str = "USD",
 ) -> list[PriceCheck]:
     """services() of every enabled provider: refresh the imported catalogue's rates and
     availability, and alert when a provider's rate is above what we charge for it."""
@@ -152,7 +160,9 @@ async def check_prices(
         async with sessionmaker() as session, write_tx(session):
             if not await job_lock(session, f"watch_prices:{provider.id}"):
                 continue
-            results.append(await _apply_catalogue(session, provider.id, catalogue, admin_ids))
+            results.append(
+                await _apply_catalogue(session, provider.id, catalogue, admin_ids, currency)
+            )
     return results
 
 
@@ -161,6 +171,7 @@ async def _apply_catalogue(
     provider_id: int,
     catalogue: list[RemoteService],
     admin_ids: frozenset[int],
+    currency: str,
 ) -> PriceCheck:
     provider = await session.get(Provider, provider_id)
     assert provider is not None
@@ -182,24 +193,18 @@ async def _apply_catalogue(
         if not row.available:
             row.available = True
     check = PriceCheck(provider_id, len(catalogue), [], [])
-    mapped = await session.scalars(
-        select(Service)
-        .where(
-            Service.provider_id == provider_id,
-            Service.provider_service_id.is_not(None),
-            Service.enabled,
-        )
-        .order_by(Service.id)
-    )
-    for service in mapped:
-        remote = offered.get(service.provider_service_id or "")
+    rate = fx.rate_of(provider, currency)  # None: no rate yet (the balance watch alerts)
+    for service, remote_id in await services_mapped_to(session, provider_id):
+        remote = offered.get(remote_id)
         if remote is None:
             check.gone.append(service.id)
-            alert = alerts.service_unavailable(
-                provider.name, service.id, service.name, service.provider_service_id
-            )
+            alert = alerts.service_unavailable(provider.name, service.id, service.name, remote_id)
             await alerts.raise_alert(session, admin_ids, alert)
-        elif (cost := provider_cost(remote, service)) > service.price:
+            continue
+        if rate is None:
+            continue
+        cost = provider_cost(remote, service, rate)
+        if cost > service.price:
             check.above.append(service.id)
             alert = alerts.provider_price_above(
                 provider.name, service.id, service.name, service.price, cost, price_unit(service)
@@ -213,17 +218,13 @@ def price_unit(service: Service) -> str:
     return "package" if service.rate_basis == "flat" else "1000"
 
 
-def provider_cost(remote: RemoteService, service: Service) -> Decimal:
-    """The provider's price in the unit our price is in (per 1000, or one package).
-
-    A flat provider rate for a per-1000 service (or the other way round) is converted with
-    the service's minimum as the package size, the smallest order either side accepts.
-    """
-    if remote.rate_basis == service.rate_basis:
-        return remote.rate
-    if remote.rate_basis == "flat":  # we sell per 1000, they bill per package
-        return remote.rate * 1000 / max(service.min, 1)
-    return remote.rate * max(service.min, 1) / 1000
+def provider_cost(
+    remote: RemoteService, service: Service, fx_rate: Decimal = Decimal(1)
+) -> Decimal:
+    """The provider's price in the panel's currency (`fx_rate`, core.fx) and in the unit our
+    price is in (core.pricing.cost_on_basis)."""
+    rate = fx.convert(remote.rate, fx_rate)
+    return cost_on_basis(rate, remote.rate_basis, service.rate_basis, service.min)
 
 
 # --- stale orders ---------------------------------------------------------------------------

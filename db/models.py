@@ -100,6 +100,9 @@ class Provider(Timestamps, Base):
     # Pacing set by /providerset (None: the defaults, 5 requests/s and 4 at once).
     rate_per_second: Mapped[float | None] = mapped_column(Float)
     concurrency: Mapped[int | None] = mapped_column(Integer)
+    # Panel currency per one unit of the provider's (its balance answer names its currency);
+    # None while unknown: the provider's prices cannot be compared with ours until it is set.
+    fx_rate: Mapped[Decimal | None]
 
 
 class ProviderService(Base):
@@ -168,6 +171,27 @@ class Service(Timestamps, Base):
     provider: Mapped[Provider | None] = relationship()
 
 
+class ServiceMapping(Base):
+    """A further provider service for a panel service (failover), tried in priority order.
+
+    The service's own provider_id/provider_service_id is priority 1; these rows are 2, 3...
+    """
+
+    __tablename__ = "service_mappings"
+    __table_args__ = (UniqueConstraint("service_id", "priority"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"))
+    provider_id: Mapped[int] = mapped_column(
+        ForeignKey("providers.id", ondelete="CASCADE"), index=True
+    )
+    provider_service_id: Mapped[str] = mapped_column(String(64))
+    priority: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    provider: Mapped[Provider] = relationship()
+
+
 class Order(Timestamps, Base):
     __tablename__ = "orders"
     __table_args__ = (Index("ix_orders_status_provider", "status", "provider_id"),)
@@ -189,6 +213,9 @@ class Order(Timestamps, Base):
     provider_order_id: Mapped[str | None] = mapped_column(String(128))
     start_count: Mapped[int | None] = mapped_column(BigInteger)
     remains: Mapped[int | None] = mapped_column(BigInteger)
+    # Drip-feed: runs done so far; subscriptions: posts served so far (as the provider says).
+    runs_done: Mapped[int | None] = mapped_column(Integer)
+    posts_done: Mapped[int | None] = mapped_column(Integer)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)  # raw, for admins
     error_code: Mapped[str | None] = mapped_column(String(64))  # drives the customer's reason

@@ -22,6 +22,7 @@ from core.customer_requests import (
     request_cancel,
     request_refill,
 )
+from core.order_fields import dripfeed_of, subscription_of
 from core.ordering import OrderError, user_order, user_orders
 from core.statuses import OrderStatus
 from db.models import Order, User
@@ -90,6 +91,24 @@ def orders_keyboard(orders: list[Order], page: int, pages: int) -> InlineKeyboar
     return kb.as_markup()
 
 
+def progress_lines(order: Order) -> list[str]:
+    """A drip-feed's runs done, a subscription's posts served (as the provider reports)."""
+    drip, sub = dripfeed_of(order.extra), subscription_of(order.extra)
+    if drip is not None:
+        return [
+            _("Drip-feed: {done} of {runs} runs done, every {interval} min").format(
+                done=order.runs_done or 0, runs=drip.runs, interval=drip.interval
+            )
+        ]
+    if sub is not None:
+        return [
+            _("Subscription: {done} of {posts} posts served, {min}–{max} each").format(
+                done=order.posts_done or 0, posts=sub.posts, min=sub.min, max=sub.max
+            )
+        ]
+    return []
+
+
 def order_card(order: Order, currency: str) -> str:
     dash = "—"
     lines = [
@@ -105,6 +124,7 @@ def order_card(order: Order, currency: str) -> str:
     ]
     if order.refunded > 0:
         lines.append(_("Refunded: {amount}").format(amount=money_text(order.refunded, currency)))
+    lines += progress_lines(order)
     lines += [
         _("Start count: {value}").format(
             value=order.start_count if order.start_count is not None else dash

@@ -188,6 +188,10 @@ ALERTS: dict[AlertKind, Callable[[dict[str, Any]], str]] = {
         currency=_q(p, "currency"),
         threshold=_q(p, "threshold"),
     ),
+    AlertKind.PROVIDER_FX_MISSING: lambda p: _(
+        "⚠️ Provider <b>{provider}</b> bills in {theirs}, the panel sells in {ours}: its prices "
+        "and costs cannot be compared with ours. Set a rate: /providerset {provider} fx RATE"
+    ).format(provider=_q(p, "provider"), theirs=_q(p, "theirs"), ours=_q(p, "ours")),
     AlertKind.PROVIDER_PRICE_ABOVE: lambda p: _(
         "⚠️ Service {service_id} <b>{service}</b>: provider {provider} now charges {rate} "
         "per {per}, above our price {price}. Use /setprice to update it."

@@ -164,13 +164,25 @@ def build_jobs(
 
     async def balances() -> None:
         async def one(provider_id: int) -> None:
-            await check_balances(sessionmaker, registry, admins, provider_ids=[provider_id])
+            await check_balances(
+                sessionmaker,
+                registry,
+                admins,
+                provider_ids=[provider_id],
+                currency=settings.currency,
+            )
 
         balance_checks.launch(await provider_ids(sessionmaker, enabled=True), one)
 
     async def prices() -> None:
         async def one(provider_id: int) -> None:
-            await check_prices(sessionmaker, registry, admins, provider_ids=[provider_id])
+            await check_prices(
+                sessionmaker,
+                registry,
+                admins,
+                provider_ids=[provider_id],
+                currency=settings.currency,
+            )
 
         price_checks.launch(await provider_ids(sessionmaker, enabled=True), one)
 

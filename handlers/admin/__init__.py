@@ -12,7 +12,7 @@ from aiogram.filters import Command
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
-from handlers.admin import catalog, money, orders, payments, providers, stats
+from handlers.admin import catalog, mappings, money, orders, payments, providers, stats
 from handlers.admin.filters import IsAdmin
 from handlers.broadcast import admin as broadcast
 from handlers.referrals import admin as referrals
@@ -26,7 +26,7 @@ def admin_help_text() -> str:
             "",
             _("<b>Providers</b>"),
             _("/addprovider NAME API_URL API_KEY [THRESHOLD]: connect (checks the key at once)"),
-            _("/providerset NAME on|off|threshold AMOUNT"),
+            _("/providerset NAME on|off|threshold AMOUNT|fx RATE"),
             _("/providers: balances, errors, services mapped"),
             _("/check [NAME]: Auto Order health check"),
             _("/errors [NAME]: recent provider errors"),
@@ -34,9 +34,10 @@ def admin_help_text() -> str:
             _("<b>Catalogue</b>"),
             _("/import NAME MARKUP_PERCENT: import or update a provider's services"),
             _("/services [CATEGORY]: services with their IDs and mapping"),
-            _("/map SERVICE_ID NAME PROVIDER_SERVICE_ID: (re)map a service"),
+            _("/map SERVICE_ID NAME PROVIDER_SERVICE_ID [PRIORITY]: map (2, 3 ...: backups)"),
+            _("/unmap SERVICE_ID NAME PROVIDER_SERVICE_ID"),
             _("/setprice SERVICE_ID PRICE_PER_1000 [force]"),
-            _("/service SERVICE_ID on|off|manual|auto"),
+            _("/service SERVICE_ID [on|off|manual|auto]: show or switch a service"),
             "",
             _("<b>Customers and orders</b>"),
             _("/topup USER_ID AMOUNT [note]: credit (negative: debit)"),
@@ -71,6 +72,7 @@ def create_router() -> Router:
     router.include_routers(
         providers.create_router(),
         catalog.create_router(),
+        mappings.create_router(),
         money.create_router(),
         payments.create_router(),
         orders.create_router(),

@@ -9,7 +9,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.payment_admin import payment_totals
-from core.stats import mixed_currencies, panel_stats
+from core.stats import panel_stats, providers_without_rate
 from handlers.admin.common import amount
 from handlers.admin.payments import totals_lines
 from handlers.admin.stats_chart import answer_with_chart, render_chart
@@ -22,7 +22,7 @@ def period_title(period: str) -> str:
 
 async def stats_command(message: Message, session: AsyncSession, currency: str) -> None:
     lines = [_("<b>Panel statistics</b>")]
-    for period in await panel_stats(session):
+    for period in await panel_stats(session, currency):
         by_status = ", ".join(
             f"{html.quote(status)} {count}" for status, count in sorted(period.counts.items())
         )
@@ -42,13 +42,21 @@ async def stats_command(message: Message, session: AsyncSession, currency: str) 
             ),
             *totals_lines(await payment_totals(session, period.since), currency),
         ]
-    others = await mixed_currencies(session, currency)
-    if others:
+        if period.unconverted:
+            lines.append(
+                _("⚠️ {count} orders' costs are left out: their provider has no rate.").format(
+                    count=period.unconverted
+                )
+            )
+    missing = await providers_without_rate(session, currency)
+    if missing:
+        names = ", ".join(f"{html.quote(p.name)} ({html.quote(p.currency or '')})" for p in missing)
         lines += [
             "",
             _(
-                "⚠️ Some providers bill in {currencies}: their costs are added as if in {ours}."
-            ).format(currencies=html.quote(", ".join(others)), ours=currency),
+                "⚠️ No conversion rate for {providers}: set one with "
+                "<code>/providerset NAME fx RATE</code> ({ours} per 1 unit of theirs)."
+            ).format(providers=names, ours=currency),
         ]
     await answer_with_chart(message, "\n".join(lines), await render_chart(session, currency))
 

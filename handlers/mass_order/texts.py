@@ -34,6 +34,7 @@ def problem_text(line: MassLine) -> str:
         "bad_format": _("bad format, expected: service_id | link | quantity"),
         "unknown_service": _("unknown service {id}").format(id=details.get("service_id")),
         "needs_list": _("this service needs a list; order it with /neworder"),
+        "needs_chat": _("this service asks for more details; order it with /neworder"),
         "not_a_link": _("bad link"),
         "wrong_platform": _("bad link: this service takes {platform} links").format(
             platform=platform

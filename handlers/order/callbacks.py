@@ -24,7 +24,7 @@ class ServicePick(CallbackData, prefix="osv"):
 class FlowCallback(CallbackData, prefix="of"):
     """Buttons of one order flow; `nonce` ties them to it (a stale or forged one is refused)."""
 
-    action: str  # confirm | cancel | requote
+    action: str  # confirm | cancel | requote | once | drip
     nonce: str
 
 
@@ -32,4 +32,13 @@ class OrderFlow(StatesGroup):
     link = State()
     quantity = State()
     lines = State()
+    dripfeed = State()  # all at once, or drip-feed?
+    runs = State()
+    interval = State()
+    username = State()  # subscriptions: username, per-post min and max, posts, delay, expiry
+    per_min = State()
+    per_max = State()
+    posts = State()
+    delay = State()
+    expiry = State()
     confirm = State()

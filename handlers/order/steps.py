@@ -22,6 +22,7 @@ from core.ordering import OrderDraft, OrderError, orderable_service, quote
 from core.pricing import check_quantity, input_kind, lines_field, parse_quantity, split_lines
 from db.models import Service, User
 from handlers.menu import main_menu_keyboard
+from handlers.order import extras
 from handlers.order.callbacks import FlowCallback, OrderFlow, ServicePick
 from handlers.order.keyboards import cancel_keyboard, confirmation_keyboard, link_keyboard
 from handlers.order.texts import (
@@ -52,6 +53,9 @@ async def confirmation_data(state: FSMContext, nonce: str) -> dict[str, Any] | N
 
 
 def draft_from(data: dict[str, Any], service: Service) -> OrderDraft:
+    special = extras.draft_extra(data, service)  # drip-feed or subscription
+    if special is not None:
+        return special
     field = lines_field(service.type)
     extra = {field: list(data["lines"])} if field and data.get("lines") else {}
     return OrderDraft(service.id, data["link"], int(data["quantity"]), extra)
@@ -81,7 +85,8 @@ async def service_picked(
         await query.answer(_("This service is not available."), show_alert=True)
         return
     flow = new_nonce()
-    await state.set_state(OrderFlow.link)
+    subscription = input_kind(service.type) == "subscription"
+    await state.set_state(OrderFlow.username if subscription else OrderFlow.link)
     await state.set_data({"flow": flow, "service_id": service.id})
     await query.answer()
     await show(query, bot, service_card(service, currency), link_keyboard(service, flow))
@@ -147,7 +152,10 @@ async def quantity_sent(
             reply_markup=cancel_keyboard(data["flow"]),
         )
         return
-    await state.update_data(quantity=quantity)
+    await state.update_data(quantity=quantity, runs=None)
+    if service.dripfeed:
+        await extras.offer_dripfeed(message, state, quantity)
+        return
     await show_confirmation(message, session, user, state, service, currency)
 
 
@@ -201,14 +209,16 @@ async def wrong_input(message: Message, state: FSMContext) -> None:
     """A photo, a sticker ... where text is expected: say what is, stay in the step."""
     hints = {
         OrderFlow.link.state: _("Please send the link as a text message (or /cancel)."),
+        OrderFlow.dripfeed.state: _("Please choose with the buttons above (or /cancel)."),
         OrderFlow.quantity.state: _("Please send the quantity as a number (or /cancel)."),
         OrderFlow.lines.state: _(
             "Please send the list as a text message, one per line (or /cancel)."
         ),
     }
     data = await state.get_data()
+    text_hint = _("Please send your answer as a text message (or /cancel).")
     await message.answer(
-        hints[await state.get_state() or OrderFlow.link.state],
+        hints.get(await state.get_state() or OrderFlow.link.state, text_hint),
         reply_markup=cancel_keyboard(data.get("flow", "")),
     )
 

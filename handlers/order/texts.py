@@ -58,6 +58,8 @@ def service_card(service: Service, currency: str) -> str:
     ]
     if kind == "package":
         lines.append(_("One package per order."))
+    elif kind == "subscription":
+        lines.append(_("Per new post: {min} to {max}").format(min=service.min, max=service.max))
     else:
         lines.append(
             _("Min / max: {min} / {max}").format(min=service.min, max=service.max)
@@ -70,6 +72,15 @@ def service_card(service: Service, currency: str) -> str:
     )
     if service.description:
         lines += ["", html.quote(clip(service.description, 1500))]
+    if service.dripfeed and kind == "quantity":
+        lines.append(_("Drip-feed: available (several runs with a pause between them)."))
+    if kind == "subscription":
+        lines += [
+            "",
+            _("Likes or views arrive on each new post of the account."),
+            _("👉 Send the account's username (@name or a link to the profile)."),
+        ]
+        return "\n".join(lines)
     expected = expected_link_text(platform, accepts_username(service.name, platform))
     lines += ["", _("👉 Send {expected}.").format(expected=expected)]
     if kind == "lines":
@@ -97,10 +108,16 @@ def confirmation_text(q: Quote, draft: OrderDraft, currency: str) -> str:
     lines = [
         _("<b>Please check your order</b>"),
         _("Service: #{id} {name}").format(id=q.service.id, name=html.quote(q.service.name)),
-        _("Link: {link}").format(link=html.quote(clip(draft.link, 300))),
-        _("Quantity: {quantity}").format(quantity=q.quantity),
     ]
+    if "posts" not in draft.extra:  # a subscription's "link" is its username, shown below
+        lines += [
+            _("Link: {link}").format(link=html.quote(clip(draft.link, 300))),
+            _("Quantity: {quantity}").format(quantity=q.quantity),
+        ]
+    lines += parent_lines(draft)
     for items in draft.extra.values():
+        if not isinstance(items, list):
+            continue
         preview = "\n".join(f"• {html.quote(clip(item, 80))}" for item in items[:5])
         more = len(items) - 5
         lines.append(preview + (_("\n…and {count} more").format(count=more) if more > 0 else ""))
@@ -122,8 +139,40 @@ def confirmation_text(q: Quote, draft: OrderDraft, currency: str) -> str:
     return "\n".join(lines)
 
 
+def parent_lines(draft: OrderDraft) -> list[str]:
+    """What a drip-feed or subscription adds to the confirmation."""
+    extra = draft.extra
+    if "posts" in extra and "username" in extra:
+        expiry = extra.get("expiry") or _("no end date")
+        return [
+            _("Account: @{username}").format(username=html.quote(str(extra["username"]))),
+            _("Per new post: {min} to {max}").format(min=extra["min"], max=extra["max"]),
+            _("Posts: {posts} · delay {delay} min · ends: {expiry}").format(
+                posts=extra["posts"], delay=extra["delay"], expiry=html.quote(str(expiry))
+            ),
+            _(
+                "Charged for {posts} posts at up to {max} each; posts the provider does not "
+                "serve are refunded."
+            ).format(posts=extra["posts"], max=extra["max"]),
+        ]
+    if "runs" in extra:
+        return [
+            _(
+                "Drip-feed: {runs} runs × {quantity}, every {interval} min — {total} in total"
+            ).format(
+                runs=extra["runs"],
+                quantity=draft.quantity,
+                interval=extra["interval"],
+                total=draft.units,
+            )
+        ]
+    return []
+
+
 def price_text(service: Service, currency: str) -> str:
     price = format_money(service.price)
+    if input_kind(service.type) == "subscription" and service.rate_basis != "flat":
+        return _("{price} {currency} per 1000 per post").format(price=price, currency=currency)
     if service.rate_basis == "flat" or input_kind(service.type) == "package":
         return _("{price} {currency} per package").format(price=price, currency=currency)
     return _("{price} {currency} per 1000").format(price=price, currency=currency)

@@ -19,6 +19,7 @@ BUILT: list[Alert] = [
     alerts.provider_key(PROVIDER, "Invalid API key"),
     alerts.provider_failing(PROVIDER, 3, "<html> 502"),
     alerts.provider_low_balance(PROVIDER, Decimal("3"), None),
+    alerts.provider_fx_missing(Provider(id=5, name="Ru", currency="RUB"), "USD"),
     alerts.provider_price_above("Main", 3, "Likes", Decimal("1"), Decimal("1.2"), "1000"),
     alerts.service_unavailable("Main", 3, "Likes", "77"),
     alerts.orders_review(5, "timeout"),

@@ -72,6 +72,8 @@ async def test_owner_connects_imports_prices_tops_up_and_resolves_a_review(
                 await alice.send("https://instagram.com/alice")
                 await alice.wait_message("How many?")
                 await alice.send("1000")
+                await alice.wait_message("drip-feed")  # the service offers it: all at once
+                await alice.press("All at once")
                 await alice.wait_message("Please check your order")
                 await alice.press("✅ Confirm")
                 await alice.wait_message("awaiting review")

@@ -45,6 +45,7 @@ class PerfectPanel:
         self.orders: dict[str, dict[str, str]] = {}
         self.refills: dict[str, dict[str, str]] = {}
         self.bad_entry_id: str | None = None  # for the bad_entry fault; None: the first id
+        self.disabled: set[str] = set()  # service ids switched off here ("Service is disabled")
         self._next_order = 1000
         self._next_refill = 500
 
@@ -118,6 +119,8 @@ class PerfectPanel:
         service = self._service(form.get("service", ""))
         if service is None:
             return {"error": "Incorrect service ID"}
+        if str(service["service"]) in self.disabled:
+            return {"error": "Service is disabled"}
         kind = str(service.get("type", "Default")).lower()
         if kind != "subscriptions" and not form.get("link", "").strip():
             return {"error": "Bad link"}
@@ -129,30 +132,83 @@ class PerfectPanel:
             quantity = len([x for x in form.get(_LINE_COUNTED[kind], "").splitlines() if x.strip()])
         elif kind in ("package", "subscriptions"):
             quantity = 1
-        else:
-            quantity = int(form.get("quantity") or 0) * int(form.get("runs") or 1)
+        else:  # drip-feed: the quantity is per run, and each run must fit min/max
+            quantity = int(form.get("quantity") or 0)
         if kind != "subscriptions":
             if quantity < int(service["min"]):
                 return {"error": f"Quantity less than minimal {service['min']}"}
             if quantity > int(service["max"]):
                 return {"error": f"Quantity more than maximum {service['max']}"}
+        runs = int(form.get("runs") or 1)
         rate = Decimal(str(service["rate"]))
-        charge = rate if kind == "package" else rate * quantity / 1000
+        charge = rate if kind == "package" else rate * quantity * runs / 1000
         if kind == "subscriptions":
-            charge = Decimal(0)  # billed per child order
+            charge = Decimal(0)  # billed per child order, one per post served
         if charge > self.balance:
             return {"error": "Not enough funds on balance"}
         self.balance -= charge
         order_id = self.create_order(
-            form["service"], form.get("link", ""), quantity, charge=_fmt(charge)
+            form["service"], form.get("link", ""), quantity * runs, charge=_fmt(charge)
         )
-        self.orders[order_id]["fields"] = json.dumps({k: v for k, v in form.items() if k != "key"})
+        order = self.orders[order_id]
+        order["fields"] = json.dumps({k: v for k, v in form.items() if k != "key"})
+        if "runs" in form:
+            order.update(kind="dripfeed", runs=str(runs), runs_done="0", children="")
+        elif kind == "subscriptions":
+            order.update(kind="subscription", posts_done="0", children="", status="Active")
         return {"order": int(order_id)}
 
-    def _status(self, order_id: str) -> dict[str, str] | None:
+    # --- drip-feed and subscription parents ---------------------------------------------
+
+    def run_dripfeed(self, order_id: str, runs_done: int, status: str = "In progress") -> None:
+        """A drip-feed parent has done `runs_done` runs (one child order each); a canceled
+        or partial parent gives back the runs it did not do."""
+        order = self.orders[str(order_id)]
+        runs = int(order["runs"])
+        per_run = int(order["quantity"]) // runs
+        children = self._children(order, runs_done, order["service"], per_run)
+        order.update(runs_done=str(runs_done), children=children, status=status)
+        if status in ("Canceled", "Partial"):
+            undone = Decimal(order["charge"]) * (runs - runs_done) / runs
+            self.balance += undone
+            order["charge"] = _fmt(Decimal(order["charge"]) - undone)
+
+    def serve_posts(self, order_id: str, posts_done: int, status: str = "Active") -> None:
+        """A subscription served `posts_done` posts: one child order each, billed now at the
+        subscription's max per post."""
+        order = self.orders[str(order_id)]
+        fields = json.loads(order["fields"])
+        served = int(order["posts_done"])
+        per_post = int(fields["max"])
+        rate = Decimal(str((self._service(order["service"]) or {})["rate"]))
+        for _ in range(served, posts_done):
+            cost = rate * per_post / 1000
+            self.balance -= cost
+            order["charge"] = _fmt(Decimal(order["charge"]) + cost)
+        children = self._children(order, posts_done, order["service"], per_post)
+        order.update(posts_done=str(posts_done), children=children, status=status)
+
+    def _children(self, order: dict[str, str], count: int, service: str, quantity: int) -> str:
+        ids = [i for i in order["children"].split(",") if i]
+        while len(ids) < count:
+            child = self.create_order(service, order["link"], quantity, status="Completed")
+            self.orders[child]["remains"] = "0"
+            ids.append(child)
+        return ",".join(ids)
+
+    def _status(self, order_id: str) -> dict[str, Any] | None:
         order = self.orders.get(order_id.strip())
         if order is None:
             return None
+        children = [i for i in order.get("children", "").split(",") if i]
+        if order.get("kind") == "dripfeed":  # S15: no charge, no remains
+            return {"status": order["status"], "runs": order["runs_done"], "orders": children}
+        if order.get("kind") == "subscription":
+            expiry = json.loads(order["fields"]).get("expiry", "")
+            return {
+                "status": order["status"], "expiry": expiry, "posts": order["posts_done"],
+                "orders": children, "old_orders": [],
+            }  # fmt: skip
         keys = ("charge", "start_count", "status", "remains", "currency")
         return {key: order[key] for key in keys}
 
@@ -189,6 +245,12 @@ class PerfectPanel:
             return {"error": "Incorrect order ID"}
         if not (self._service(order["service"]) or {}).get("cancel"):
             return {"error": "Cancel is disabled for this service"}
+        if order.get("kind") == "subscription" and order["status"] == "Active":
+            order["status"] = "Canceled"  # billed per post served: nothing to give back
+            return 1
+        if order.get("kind") == "dripfeed" and order["status"] in ("Pending", "In progress"):
+            self.run_dripfeed(order_id, int(order["runs_done"]), "Canceled")
+            return 1
         if order["status"] != "Pending":
             return {"error": "Order not eligible for cancellation"}
         # PP takes a ticket and cancels later; the fake does it at once and refunds.

@@ -20,7 +20,9 @@ async def test_two_imports_at_once_both_succeed_without_duplicates(any_panel: Pa
 
     async def one() -> ImportResult:
         async with panel.sm() as session:
-            return await import_services(session, panel.registry, "fake", Decimal(50), admin_id=1)
+            return await import_services(
+                session, panel.registry, "fake", Decimal(50), admin_id=1, currency="USD"
+            )
 
     first, second = await asyncio.gather(one(), one())
     assert sorted([first.created, second.created]) == [0, len(panel.fake.services)]

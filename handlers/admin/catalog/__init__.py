@@ -1,4 +1,4 @@
-"""Catalogue: /import, /services, /map, /setprice, /service (handlers in commands, their
+"""Catalogue: /import, /services, /setprice, /service (handlers in commands, their
 texts and the /services pages in texts)."""
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ def create_router() -> Router:
     router.message.register(commands.import_command, Command("import"))
     router.message.register(commands.services_command, Command("services"))
     router.callback_query.register(commands.services_turn, ServicesPage.filter())
-    router.message.register(commands.map_command, Command("map"))
     router.message.register(commands.setprice_command, Command("setprice"))
     router.message.register(commands.service_command, Command("service"))
     return router

@@ -1,4 +1,4 @@
-"""Catalogue: /import, /services, /map, /setprice, /service."""
+"""Catalogue: /import, /services, /setprice, /service (/map and /unmap: admin.mappings)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.catalog import (
     CatalogError,
     find_category,
-    map_service,
+    get_service,
     set_price,
     set_service_state,
 )
@@ -21,12 +21,12 @@ from handlers.admin.catalog.texts import (
     error_text,
     import_text,
     import_usage,
-    map_usage,
     service_usage,
     services_page,
     setprice_usage,
 )
 from handlers.admin.common import NO_PREVIEW, amount, answer_long, args_of, to_amount, to_int
+from handlers.admin.mapping_views import service_card
 from handlers.admin.providers.texts import failure_text
 from handlers.ui import inline
 from providers import ProviderError, ProviderRegistry
@@ -38,6 +38,7 @@ async def import_command(
     session: AsyncSession,
     registry: ProviderRegistry,
     admin_ids: frozenset[int],
+    currency: str,
 ) -> None:
     args = args_of(command)
     markup = to_amount(args[1]) if len(args) == 2 else None
@@ -53,6 +54,7 @@ async def import_command(
             markup,
             admin_id=message.from_user.id,
             admin_ids=admin_ids,
+            currency=currency,
         )
     except CatalogError as error:
         await message.answer(error_text(error))
@@ -93,63 +95,6 @@ async def services_turn(
         await query.message.edit_text(text, reply_markup=markup, link_preview_options=NO_PREVIEW)
 
 
-async def map_command(message: Message, command: CommandObject, session: AsyncSession) -> None:
-    args = args_of(command)
-    service_id = to_int(args[0]) if len(args) == 3 else None
-    if service_id is None:
-        await message.answer(map_usage())
-        return
-    assert message.from_user is not None
-    try:
-        result = await map_service(
-            session, service_id, args[1], args[2], admin_id=message.from_user.id
-        )
-    except CatalogError as error:
-        await message.answer(error_text(error))
-        return
-    service, ps = result.service, result.provider_service
-    lines = [
-        _("✅ #{id} {name} now maps to {provider} service {ps_id} ({ps_name}).").format(
-            id=service.id,
-            name=inline(service.name, 60),
-            provider=f"<b>{inline(args[1], 64)}</b>",
-            ps_id=inline(ps.service_id, 30),
-            ps_name=inline(ps.name, 60),
-        ),
-        _("Type {type}, min {min}, max {max}, price {price}, provider cost {cost}.").format(
-            type=html.quote(service.type),
-            min=service.min,
-            max=service.max,
-            price=amount(service.price),
-            cost=amount(ps.rate),
-        ),
-    ]
-    for code, details in result.warnings:
-        if code == "below_cost":
-            lines.append(
-                _(
-                    "💸 The price {price} is below the provider's cost {cost}: "
-                    "/setprice {id} PRICE."
-                ).format(
-                    price=amount(details["price"]), cost=amount(details["cost"]), id=service.id
-                )
-            )
-        elif code == "unsupported_type":
-            lines.append(
-                _("⚠️ Customers cannot order type {type} from the chat.").format(
-                    type=inline(str(details["type"]), 40)
-                )
-            )
-        elif code == "manual_mode":
-            lines.append(
-                _(
-                    "ℹ️ The service is in manual mode: send /service {id} auto to send its "
-                    "orders to the provider automatically."
-                ).format(id=service.id)
-            )
-    await message.answer("\n".join(lines))
-
-
 async def setprice_command(
     message: Message, command: CommandObject, session: AsyncSession, currency: str
 ) -> None:
@@ -183,25 +128,38 @@ async def setprice_command(
         )
     ]
     if result.cost is not None:
+        per = _("per package") if result.per == "package" else _("per 1000")
         lines.append(
-            _("Provider cost: {cost} {currency}.").format(
-                cost=amount(result.cost), currency=html.quote(result.cost_currency or "")
+            _("Provider cost: {cost} {currency} {per}.").format(
+                cost=amount(result.cost), currency=html.quote(currency), per=per
             )
         )
     if result.below_cost:
         lines.append(_("⚠️ Selling below cost (forced)."))
-    if result.cost_currency and result.cost_currency.upper() != currency.upper():
+    if result.fx_missing:
+        name = inline(result.service.provider.name if result.service.provider else "", 64)
         lines.append(
-            _("⚠️ The provider bills in {theirs}: compare the cost yourself.").format(
-                theirs=html.quote(result.cost_currency)
-            )
+            _(
+                "⚠️ The provider bills in another currency and has no rate: set it with "
+                "<code>/providerset {name} fx RATE</code> to compare the cost."
+            ).format(name=name)
         )
     lines.append(_("Re-imports keep this price."))
     await message.answer("\n".join(lines))
 
 
-async def service_command(message: Message, command: CommandObject, session: AsyncSession) -> None:
+async def service_command(
+    message: Message, command: CommandObject, session: AsyncSession, currency: str
+) -> None:
     args = args_of(command)
+    if len(args) == 1 and to_int(args[0]) is not None:  # the card with its mappings
+        try:
+            service = await get_service(session, to_int(args[0]) or 0)
+        except CatalogError as error:
+            await message.answer(error_text(error))
+            return
+        await message.answer("\n".join(await service_card(session, service, currency)))
+        return
     service_id = to_int(args[0]) if len(args) == 2 else None
     if service_id is None or args[1] not in ("on", "off", "manual", "auto"):
         await message.answer(service_usage())

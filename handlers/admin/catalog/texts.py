@@ -10,13 +10,12 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.catalog import (
-    CatalogError,
-    list_services,
-)
+from core.catalog import CatalogError, MapResult, list_services
 from core.catalog_import import ImportResult
+from core.mappings import Mapping, mappings_for
 from db.models import Service
 from handlers.admin.common import amount, usage
+from handlers.admin.mapping_views import mapping_error_text, short_mappings
 from handlers.admin.providers.texts import account_error_text
 from handlers.ui import ButtonId, inline
 
@@ -38,13 +37,6 @@ def import_usage() -> str:
     )
 
 
-def map_usage() -> str:
-    return usage(
-        "/map SERVICE_ID PROVIDER_NAME PROVIDER_SERVICE_ID",
-        _("Example: <code>/map 12 main 4051</code>. The provider service must be imported first."),
-    )
-
-
 def setprice_usage() -> str:
     return usage(
         "/setprice SERVICE_ID PRICE_PER_1000 [force]",
@@ -53,7 +45,10 @@ def setprice_usage() -> str:
 
 
 def service_usage() -> str:
-    return usage("/service SERVICE_ID on|off|manual|auto")
+    return usage(
+        "/service SERVICE_ID on|off|manual|auto",
+        _("/service SERVICE_ID alone shows the service and its mappings."),
+    )
 
 
 def error_text(error: CatalogError) -> str:
@@ -78,12 +73,13 @@ def error_text(error: CatalogError) -> str:
         ).format(provider=inline(str(d.get("provider")), 64)),
         "bad_price": _("The price must be a positive number."),
         "below_cost": _(
-            "Refused: {price} is below the provider's cost {cost} {currency} per 1000. "
+            "Refused: {price} is below the provider's cost {cost} {currency} {per}. "
             "Add <code>force</code> to sell at a loss anyway."
         ).format(
             price=amount(d.get("price")),
             cost=amount(d.get("cost")),
             currency=html.quote(d.get("currency") or ""),
+            per=_("per package") if d.get("per") == "package" else _("per 1000"),
         ),
         "unsupported_type": _(
             "Customers cannot order type {type} from the chat, so it cannot be switched on."
@@ -92,7 +88,7 @@ def error_text(error: CatalogError) -> str:
             "Service #{id} is not mapped to a provider: use /map first, then /service {id} auto."
         ).format(id=d.get("service_id")),
     }
-    return texts.get(error.code) or account_error_text(error)
+    return texts.get(error.code) or mapping_error_text(error) or account_error_text(error)
 
 
 def import_text(result: ImportResult, markup: str) -> list[str]:
@@ -157,12 +153,63 @@ def import_text(result: ImportResult, markup: str) -> list[str]:
     return lines
 
 
-def service_line(service: Service) -> str:
+def map_result_lines(result: MapResult, provider: str) -> list[str]:
+    """What /map answers when the service itself is (re)mapped."""
+    service, ps = result.service, result.provider_service
+    lines = [
+        _("✅ #{id} {name} now maps to {provider} service {ps_id} ({ps_name}).").format(
+            id=service.id,
+            name=inline(service.name, 60),
+            provider=f"<b>{inline(provider, 64)}</b>",
+            ps_id=inline(ps.service_id, 30),
+            ps_name=inline(ps.name, 60),
+        ),
+        _("Type {type}, min {min}, max {max}, price {price}.").format(
+            type=html.quote(service.type),
+            min=service.min,
+            max=service.max,
+            price=amount(service.price),
+        ),
+    ]
+    for code, details in result.warnings:
+        if code == "below_cost":
+            lines.append(
+                _(
+                    "💸 The price {price} is below the provider's cost {cost}: "
+                    "/setprice {id} PRICE."
+                ).format(
+                    price=amount(details["price"]), cost=amount(details["cost"]), id=service.id
+                )
+            )
+        elif code == "fx_missing":
+            lines.append(
+                _(
+                    "⚠️ {provider} bills in {theirs} and has no rate: its cost cannot be "
+                    "compared (<code>/providerset {provider} fx RATE</code>)."
+                ).format(
+                    provider=inline(str(details["provider"]), 64),
+                    theirs=html.quote(str(details["theirs"] or "")),
+                )
+            )
+        elif code == "unsupported_type":
+            lines.append(
+                _("⚠️ Customers cannot order type {type} from the chat.").format(
+                    type=inline(str(details["type"]), 40)
+                )
+            )
+        elif code == "manual_mode":
+            lines.append(
+                _(
+                    "ℹ️ The service is in manual mode: send /service {id} auto to send its "
+                    "orders to the provider automatically."
+                ).format(id=service.id)
+            )
+    return lines
+
+
+def service_line(service: Service, mappings: list[Mapping]) -> str:
     unit = _("/pkg") if service.rate_basis == "flat" else _("/1k")
-    if service.provider is not None and service.provider_service_id:
-        mapping = f"{inline(service.provider.name, 30)}#{inline(service.provider_service_id, 20)}"
-    else:
-        mapping = _("not mapped")
+    mapping = short_mappings(mappings)
     state = "✅" if service.enabled else "⏸"
     return (
         f"{state} <b>#{service.id}</b> {inline(service.name, 60)} — "
@@ -184,11 +231,12 @@ async def services_page(
         )
     ]
     current = None
+    mapped = await mappings_for(session, rows)
     for service in rows:
         if service.category_id != current:
             current = service.category_id
             lines += ["", f"📂 <b>{inline(service.category.name, 60)}</b> (#{current})"]
-        lines.append(service_line(service))
+        lines.append(service_line(service, mapped[service.id]))
     kb = InlineKeyboardBuilder()
     if page > 0:
         kb.button(text="◀", callback_data=ServicesPage(category_id=category_id, page=page - 1))

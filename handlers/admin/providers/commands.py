@@ -12,7 +12,7 @@ from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import admin_queries, health
+from core import admin_queries, fx, health
 from core.provider_accounts import (
     PROVIDER_OPTIONS,
     ProviderAccountError,
@@ -27,6 +27,7 @@ from handlers.admin.providers.texts import (
     account_error_text,
     addprovider_usage,
     balance_line,
+    currency_line,
     failure_text,
     pace_line,
     problem_line,
@@ -44,7 +45,11 @@ from providers import (
 
 
 async def connect_lines(
-    message: Message, args: list[str], session: AsyncSession, registry: ProviderRegistry
+    message: Message,
+    args: list[str],
+    session: AsyncSession,
+    registry: ProviderRegistry,
+    currency: str,
 ) -> list[str]:
     """What /addprovider answers (the handler adds the note about the deleted message)."""
     if len(args) not in (3, 4):
@@ -91,11 +96,12 @@ async def connect_lines(
                 balance=amount(balance.amount), currency=html.quote(balance.currency or "—")
             ),
             _("Key: {key}").format(key=html.quote(mask_secret(provider.api_key))),
+            currency_line(provider, currency),
             _(
                 "Next: <code>/import {name} 30</code> imports its services with a 30% markup."
             ).format(name=inline(provider.name, 64)),
         ]
-    return lines
+    return [line for line in lines if line]
 
 
 async def add_provider(
@@ -103,9 +109,10 @@ async def add_provider(
     command: CommandObject,
     session: AsyncSession,
     registry: ProviderRegistry,
+    currency: str,
 ) -> None:
     args = args_of(command)
-    lines = await connect_lines(message, args, session, registry)
+    lines = await connect_lines(message, args, session, registry, currency)
     if len(args) >= 3 and not is_demo_url(args[1]):
         # The command carries the API key (even when refused): not left in the history.
         with suppress(TelegramAPIError):
@@ -114,13 +121,20 @@ async def add_provider(
     await message.answer("\n".join(lines))
 
 
-async def provider_set(message: Message, command: CommandObject, session: AsyncSession) -> None:
+async def provider_set(
+    message: Message, command: CommandObject, session: AsyncSession, currency: str
+) -> None:
     args = args_of(command)
     if len(args) < 2 or args[1] not in PROVIDER_OPTIONS:
         await message.answer(providerset_usage())
         return
     value: Decimal | None = None
-    if args[1] in ("threshold", "rate", "concurrency"):
+    if args[1] == "fx":
+        value = fx.parse_rate(args[2]) if len(args) == 3 else None
+        if value is None:
+            await message.answer(providerset_usage())
+            return
+    elif args[1] in ("threshold", "rate", "concurrency"):
         value = to_amount(args[2]) if len(args) == 3 else None
         if value is None:
             await message.answer(providerset_usage())
@@ -137,19 +151,20 @@ async def provider_set(message: Message, command: CommandObject, session: AsyncS
         await message.answer(account_error_text(error))
         return
     state = _("enabled") if provider.enabled else _("disabled")
-    await message.answer(
+    lines = [
         _("Provider {name}: {state}, low-balance alert below {threshold}.").format(
             name=f"<b>{inline(provider.name, 64)}</b>",
             state=state,
             threshold=amount(provider.low_balance_threshold),
-        )
-        + "\n"
-        + pace_line(provider)
-    )
+        ),
+        pace_line(provider),
+        currency_line(provider, currency),
+    ]
+    await message.answer("\n".join(line for line in lines if line))
 
 
 async def list_providers(
-    message: Message, session: AsyncSession, registry: ProviderRegistry
+    message: Message, session: AsyncSession, registry: ProviderRegistry, currency: str
 ) -> None:
     providers = await search_providers(session, None)
     if not providers:
@@ -164,6 +179,8 @@ async def list_providers(
         state = "✅ " + _("enabled") if row.enabled else "⏸ " + _("disabled")
         lines += ["", f"<b>{inline(row.name, 64)}</b> · {state}", balance_line(row)]
         lines.append(pace_line(row))
+        if currency_line(row, currency):
+            lines.append(currency_line(row, currency))
         answer = answers.get(row.id)
         if isinstance(answer, ProviderError):
             lines.append("❌ " + failure_text(answer, row.api_url))

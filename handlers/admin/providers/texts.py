@@ -8,7 +8,7 @@ from typing import Any
 from aiogram import html
 from aiogram.utils.i18n import gettext as _
 
-from core import health
+from core import fx, health
 from core.catalog import CatalogError
 from core.provider_accounts import ProviderAccountError
 from db.models import Provider
@@ -36,8 +36,12 @@ def addprovider_usage() -> str:
 
 def providerset_usage() -> str:
     return usage(
-        "/providerset NAME on|off|threshold AMOUNT|rate N|concurrency N",
+        "/providerset NAME on|off|threshold AMOUNT|rate N|concurrency N|fx RATE",
         _("on/off: use the provider or not; threshold: alert when its balance is below AMOUNT."),
+        _(
+            "fx: for a provider billing in another currency, how much of the panel's currency "
+            "one unit of its currency is worth (e.g. <code>/providerset ru fx 0.011</code>)."
+        ),
         _(
             "rate: at most N requests per second to this provider (default 5, i.e. 300 a "
             "minute); concurrency: at most N requests at once (default 4)."
@@ -93,8 +97,25 @@ def account_error_text(error: ProviderAccountError | CatalogError) -> str:
         "bad_concurrency": _("The concurrency must be a whole number from 1 to {max}.").format(
             max=d.get("max")
         ),
+        "bad_fx": providerset_usage(),
     }
     return texts.get(error.code, error.code)
+
+
+def currency_line(provider: Provider, currency: str) -> str:
+    """How the provider's money converts into the panel's ('' when it needs no rate)."""
+    theirs = html.quote(provider.currency or "")
+    if fx.same_currency(provider.currency, currency):
+        return ""
+    if provider.fx_rate is None:
+        return "⚠️ " + _(
+            "Bills in {theirs}, the panel sells in {ours}: set a rate with "
+            "<code>/providerset {name} fx RATE</code> ({ours} per 1 {theirs}) so its prices "
+            "and costs can be compared with yours."
+        ).format(theirs=theirs, ours=html.quote(currency), name=inline(provider.name, 64))
+    return _("Bills in {theirs}: 1 {theirs} = {rate} {ours}.").format(
+        theirs=theirs, rate=provider.fx_rate.normalize(), ours=html.quote(currency)
+    )
 
 
 def balance_line(provider: Provider) -> str:
@@ -131,8 +152,11 @@ def problem_line(problem: health.Problem) -> str:
     for key in ("price", "cost", "balance", "threshold"):
         if key in d:
             d[key] = amount(d[key])
+    if "per" in d:
+        d["per"] = _("package") if d["per"] == "package" else "1000"
     for key in (
         "message",
+        "provider",
         "provider_service_id",
         "ours",
         "theirs",
@@ -146,20 +170,43 @@ def problem_line(problem: health.Problem) -> str:
             "⏸ The provider is disabled but {services} switched-on services are mapped to it: "
             "their orders will wait."
         ),
-        "key_invalid": _("❌ API key refused: {message}"),
-        "unreachable": _("❌ Provider unreachable: {message}"),
+        "key_refused": _(
+            "❌ The provider refused the API key or account: {message}. Next: copy the key "
+            "again from the provider's API page and send /addprovider NAME URL NEW_KEY."
+        ),
+        "unreachable": _(
+            "❌ Provider unreachable (no answer): {message}. Next: check the API URL and "
+            "whether the provider's site is up; orders wait and are retried."
+        ),
+        "unreadable": _(
+            "❌ The answer was not the SMM API's (a web page or broken data): {message}. "
+            "Next: check the API URL (it usually ends with /api/v2); the site may be behind "
+            "a captcha or in maintenance."
+        ),
+        "provider_error": _(
+            "❌ The provider answered with an error: {message}. Next: read it, fix it on the "
+            "provider's side (or ask their support), then run /check again."
+        ),
+        "rate_limited": _(
+            "⏳ The provider is limiting our requests: {message}. Next: run /check again in a "
+            "minute, or lower its pace."
+        ),
+        "fx_missing": _(
+            "⚠️ The provider bills in {provider_currency}, the panel sells in {ours}: prices "
+            "cannot be compared. Next: /providerset {provider} fx RATE ({ours} per 1 "
+            "{provider_currency})."
+        ),
         "low_balance": _(
             "⚠️ Balance {balance} {currency} is below the alert threshold {threshold}."
-        ),
-        "currency_mismatch": _(
-            "⚠️ The provider bills in {provider_currency}, the panel sells in {ours}: "
-            "prices are not compared with its rates."
         ),
         "not_offered": _(
             "❌ #{service_id} {service}: provider service {provider_service_id} is no longer "
             "offered (fix with /map or /service {service_id} off)."
         ),
-        "type_mismatch": _("❌ #{service_id} {service}: our type {ours}, the provider's {theirs}."),
+        "type_mismatch": _(
+            "❌ #{service_id} {service}: our type {ours}, the provider's {theirs} "
+            "(service {provider_service_id})."
+        ),
         "min_below": _(
             "⚠️ #{service_id} {service}: min {ours} is below the provider's min {theirs}."
         ),
@@ -167,7 +214,8 @@ def problem_line(problem: health.Problem) -> str:
             "⚠️ #{service_id} {service}: max {ours} is above the provider's max {theirs}."
         ),
         "price_below_cost": _(
-            "💸 #{service_id} {service}: price {price} is below the provider's cost {cost}."
+            "💸 #{service_id} {service}: price {price} is below the provider's cost {cost} "
+            "(service {provider_service_id}, per {per})."
         ),
         "refill_unsupported": _(
             "⚠️ #{service_id} {service}: promises refill, the provider does not offer it."

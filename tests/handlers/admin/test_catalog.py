@@ -21,7 +21,7 @@ async def test_import_creates_categories_services_and_prices(app, admin, fake) -
     text = (await admin.send("/import fp 50")).text
     assert "5 services fetched" in text
     assert "Created: 5 · Updated: 0 · Unchanged: 0" in text
-    assert "Imported switched off: 1" in text and "subscriptions (1)" in text
+    assert "Imported switched off" not in text  # subscriptions are ordered in the chat too
     rows = {s.provider_service_id: s for s in await services(app)}
     followers = rows["1"]
     assert followers.price == Decimal("1.35")  # 0.90 × 1.5
@@ -30,7 +30,7 @@ async def test_import_creates_categories_services_and_prices(app, admin, fake) -
     assert followers.mode == "auto"
     assert rows["3"].rate_basis == "flat" and rows["3"].price == Decimal("7.5")
     assert rows["2"].type == "custom_comments" and rows["2"].enabled
-    assert not rows["5"].enabled  # subscriptions: the chat cannot collect it
+    assert rows["5"].enabled  # subscriptions: the chat asks for their fields
     async with app.sessionmaker() as session:
         cats = {c.name: c.platform for c in await session.scalars(select(Category))}
     assert cats == {"Instagram": "instagram", "Packages": None, "TikTok": "tiktok"}
@@ -114,7 +114,7 @@ async def test_an_empty_answer_does_not_wipe_the_catalogue(app, admin, fake) -> 
     fake.services = []
     text = (await admin.send("/import fp 50")).text
     assert "answered with no services at all, so nothing was changed" in text
-    assert all(s.enabled for s in await services(app) if s.provider_service_id != "5")
+    assert all(s.enabled for s in await services(app))
 
 
 async def test_large_catalog_imports_in_seconds(app, admin, fake) -> None:
@@ -198,10 +198,11 @@ async def test_service_switches(app, admin, fake) -> None:
     assert "on, auto mode" in (await admin.send(f"/service {followers} on")).text
     assert "on, manual mode" in (await admin.send(f"/service {followers} manual")).text
     assert "on, auto mode" in (await admin.send(f"/service {followers} auto")).text
-    text = (await admin.send(f"/service {subscriptions} on")).text
-    assert "cannot order type subscriptions" in text
-    for bad in ("/service", f"/service {followers}", f"/service {followers} maybe"):
+    assert "on, auto mode" in (await admin.send(f"/service {subscriptions} on")).text
+    for bad in ("/service", f"/service {followers} maybe"):
         assert "Usage: <code>/service SERVICE_ID" in (await admin.send(bad)).text
+    card = (await admin.send(f"/service {followers}")).text
+    assert "Mappings</b> (tried in this order)\n1. <b>fp</b> #1 · cost 0.90 USD" in card
     assert "No service #999" in (await admin.send("/service 999 on")).text
 
 
@@ -212,11 +213,11 @@ async def test_a_service_that_changes_to_a_type_the_chat_cannot_take_is_switched
     re-import that turns an enabled service into such a type must switch it off too."""
     await connect_and_import(admin, fake)
     followers = await service_id_for(app, "1")
-    fake.services[0]["type"] = "Subscriptions"
+    fake.services[0]["type"] = "Poll"
     text = (await admin.send("/import fp 50")).text
-    assert "Imported switched off: 1" in text and "subscriptions (1)" in text
+    assert "Imported switched off: 1" in text and "poll (1)" in text
     service = next(s for s in await services(app) if s.id == followers)
-    assert service.type == "subscriptions" and not service.enabled
+    assert service.type == "poll" and not service.enabled
     assert "cannot be switched on" in (await admin.send(f"/service {followers} on")).text
 
 

@@ -152,7 +152,7 @@ async def test_providers_lists_balance_mapping_and_last_error(app, admin, fake) 
     text = (await admin.send("/providers")).text
     assert "<b>fp</b>" in text and "enabled" in text
     assert "Balance: 42.00 USD" in text and "LOW" in text
-    assert "Services mapped: 5 (4 switched on)" in text
+    assert "Services mapped: 5 (5 switched on)" in text
     assert "&lt;b&gt;Not enough funds&lt;/b&gt;" in text
     assert API_KEY not in text
     fake.api_key = "rotated"

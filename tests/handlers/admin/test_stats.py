@@ -46,11 +46,29 @@ async def test_stats_per_period(app, admin) -> None:
 async def test_stats_on_an_empty_panel_and_foreign_currencies(app, admin) -> None:
     text = (await admin.send("/stats")).text
     assert text.count("Orders: 0") == 3 and "Profit: 0.00 USD" in text
-    assert "bill in" not in text
+    assert "conversion rate" not in text
     async with app.sessionmaker() as session, write_tx(session):
-        session.add(Provider(name="br", api_url="demo", api_key="demo", currency="BRL"))
+        session.add(User(id=1001, first_name="Alice"))
+        usd = Provider(name="us", api_url="demo", api_key="demo", currency="USD")
+        brl = Provider(name="br", api_url="demo", api_key="demo", currency="BRL")
+        session.add_all([usd, brl])
+        await session.flush()
+        for provider, cost in ((usd, "1"), (brl, "50"), (brl, "25")):
+            await seed.order(
+                session, 1001, status="completed", charge=Decimal(10), cost=Decimal(cost),
+                provider_id=provider.id,
+            )  # fmt: skip
     text = (await admin.send("/stats")).text
-    assert "Some providers bill in BRL: their costs are added as if in USD" in text
+    # BRL costs are never added as if they were dollars.
+    assert "Provider cost: 1.00 · Profit: 29.00 USD" in text
+    assert "2 orders' costs are left out: their provider has no rate" in text
+    assert "No conversion rate for br (BRL)" in text
+    async with app.sessionmaker() as session, write_tx(session):
+        brl.fx_rate = Decimal("0.2")
+        await session.merge(brl)
+    text = (await admin.send("/stats")).text
+    assert "Provider cost: 16.00 · Profit: 14.00 USD" in text  # 1 + 75 × 0.2
+    assert "left out" not in text and "No conversion rate" not in text
 
 
 async def test_stats_answers_with_a_chart_and_the_summary_as_caption(app, admin) -> None:

@@ -1,0 +1,131 @@
+"""Failover in Auto Order, over HTTP to two fake providers: a refusal about the provider moves
+the order on at once, one about the customer's input fails it, an ambiguous one never moves."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from core.ordering import OrderDraft, place_order
+from core.status_sync import sync_order_statuses
+from core.statuses import OrderStatus
+from core.submission import submit_order
+from db.engine import write_tx
+from db.models import AdminAlert, Order, Provider, ProviderService, ServiceMapping
+from tests.fakes.provider_server import FakeProvider
+from tests.harness.panel import Panel
+from tests.harness.settings import ADMINS, CUSTOMER
+
+
+@pytest.fixture
+async def backup(panel: Panel) -> AsyncIterator[tuple[FakeProvider, int]]:
+    """Provider B (its service "1") as the second mapping of the panel's service."""
+    async with FakeProvider(api_key="b-key") as fake_b:
+        async with panel.sm() as session, write_tx(session):
+            provider_b = Provider(name="b", api_url=fake_b.url, api_key="b-key", currency="USD")
+            session.add(provider_b)
+            await session.flush()
+            for provider_id in (panel.provider_id, provider_b.id):
+                session.add(
+                    ProviderService(
+                        provider_id=provider_id, service_id="1", name="Followers",
+                        type="default", rate=Decimal("0.90"), min=50, max=10000,
+                    )
+                )  # fmt: skip
+            session.add(
+                ServiceMapping(
+                    service_id=panel.service_id,
+                    provider_id=provider_b.id,
+                    provider_service_id="1",
+                    priority=2,
+                )
+            )
+        yield fake_b, provider_b.id
+
+
+async def order_once(panel: Panel, key: str, link: str = "https://instagram.com/p/x") -> Order:
+    async with panel.sm() as session:
+        placed = await place_order(
+            session, CUSTOMER, OrderDraft(panel.service_id, link, 1000), key=key, admin_ids=ADMINS
+        )
+        order = await submit_order(session, panel.registry, placed.order.id, admin_ids=ADMINS)
+        assert order is not None
+        return order
+
+
+async def test_out_of_funds_moves_the_order_to_the_next_provider_at_once(
+    panel: Panel, backup: tuple[FakeProvider, int]
+) -> None:
+    fake_b, b_id = backup
+    panel.fake.balance = Decimal("0")
+    before = await panel.balance()
+    order = await order_once(panel, "funds")
+    assert order.status == OrderStatus.PENDING and order.provider_id == b_id
+    assert (order.provider_service_id, order.cost) == ("1", None)
+    assert panel.fake.count("add") == 1 and fake_b.count("add") == 1
+    assert order.provider_order_id in fake_b.orders
+    async with panel.sm() as session:
+        provider_a = await session.get(Provider, panel.provider_id)
+        assert provider_a is not None and provider_a.retry_after is not None  # A waits
+        keys = set(await session.scalars(select(AdminAlert.key)))
+    assert f"provider:{panel.provider_id}:no_funds" in keys
+    # The next order skips A while it backs off: B at once, A not asked again.
+    order = await order_once(panel, "funds-2")
+    assert order.provider_id == b_id and panel.fake.count("add") == 1
+    # Status sync asks B, and the Partial refund follows B's remains.
+    fake_b.set_status(order.provider_order_id, "Partial", remains=250)
+    await sync_order_statuses(panel.sm, panel.registry)
+    order = (await panel.orders())[order.id]
+    assert (order.status, order.refunded) == (OrderStatus.PARTIAL, Decimal("0.5"))
+    assert order.cost == Decimal("0.9")  # what B billed, from its status answer
+    assert await panel.balance() == before - Decimal("4") + Decimal("0.5")
+
+
+async def test_a_service_disabled_at_the_provider_moves_on_and_is_skipped_after(
+    panel: Panel, backup: tuple[FakeProvider, int]
+) -> None:
+    _, b_id = backup
+    panel.fake.disabled.add("1")
+    order = await order_once(panel, "disabled")
+    assert order.status == OrderStatus.PENDING and order.provider_id == b_id
+    order = await order_once(panel, "disabled-2")
+    assert order.provider_id == b_id
+    assert panel.fake.count("add") == 1  # A is not asked again for a service it disabled
+    async with panel.sm() as session:
+        row = await session.scalar(
+            select(ProviderService).where(ProviderService.provider_id == panel.provider_id)
+        )
+        assert row is not None and not row.available
+
+
+async def test_a_refusal_about_the_customers_input_fails_without_moving_on(
+    panel: Panel, backup: tuple[FakeProvider, int]
+) -> None:
+    fake_b, _ = backup
+    panel.fake.respond("add", body={"error": "Bad link"})
+    order = await order_once(panel, "link")
+    assert order.status == OrderStatus.FAILED and order.refunded == order.charge
+    assert fake_b.count("add") == 0
+
+
+async def test_an_ambiguous_answer_never_moves_on(
+    panel: Panel, backup: tuple[FakeProvider, int]
+) -> None:
+    fake_b, _ = backup
+    panel.fake.set_fault("add", "http_500", times=1)
+    order = await order_once(panel, "ambiguous")
+    assert order.status == OrderStatus.REVIEW and order.provider_id == panel.provider_id
+    assert fake_b.count("add") == 0
+
+
+async def test_when_every_provider_is_out_the_order_waits(
+    panel: Panel, backup: tuple[FakeProvider, int]
+) -> None:
+    fake_b, _ = backup
+    panel.fake.balance = fake_b.balance = Decimal("0")
+    order = await order_once(panel, "both")
+    assert order.status == OrderStatus.QUEUED and order.refunded == 0
+    assert panel.fake.count("add") == 1 and fake_b.count("add") == 1

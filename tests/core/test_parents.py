@@ -1,0 +1,135 @@
+"""Drip-feed and subscription orders end to end in core: charge, add fields over HTTP to the
+fake provider, parent statuses synced, refunds for what was not delivered."""
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlalchemy import update
+
+from core.order_fields import DripFeed, Subscription
+from core.ordering import OrderDraft, OrderError, place_order
+from core.status_sync import sync_order_statuses
+from core.statuses import OrderStatus
+from core.submission import submit_order
+from db.engine import write_tx
+from db.models import Order, Service
+from tests.harness import seed
+from tests.harness.panel import Panel
+from tests.harness.settings import ADMINS, CUSTOMER
+
+LINK = "https://instagram.com/p/x"
+
+
+async def place(panel: Panel, draft: OrderDraft, key: str) -> Order:
+    async with panel.sm() as session:
+        placed = await place_order(session, CUSTOMER, draft, key=key, admin_ids=ADMINS)
+        return getattr(placed, "order", placed)
+
+
+async def submit(panel: Panel, order_id: int) -> Order:
+    async with panel.sm() as session:
+        order = await submit_order(session, panel.registry, order_id, admin_ids=ADMINS)
+        assert order is not None
+        return order
+
+
+async def reload(panel: Panel, order_id: int) -> Order:
+    return (await panel.orders())[order_id]
+
+
+async def test_dripfeed_charges_every_run_and_refunds_the_runs_not_done(panel: Panel) -> None:
+    async with panel.sm() as session, write_tx(session):
+        await session.execute(
+            update(Service).where(Service.id == panel.service_id).values(dripfeed=True)
+        )
+    before = await panel.balance()
+    draft = OrderDraft(panel.service_id, LINK, 100, DripFeed(runs=5, interval=30).as_extra())
+    order = await place(panel, draft, "drip")
+    assert (order.quantity, order.charge) == (500, Decimal("1.00"))  # 2.00 per 1000 × 500
+    order = await submit(panel, order.id)
+    assert order.status == OrderStatus.PENDING
+    sent = panel.fake.requests_for("add")[-1].form
+    assert (sent["quantity"], sent["runs"], sent["interval"]) == ("100", "5", "30")
+
+    panel.fake.run_dripfeed(order.provider_order_id, 2)
+    await sync_order_statuses(panel.sm, panel.registry)
+    order = await reload(panel, order.id)
+    assert (order.status, order.runs_done) == (OrderStatus.IN_PROGRESS, 2)
+
+    panel.fake.run_dripfeed(order.provider_order_id, 3, "Canceled")
+    await sync_order_statuses(panel.sm, panel.registry)
+    order = await reload(panel, order.id)
+    # 2 of 5 runs not done: 200 of 500 units, 0.40 back.
+    assert (order.status, order.runs_done, order.refunded) == (
+        OrderStatus.CANCELED, 3, Decimal("0.40")
+    )  # fmt: skip
+    await sync_order_statuses(panel.sm, panel.registry)  # seen twice: refunded once
+    assert await panel.balance() == before - Decimal("0.60")
+
+
+async def test_dripfeed_is_refused_where_the_service_has_none(panel: Panel) -> None:
+    draft = OrderDraft(panel.service_id, LINK, 100, DripFeed(runs=5, interval=30).as_extra())
+    try:
+        await place(panel, draft, "nodrip")
+    except OrderError as exc:
+        assert exc.code == "dripfeed_unavailable"
+    else:
+        raise AssertionError("drip-feed accepted on a service without it")
+
+
+async def test_subscription_charges_its_posts_and_refunds_the_posts_not_served(
+    panel: Panel,
+) -> None:
+    async with panel.sm() as session, write_tx(session):
+        sub_service = await seed.service(
+            session, name="Instagram Auto Likes", type="subscriptions", price=Decimal("1.00"),
+            min=50, max=5000, mode="auto", provider_id=panel.provider_id,
+            provider_service_id="5", cancel=True,
+        )  # fmt: skip
+        sub_id = sub_service.id
+    before = await panel.balance()
+    expiry = date.today() + timedelta(days=20)
+    sub = Subscription("nasa", min=100, max=200, posts=10, delay=30, expiry=expiry)
+    order = await place(panel, OrderDraft(sub_id, "nasa", 10, sub.as_extra()), "sub")
+    assert order.charge == Decimal("2.00")  # 10 posts × 200 likes at 1.00 per 1000
+    order = await submit(panel, order.id)
+    sent = panel.fake.requests_for("add")[-1].form
+    assert "link" not in sent and "quantity" not in sent
+    assert (sent["username"], sent["min"], sent["max"], sent["posts"], sent["delay"]) == (
+        "nasa", "100", "200", "10", "30"
+    )  # fmt: skip
+    assert sent["expiry"] == expiry.strftime("%d/%m/%Y")
+
+    panel.fake.serve_posts(order.provider_order_id, 4)
+    await sync_order_statuses(panel.sm, panel.registry)
+    order = await reload(panel, order.id)
+    assert (order.status, order.posts_done) == (OrderStatus.IN_PROGRESS, 4)
+
+    panel.fake.serve_posts(order.provider_order_id, 6, "Expired")
+    await sync_order_statuses(panel.sm, panel.registry)
+    order = await reload(panel, order.id)
+    # Ended after 6 of 10 posts: 4 posts × 0.20 back.
+    assert (order.status, order.posts_done, order.refunded) == (
+        OrderStatus.PARTIAL, 6, Decimal("0.80")
+    )  # fmt: skip
+    assert await panel.balance() == before - Decimal("1.20")
+
+
+async def test_subscription_fields_are_checked_again_in_core(panel: Panel) -> None:
+    async with panel.sm() as session, write_tx(session):
+        sub_service = await seed.service(
+            session, name="Auto Likes", type="subscriptions", min=50, max=5000, mode="auto",
+            provider_id=panel.provider_id, provider_service_id="5",
+        )  # fmt: skip
+        sub_id = sub_service.id
+    wide = Subscription("nasa", min=10, max=200, posts=10, delay=30)
+    for draft, code in (
+        (OrderDraft(sub_id, "nasa", 10, wide.as_extra()), "subscription_range"),
+        (OrderDraft(sub_id, "nasa", 10, {}), "subscription_incomplete"),
+    ):
+        try:
+            await place(panel, draft, f"bad-{code}")
+        except OrderError as exc:
+            assert exc.code == code
+        else:
+            raise AssertionError(f"{code} accepted")
