@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.lifecycle import change_status, load_order
+from core.order_fields import subscription_of
 from core.ordering import OrderError, user_order
 from core.provider_failures import record_provider_failure
 from core.statuses import OrderStatus
@@ -19,6 +20,9 @@ from providers import ProviderRegistry
 
 REFILLABLE = frozenset({OrderStatus.COMPLETED})
 CANCELABLE = frozenset({OrderStatus.QUEUED, OrderStatus.PENDING})
+# A subscription runs until its posts or end date: it can be stopped while it runs, and the
+# posts it did not serve come back through status sync (core.lifecycle).
+SUBSCRIPTION_CANCELABLE = CANCELABLE | {OrderStatus.PROCESSING, OrderStatus.IN_PROGRESS}
 OPEN_REFILL_STATUSES = frozenset({"pending", "in_progress"})
 # A refill the provider took without an id is never synced: it stops blocking after this.
 UNTRACKED_REFILL_WINDOW = timedelta(days=1)
@@ -50,6 +54,8 @@ async def open_refill(session: AsyncSession, order_id: int) -> bool:
 
 
 def can_cancel(order: Order) -> bool:
+    if subscription_of(order.extra) is not None:
+        return order.service.cancel and order.status in SUBSCRIPTION_CANCELABLE
     return order.service.cancel and order.status in CANCELABLE and not order.start_count
 
 

@@ -22,12 +22,11 @@ from core.customer_requests import (
     request_cancel,
     request_refill,
 )
-from core.order_fields import dripfeed_of, subscription_of
 from core.ordering import OrderError, user_order, user_orders
 from core.statuses import OrderStatus
 from db.models import Order, User
 from handlers.menu import MenuCallback
-from handlers.order_views import failure_reason, status_emoji, status_label
+from handlers.order_views import failure_reason, progress_lines, status_emoji, status_label
 from handlers.reorder import OrderAgain
 from handlers.ui import (
     PER_PAGE,
@@ -89,24 +88,6 @@ def orders_keyboard(orders: list[Order], page: int, pages: int) -> InlineKeyboar
             )
         )
     return kb.as_markup()
-
-
-def progress_lines(order: Order) -> list[str]:
-    """A drip-feed's runs done, a subscription's posts served (as the provider reports)."""
-    drip, sub = dripfeed_of(order.extra), subscription_of(order.extra)
-    if drip is not None:
-        return [
-            _("Drip-feed: {done} of {runs} runs done, every {interval} min").format(
-                done=order.runs_done or 0, runs=drip.runs, interval=drip.interval
-            )
-        ]
-    if sub is not None:
-        return [
-            _("Subscription: {done} of {posts} posts served, {min}–{max} each").format(
-                done=order.posts_done or 0, posts=sub.posts, min=sub.min, max=sub.max
-            )
-        ]
-    return []
 
 
 def order_card(order: Order, currency: str) -> str:

@@ -12,7 +12,9 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from core.order_fields import dripfeed_of, subscription_of
 from core.statuses import OrderStatus
+from db.models import Order
 from handlers.menu import MenuCallback
 from handlers.ui import money_text
 
@@ -80,3 +82,21 @@ def after_order_keyboard() -> InlineKeyboardMarkup:
 def not_enough_text(missing: Decimal, currency: str) -> str:
     """The alert when the balance does not cover a confirmed order (or mass order)."""
     return _("Not enough balance: {missing} missing.").format(missing=money_text(missing, currency))
+
+
+def progress_lines(order: Order) -> list[str]:
+    """A drip-feed's runs done, a subscription's posts served (as the provider reports)."""
+    drip, sub = dripfeed_of(order.extra), subscription_of(order.extra)
+    if drip is not None:
+        return [
+            _("Drip-feed: {done} of {runs} runs done, every {interval} min").format(
+                done=order.runs_done or 0, runs=drip.runs, interval=drip.interval
+            )
+        ]
+    if sub is not None:
+        return [
+            _("Subscription: {done} of {posts} posts served, {min}–{max} each").format(
+                done=order.posts_done or 0, posts=sub.posts, min=sub.min, max=sub.max
+            )
+        ]
+    return []

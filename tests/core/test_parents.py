@@ -133,3 +133,31 @@ async def test_subscription_fields_are_checked_again_in_core(panel: Panel) -> No
             assert exc.code == code
         else:
             raise AssertionError(f"{code} accepted")
+
+
+async def test_an_active_subscription_can_be_canceled_and_refunds_the_posts_left(
+    panel: Panel,
+) -> None:
+    from core.customer_requests import request_cancel
+
+    async with panel.sm() as session, write_tx(session):
+        sub_service = await seed.service(
+            session, name="Auto Views", type="subscriptions", price=Decimal("1.00"), min=50,
+            max=5000, mode="auto", provider_id=panel.provider_id, provider_service_id="5",
+            cancel=True,
+        )  # fmt: skip
+        sub_id = sub_service.id
+    panel.fake.services[4]["cancel"] = True  # this provider cancels its subscriptions
+    sub = Subscription("nasa", min=100, max=100, posts=10, delay=0)
+    order = await place(panel, OrderDraft(sub_id, "nasa", 10, sub.as_extra()), "cancel-sub")
+    order = await submit(panel, order.id)
+    panel.fake.serve_posts(order.provider_order_id, 3)
+    await sync_order_statuses(panel.sm, panel.registry)
+    assert (await reload(panel, order.id)).status == OrderStatus.IN_PROGRESS
+    async with panel.sm() as session:
+        result = await request_cancel(session, panel.registry, CUSTOMER, order.id)
+    assert result.code == "cancel_requested"
+    await sync_order_statuses(panel.sm, panel.registry)
+    order = await reload(panel, order.id)
+    # 7 of 10 posts not served, 0.10 each.
+    assert (order.status, order.refunded) == (OrderStatus.CANCELED, Decimal("0.70"))

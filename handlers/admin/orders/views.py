@@ -13,6 +13,7 @@ from core.statuses import OrderStatus
 from db.models import Order
 from handlers.admin.common import amount, when
 from handlers.admin.orders.callbacks import OrderAction, ReviewPage
+from handlers.order_views import progress_lines
 from handlers.ui import inline
 
 REVIEW_PER_PAGE = 8
@@ -74,6 +75,7 @@ async def order_card(session: AsyncSession, order: Order, currency: str) -> list
             start=order.start_count if order.start_count is not None else "—",
             remains=order.remains if order.remains is not None else "—",
         ),
+        *progress_lines(order),
         _("Charge: {charge} {currency} · refunded {refunded} · provider cost {cost}").format(
             charge=amount(order.charge),
             currency=currency,
