@@ -113,6 +113,8 @@ async def dripfeed_chosen(
         return
     if not isinstance(query.message, Message):
         return
+    # The question keeps its answer and loses its buttons; the confirmation follows.
+    await show(query, bot, _("📦 All {quantity} at once.").format(quantity=data["quantity"]))
     found = await steps.flow_service(query.message, session, state)
     if found is not None:
         await steps.show_confirmation(query.message, session, user, state, found[1], currency)

@@ -42,6 +42,8 @@ async def order_followers(alice, quantity: str = "1000") -> None:  # type: ignor
     await alice.send("https://instagram.com/alice")
     await alice.wait_message("How many?", timeout=15)
     await alice.send(quantity)
+    await alice.wait_message("drip-feed", timeout=15)  # the fake's followers offer it
+    await alice.press("All at once", timeout=15)
     await alice.wait_message("Please check your order", timeout=15)
     await alice.press("✅ Confirm", timeout=15)
 
