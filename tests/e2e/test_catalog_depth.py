@@ -39,7 +39,7 @@ async def confirm(alice: FakeUser, charge: str) -> str:
     screen = await alice.wait_message("Please check your order")
     assert f"Charge: {charge} USD" in screen.text, screen.text
     await alice.press("✅ Confirm")
-    placed = await alice.wait_message(lambda m: "Order #" in m.text and m.was_edit)
+    placed = await alice.wait_message(lambda m: "Order #" in m.text and "Pending" in m.text)
     found = re.search(r"Order #(\d+)", placed.text)
     assert found, placed.text
     return found.group(1)
