@@ -150,6 +150,8 @@ async def test_double_confirm_over_http_places_one_order(world: World) -> None:
     await alice.press_data(data, screen.message_id)  # the second tap arrives before any answer
     await alice.wait_for_callback_answer()
     await alice.wait_message(lambda m: "#" in m.text and m.was_edit)
+    # Confirm answers from the database; the provider's lane edits the outcome in after.
+    await alice.wait_message(lambda m: m.was_edit and "Status: Pending." in m.text)
     [order] = await orders_of(world.app.sessionmaker, ALICE)
     assert world.provider.count("add") == 1
     assert await balance(world.app.sessionmaker, ALICE) == Decimal("8.50")

@@ -27,14 +27,15 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 def make_client(http: httpx.AsyncClient, fake: FakeProvider) -> Callable[..., SmmApiClient]:
-    """A client with test-sized timeouts (read 0.5 s) and near-zero backoff."""
+    """A client with test-sized timeouts (read 1.5 s, above a busy machine's pauses) and
+    near-zero backoff."""
 
     def make(url: str | None = None, **options: Any) -> SmmApiClient:
         settings: dict[str, Any] = {
             "name": "fake",
-            "read_timeout": 0.5,
+            "read_timeout": 1.5,
             "connect_timeout": 0.5,
-            "services_read_timeout": 0.5,
+            "services_read_timeout": 1.5,
             "retry_backoff": 0.01,
             "max_retry_wait": 2.0,
             "requests_per_second": 1000.0,
