@@ -178,6 +178,7 @@ async def refund(
         order_id=order_id,
         admin_id=admin_id,
         note=note,
+        fresh=True,  # looked up just above
     )
 
 
