@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiogram import Router, html
+from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.catalog import CatalogError, MapResult, get_service
 from core.mapping_admin import BackupResult, parse_priority, remove_mapping, set_mapping
-from handlers.admin.catalog.texts import error_text, map_result_lines
+from handlers.admin.catalog.texts import error_text, fx_missing_line, map_result_lines
 from handlers.admin.common import amount, args_of, to_int, usage
 from handlers.admin.mapping_views import service_card
 from handlers.ui import inline
@@ -41,19 +41,11 @@ def unmap_usage() -> str:
     )
 
 
-def _warning_lines(warnings: list[tuple[str, dict[str, Any]]], service_id: int) -> list[str]:
+def _warning_lines(warnings: list[tuple[str, dict[str, Any]]]) -> list[str]:
     lines = []
     for code, details in warnings:
         if code == "fx_missing":
-            lines.append(
-                _(
-                    "⚠️ {provider} bills in {theirs} and has no rate: its cost cannot be "
-                    "compared (<code>/providerset {provider} fx RATE</code>)."
-                ).format(
-                    provider=inline(str(details["provider"]), 64),
-                    theirs=html.quote(str(details["theirs"] or "")),
-                )
-            )
+            lines.append(fx_missing_line(details))
         elif code == "below_cost":
             lines.append(
                 _("💸 The price {price} is below this provider's cost {cost}.").format(
@@ -99,7 +91,7 @@ async def map_command(
         lines = map_result_lines(result, args[1])
     else:
         lines = _backup_lines(result, args[1])
-        lines += _warning_lines(result.warnings, result.service.id)
+        lines += _warning_lines(result.warnings)
     lines += [""] + await service_card(session, await get_service(session, service_id), currency)
     await message.answer("\n".join(lines))
 

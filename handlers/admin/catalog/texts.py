@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiogram import html
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
@@ -153,6 +155,17 @@ def import_text(result: ImportResult, markup: str) -> list[str]:
     return lines
 
 
+def fx_missing_line(details: dict[str, Any]) -> str:
+    """The fx_missing warning of /map (first mapping or backup)."""
+    return _(
+        "⚠️ {provider} bills in {theirs} and has no rate: its cost cannot be "
+        "compared (<code>/providerset {provider} fx RATE</code>)."
+    ).format(
+        provider=inline(str(details["provider"]), 64),
+        theirs=html.quote(str(details["theirs"] or "")),
+    )
+
+
 def map_result_lines(result: MapResult, provider: str) -> list[str]:
     """What /map answers when the service itself is (re)mapped."""
     service, ps = result.service, result.provider_service
@@ -182,15 +195,7 @@ def map_result_lines(result: MapResult, provider: str) -> list[str]:
                 )
             )
         elif code == "fx_missing":
-            lines.append(
-                _(
-                    "⚠️ {provider} bills in {theirs} and has no rate: its cost cannot be "
-                    "compared (<code>/providerset {provider} fx RATE</code>)."
-                ).format(
-                    provider=inline(str(details["provider"]), 64),
-                    theirs=html.quote(str(details["theirs"] or "")),
-                )
-            )
+            lines.append(fx_missing_line(details))
         elif code == "unsupported_type":
             lines.append(
                 _("⚠️ Customers cannot order type {type} from the chat.").format(
