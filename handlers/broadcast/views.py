@@ -11,9 +11,9 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from core.broadcast import ALL, CANCELLED, DONE, LANGUAGE_PREFIX, ORDERED, Progress
+from handlers.menu import LANGUAGE_NAMES
 from handlers.ui import ButtonId
 
-LANGUAGE_NAMES = {"en": "English", "ru": "Русский"}
 BAR_CELLS = 10
 
 
