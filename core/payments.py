@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -369,6 +370,18 @@ class PaidInvoice:
     payload: str | None
     paid_asset: str | None = None
     paid_amount: str | None = None
+
+    @classmethod
+    def of(cls, invoice: Any) -> PaidInvoice:
+        """The paid fields of a Crypto Pay client invoice (webhook and poll share this)."""
+        return cls(
+            invoice_id=invoice.invoice_id,
+            amount=invoice.amount,
+            fiat=invoice.fiat,
+            payload=invoice.payload,
+            paid_asset=invoice.paid_asset,
+            paid_amount=invoice.paid_amount,
+        )
 
 
 async def record_crypto_payment(

@@ -68,14 +68,7 @@ async def poll_crypto_invoices(
             elif invoice.status == "paid":
                 outcome = await record_crypto_payment(
                     session,
-                    PaidInvoice(
-                        invoice_id=invoice.invoice_id,
-                        amount=invoice.amount,
-                        fiat=invoice.fiat,
-                        payload=invoice.payload,
-                        paid_asset=invoice.paid_asset,
-                        paid_amount=invoice.paid_amount,
-                    ),
+                    PaidInvoice.of(invoice),
                     panel_currency=currency,
                     admin_ids=admin_ids,
                 )

@@ -47,14 +47,7 @@ def add_crypto_pay_route(
         async with sessionmaker() as session:
             outcome = await record_crypto_payment(
                 session,
-                PaidInvoice(
-                    invoice_id=invoice.invoice_id,
-                    amount=invoice.amount,
-                    fiat=invoice.fiat,
-                    payload=invoice.payload,
-                    paid_asset=invoice.paid_asset,
-                    paid_amount=invoice.paid_amount,
-                ),
+                PaidInvoice.of(invoice),
                 panel_currency=currency,
                 admin_ids=admin_ids,
             )
