@@ -45,7 +45,12 @@ def results_keyboard(services: list[Service], currency: str) -> InlineKeyboardMa
     return kb.as_markup()
 
 
-async def answer_search(message: Message, session: AsyncSession, query: str, currency: str) -> None:
+async def answer_search(message: Message, session: AsyncSession, text: str, currency: str) -> None:
+    """The results for `text` (cut to MAX_QUERY), or how to search when it has no words."""
+    query = text[:MAX_QUERY]
+    if not query_words(query):
+        await message.answer(search_usage())
+        return
     services = await search_services(session, query)
     await message.answer(
         results_text(query, len(services)), reply_markup=results_keyboard(services, currency)
@@ -55,19 +60,11 @@ async def answer_search(message: Message, session: AsyncSession, query: str, cur
 async def search_command(
     message: Message, command: CommandObject, session: AsyncSession, currency: str
 ) -> None:
-    query = (command.args or "")[:MAX_QUERY]
-    if not query_words(query):
-        await message.answer(search_usage())
-        return
-    await answer_search(message, session, query, currency)
+    await answer_search(message, session, command.args or "", currency)
 
 
 async def words_typed(message: Message, session: AsyncSession, currency: str) -> None:
-    query = (message.text or "")[:MAX_QUERY]
-    if not query_words(query):
-        await message.answer(search_usage())
-        return
-    await answer_search(message, session, query, currency)
+    await answer_search(message, session, message.text or "", currency)
 
 
 def create_router() -> Router:
