@@ -25,10 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import alerts, fx
 from core.mappings import services_mapped_to
 from core.money import in_range
-from core.pricing import cost_on_basis
 from core.provider_accounts import clear_key_count
 from core.provider_failures import record_provider_failure
-from core.watch import price_unit
+from core.watch import price_unit, provider_cost
 from db.engine import write_tx
 from db.models import Provider, Service
 from db.types import utcnow
@@ -170,9 +169,7 @@ def service_problems(
     if remote.max and service.max > remote.max:
         problems.append(Problem("max_above", {**base, "ours": service.max, "theirs": remote.max}))
     if fx_rate is not None:
-        cost = cost_on_basis(
-            fx.convert(remote.rate, fx_rate), remote.rate_basis, service.rate_basis, service.min
-        )
+        cost = provider_cost(remote, service, fx_rate)
         if service.price < cost:
             details = {**base, "price": service.price, "cost": cost, "per": price_unit(service)}
             problems.append(Problem("price_below_cost", details))
