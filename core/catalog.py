@@ -17,7 +17,7 @@ from sqlalchemy.orm import selectinload
 
 from core import fx
 from core.audit import audit
-from core.pricing import cost_on_basis, input_kind
+from core.pricing import cost_on_basis, input_kind, price_unit
 from core.provider_accounts import find_provider
 from db.engine import write_tx
 from db.models import AdminAuditLog, Category, Provider, ProviderService, Service
@@ -217,7 +217,7 @@ async def set_price(
         if ps is not None and service.provider is not None:
             cost = mapped_cost(service, ps, service.provider, currency)
             fx_missing = cost is None
-        per = "package" if service.rate_basis == "flat" else "1000"
+        per = price_unit(service.rate_basis)
         below = cost is not None and price < cost
         if below and not force:
             raise CatalogError("below_cost", price=price, cost=cost, currency=currency, per=per)

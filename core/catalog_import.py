@@ -32,7 +32,7 @@ from core.catalog import CatalogError, manually_priced, provider_by_name
 from core.links import guess_platform
 from core.locks import job_lock
 from core.money import InvalidAmount, in_range, money
-from core.pricing import input_kind
+from core.pricing import input_kind, price_unit
 from db.engine import write_tx
 from db.models import Category, ProviderService, Service
 from providers import ProviderRegistry, RemoteService
@@ -233,7 +233,7 @@ def _update_service(
         result.kept_prices += 1
         cost = fx.convert(row.rate, fx_rate)
         if svc.price < cost:
-            per = "package" if row.rate_basis == "flat" else "1000"
+            per = price_unit(row.rate_basis)
             result.below_cost.append(BelowCost(svc.id, svc.name, svc.price, cost, per))
     else:
         svc.price = marked_up(row.rate, markup, fx_rate)

@@ -25,9 +25,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import alerts, fx
 from core.mappings import services_mapped_to
 from core.money import in_range
+from core.pricing import price_unit
 from core.provider_accounts import clear_key_count
 from core.provider_failures import record_provider_failure
-from core.watch import price_unit, provider_cost
+from core.watch import provider_cost
 from db.engine import write_tx
 from db.models import Provider, Service
 from db.types import utcnow
@@ -171,7 +172,12 @@ def service_problems(
     if fx_rate is not None:
         cost = provider_cost(remote, service, fx_rate)
         if service.price < cost:
-            details = {**base, "price": service.price, "cost": cost, "per": price_unit(service)}
+            details = {
+                **base,
+                "price": service.price,
+                "cost": cost,
+                "per": price_unit(service.rate_basis),
+            }
             problems.append(Problem("price_below_cost", details))
     if service.refill and remote.refill is False:
         problems.append(Problem("refill_unsupported", base))

@@ -54,6 +54,11 @@ def subscription_charge(price: Decimal, rate_basis: str, per_post_max: int, post
     return (per_post * posts).quantize(QUANTUM, rounding=ROUND_HALF_UP)
 
 
+def price_unit(rate_basis: str) -> str:
+    """What a price on this basis is for: "package" (flat) or "1000" (per thousand)."""
+    return "package" if rate_basis == "flat" else "1000"
+
+
 def cost_on_basis(rate: Decimal, their_basis: str, our_basis: str, our_min: int) -> Decimal:
     """A provider's rate in the unit our price is in (per 1000, or one package).
 

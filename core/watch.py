@@ -22,7 +22,7 @@ from core import alerts, fx
 from core.locks import job_lock
 from core.mappings import services_mapped_to
 from core.money import in_range
-from core.pricing import cost_on_basis
+from core.pricing import cost_on_basis, price_unit
 from core.provider_failures import record_provider_failure
 from core.statuses import ACTIVE_STATUSES, OrderStatus
 from db.engine import write_tx
@@ -207,15 +207,15 @@ async def _apply_catalogue(
         if cost > service.price:
             check.above.append(service.id)
             alert = alerts.provider_price_above(
-                provider.name, service.id, service.name, service.price, cost, price_unit(service)
+                provider.name,
+                service.id,
+                service.name,
+                service.price,
+                cost,
+                price_unit(service.rate_basis),
             )
             await alerts.raise_alert(session, admin_ids, alert)
     return check
-
-
-def price_unit(service: Service) -> str:
-    """What our price is for: "package" (flat) or "1000" (per thousand)."""
-    return "package" if service.rate_basis == "flat" else "1000"
 
 
 def provider_cost(
