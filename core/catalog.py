@@ -117,20 +117,7 @@ async def map_service(
     async with write_tx(session):
         service = await get_service(session, service_id)
         provider = await provider_by_name(session, provider_name)
-        ps = await session.scalar(
-            select(ProviderService).where(
-                ProviderService.provider_id == provider.id,
-                ProviderService.service_id == provider_service_id.strip(),
-            )
-        )
-        if ps is None:
-            raise CatalogError(
-                "unknown_provider_service", provider=provider.name, service=provider_service_id
-            )
-        if not ps.available:
-            raise CatalogError(
-                "provider_service_dropped", provider=provider.name, service=ps.service_id
-            )
+        ps = await offered_service(session, provider, provider_service_id.strip())
         before = service_snapshot(service)
         service.provider_id, service.provider_service_id = provider.id, ps.service_id
         service.type, service.rate_basis = ps.type, ps.rate_basis
@@ -138,16 +125,7 @@ async def map_service(
         service.refill, service.cancel = bool(ps.refill), bool(ps.cancel)
         service.dripfeed = bool(ps.dripfeed)
         service.provider = provider
-        result = MapResult(service, ps)
-        cost = mapped_cost(service, ps, provider, currency)
-        if cost is None:
-            result.warnings.append(
-                ("fx_missing", {"provider": provider.name, "theirs": provider.currency})
-            )
-        elif service.price < cost:
-            result.warnings.append(
-                ("below_cost", {"price": service.price, "cost": cost, "currency": currency})
-            )
+        result = MapResult(service, ps, cost_warnings(service, ps, provider, currency))
         if input_kind(ps.type) is None:
             result.warnings.append(("unsupported_type", {"type": ps.type}))
         if service.mode == "manual":
@@ -161,6 +139,39 @@ async def map_service(
             service_snapshot(service),
         )
     return result
+
+
+async def offered_service(
+    session: AsyncSession, provider: Provider, provider_service_id: str
+) -> ProviderService:
+    """The imported provider service a mapping may point at: known and still offered."""
+    ps = await session.scalar(
+        select(ProviderService).where(
+            ProviderService.provider_id == provider.id,
+            ProviderService.service_id == provider_service_id,
+        )
+    )
+    if ps is None:
+        raise CatalogError(
+            "unknown_provider_service", provider=provider.name, service=provider_service_id
+        )
+    if not ps.available:
+        raise CatalogError(
+            "provider_service_dropped", provider=provider.name, service=ps.service_id
+        )
+    return ps
+
+
+def cost_warnings(
+    service: Service, ps: ProviderService, provider: Provider, currency: str
+) -> list[tuple[str, dict[str, Any]]]:
+    """fx_missing (the provider's cost cannot be known) or below_cost, for /map."""
+    cost = mapped_cost(service, ps, provider, currency)
+    if cost is None:
+        return [("fx_missing", {"provider": provider.name, "theirs": provider.currency})]
+    if service.price < cost:
+        return [("below_cost", {"price": service.price, "cost": cost, "currency": currency})]
+    return []
 
 
 def narrow(our_min: int, our_max: int, their_min: int, their_max: int) -> tuple[int, int]:

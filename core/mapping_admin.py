@@ -13,9 +13,10 @@ from core.audit import audit
 from core.catalog import (
     CatalogError,
     MapResult,
+    cost_warnings,
     get_service,
     map_service,
-    mapped_cost,
+    offered_service,
     provider_by_name,
 )
 from core.mappings import MAX_PRIORITY, PRIMARY, Mapping, mappings_of
@@ -75,7 +76,7 @@ async def set_mapping(
     async with write_tx(session):
         service = await get_service(session, service_id)
         provider = await provider_by_name(session, provider_name)
-        ps = await _offered(session, provider, provider_service_id.strip())
+        ps = await offered_service(session, provider, provider_service_id.strip())
         if service.provider_id is None or not service.provider_service_id:
             raise CatalogError("backup_without_primary", service_id=service.id)
         if (service.provider_id, service.provider_service_id) == (provider.id, ps.service_id):
@@ -119,30 +120,10 @@ async def set_mapping(
     return result
 
 
-async def _offered(session: AsyncSession, provider: Provider, psid: str) -> ProviderService:
-    ps = await session.scalar(
-        select(ProviderService).where(
-            ProviderService.provider_id == provider.id, ProviderService.service_id == psid
-        )
-    )
-    if ps is None:
-        raise CatalogError("unknown_provider_service", provider=provider.name, service=psid)
-    if not ps.available:
-        raise CatalogError("provider_service_dropped", provider=provider.name, service=psid)
-    return ps
-
-
 def _backup_warnings(
     service: Service, ps: ProviderService, provider: Provider, currency: str
 ) -> list[tuple[str, dict[str, Any]]]:
-    warnings: list[tuple[str, dict[str, Any]]] = []
-    cost = mapped_cost(service, ps, provider, currency)
-    if cost is None:
-        warnings.append(("fx_missing", {"provider": provider.name, "theirs": provider.currency}))
-    elif service.price < cost:
-        warnings.append(
-            ("below_cost", {"price": service.price, "cost": cost, "currency": currency})
-        )
+    warnings = cost_warnings(service, ps, provider, currency)
     if service.min < ps.min or (ps.max and service.max > ps.max):
         warnings.append(("range", {"min": ps.min, "max": ps.max}))
     if service.dripfeed and not ps.dripfeed:
