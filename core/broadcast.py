@@ -222,10 +222,10 @@ async def progress(session: AsyncSession, broadcast: Broadcast) -> Progress:
     )
 
 
-async def progress_due(session: AsyncSession) -> list[Progress]:
-    """Broadcasts whose admin message is behind: each is finished first when nothing is left,
-    then claimed for one edit (a conditional update, so two replicas never edit the same
-    progress twice)."""
+async def progress_due(session: AsyncSession) -> list[tuple[Broadcast, Progress]]:
+    """Broadcasts whose admin message is behind, with what it should show: each is finished
+    first when nothing is left, then claimed for one edit (a conditional update, so two
+    replicas never edit the same progress twice)."""
     candidates = await session.scalars(
         select(Broadcast).where(
             Broadcast.progress_message_id.is_not(None),
@@ -257,7 +257,7 @@ async def progress_due(session: AsyncSession) -> list[Progress]:
                 .values(progress_shown=shown)
             )
         if claimed.rowcount:
-            due.append(current)
+            due.append((broadcast, current))
     return due
 
 

@@ -34,9 +34,8 @@ async def update_progress(
     `view` words it in the admin's language."""
     edited = 0
     async with sessionmaker() as session:
-        for progress in await broadcast.progress_due(session):
-            row = await broadcast.get(session, progress.broadcast_id)
-            if row is None or row.progress_chat_id is None or row.progress_message_id is None:
+        for row, progress in await broadcast.progress_due(session):
+            if row.progress_chat_id is None or row.progress_message_id is None:
                 continue
             admin = await session.get(User, row.progress_chat_id)
             text, markup = view(admin.language if admin else None, progress)
