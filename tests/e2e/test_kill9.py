@@ -23,8 +23,7 @@ from sqlalchemy import func, select
 
 from core import notify
 from db.engine import create_engine, make_sessionmaker, write_tx
-from db.migrate import upgrade
-from db.models import LedgerEntry, Notification, Order, User
+from db.models import LedgerEntry, Notification, Order
 from tests.e2e.test_bot_process import start_bot
 from tests.fakes.provider_server import FakeProvider
 from tests.fakes.telegram_server import FakeTelegram
@@ -37,18 +36,17 @@ WAIT = 60.0  # a busy machine runs several of these processes at once
 
 
 class Panel:
-    """The bot's SQLite file, seeded before the first start: a provider, a service, Alice
-    with 10.00; and what the tests read back from it."""
+    """The bot's database (migrated), seeded before the first start: a provider, a service,
+    Alice with 10.00; and what the tests read back from it."""
 
-    def __init__(self, tmp_path: Path, tg: FakeTelegram, provider: FakeProvider) -> None:
+    def __init__(self, tmp_path: Path, url: str, tg: FakeTelegram, provider: FakeProvider) -> None:
         self.tmp_path, self.tg, self.provider = tmp_path, tg, provider
-        self.url = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+        self.url = url
         self.engine = create_engine(self.url)
         self.sm = make_sessionmaker(self.engine)
         self.logs: list[Path] = []
 
     async def seed(self) -> None:
-        await asyncio.to_thread(upgrade, self.url)
         async with self.sm() as session, write_tx(session):
             await seed.provider_catalog(session, self.provider.url, self.provider.api_key)
         await give_money(self.sm, ALICE, "10")
@@ -86,10 +84,7 @@ class Panel:
             return list(await session.scalars(select(Order).order_by(Order.id)))
 
     async def balance(self) -> Decimal:
-        async with self.sm() as session:
-            user = await session.get(User, ALICE)
-            assert user is not None
-            return user.balance
+        return await ledger.balance(self.sm, ALICE)  # asserts balance == sum of the ledger
 
     async def ledger_rows(self, kind: str) -> int:
         async with self.sm() as session:
@@ -124,12 +119,12 @@ async def order_followers(alice: FakeUser, *, answered: bool = True) -> None:
 
 
 @asynccontextmanager
-async def panel(tmp_path: Path, **provider_options: Any) -> AsyncIterator[Panel]:
+async def panel(tmp_path: Path, url: str, **provider_options: Any) -> AsyncIterator[Panel]:
     async with (
         FakeTelegram() as tg,
         FakeProvider(api_key="kill9-provider-key", **provider_options) as provider,
     ):
-        seeded = Panel(tmp_path, tg, provider)
+        seeded = Panel(tmp_path, url, tg, provider)
         await seeded.seed()
         try:
             yield seeded
@@ -137,8 +132,10 @@ async def panel(tmp_path: Path, **provider_options: Any) -> AsyncIterator[Panel]
             await seeded.close()
 
 
-async def test_killed_after_the_debit_before_the_provider_took_the_add(tmp_path: Path) -> None:
-    async with panel(tmp_path) as p:
+async def test_killed_after_the_debit_before_the_provider_took_the_add(
+    tmp_path: Path, any_database_url: str
+) -> None:
+    async with panel(tmp_path, any_database_url) as p:
         alice = p.tg.user(ALICE, "Alice")
         p.provider.hold("add")
         async with p.running() as bot:
@@ -156,9 +153,9 @@ async def test_killed_after_the_debit_before_the_provider_took_the_add(tmp_path:
 
 
 async def test_killed_after_the_provider_created_the_order_before_its_answer_was_stored(
-    tmp_path: Path,
+    tmp_path: Path, any_database_url: str
 ) -> None:
-    async with panel(tmp_path, timeout_sleep=120) as p:
+    async with panel(tmp_path, any_database_url, timeout_sleep=120) as p:
         alice = p.tg.user(ALICE, "Alice")
         p.provider.set_fault("add", "timeout", times=1)  # created, then no answer for 120 s
         async with p.running() as bot:
@@ -174,9 +171,9 @@ async def test_killed_after_the_provider_created_the_order_before_its_answer_was
 
 
 async def test_killed_while_a_status_chunk_is_fetched_refunds_exactly_once(
-    tmp_path: Path,
+    tmp_path: Path, any_database_url: str
 ) -> None:
-    async with panel(tmp_path) as p:
+    async with panel(tmp_path, any_database_url) as p:
         alice = p.tg.user(ALICE, "Alice")
         async with p.running():
             await order_followers(alice)
@@ -198,9 +195,9 @@ async def test_killed_while_a_status_chunk_is_fetched_refunds_exactly_once(
 
 
 async def test_killed_while_sending_a_notification_it_arrives_once_right_after_restart(
-    tmp_path: Path,
+    tmp_path: Path, any_database_url: str
 ) -> None:
-    async with panel(tmp_path) as p:
+    async with panel(tmp_path, any_database_url) as p:
         alice = p.tg.user(ALICE, "Alice")
         async with p.sm() as session, write_tx(session):
             notify.enqueue(session, ALICE, notify.BALANCE_CHANGE, {"amount": "5", "balance": "15"})
