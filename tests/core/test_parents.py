@@ -4,8 +4,10 @@ fake provider, parent statuses synced, refunds for what was not delivered."""
 from datetime import date, timedelta
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import update
 
+from core.customer_requests import request_cancel
 from core.order_fields import DripFeed, Subscription
 from core.ordering import OrderDraft, OrderError, place_order
 from core.status_sync import sync_order_statuses
@@ -23,7 +25,7 @@ LINK = "https://instagram.com/p/x"
 async def place(panel: Panel, draft: OrderDraft, key: str) -> Order:
     async with panel.sm() as session:
         placed = await place_order(session, CUSTOMER, draft, key=key, admin_ids=ADMINS)
-        return getattr(placed, "order", placed)
+        return placed.order
 
 
 async def submit(panel: Panel, order_id: int) -> Order:
@@ -33,7 +35,9 @@ async def submit(panel: Panel, order_id: int) -> Order:
         return order
 
 
-async def reload(panel: Panel, order_id: int) -> Order:
+async def synced(panel: Panel, order_id: int) -> Order:
+    """The order after one status sync with the fake provider."""
+    await sync_order_statuses(panel.sm, panel.registry)
     return (await panel.orders())[order_id]
 
 
@@ -52,13 +56,11 @@ async def test_dripfeed_charges_every_run_and_refunds_the_runs_not_done(panel: P
     assert (sent["quantity"], sent["runs"], sent["interval"]) == ("100", "5", "30")
 
     panel.fake.run_dripfeed(order.provider_order_id, 2)
-    await sync_order_statuses(panel.sm, panel.registry)
-    order = await reload(panel, order.id)
+    order = await synced(panel, order.id)
     assert (order.status, order.runs_done) == (OrderStatus.IN_PROGRESS, 2)
 
     panel.fake.run_dripfeed(order.provider_order_id, 3, "Canceled")
-    await sync_order_statuses(panel.sm, panel.registry)
-    order = await reload(panel, order.id)
+    order = await synced(panel, order.id)
     # 2 of 5 runs not done: 200 of 500 units, 0.40 back.
     assert (order.status, order.runs_done, order.refunded) == (
         OrderStatus.CANCELED, 3, Decimal("0.40")
@@ -69,12 +71,9 @@ async def test_dripfeed_charges_every_run_and_refunds_the_runs_not_done(panel: P
 
 async def test_dripfeed_is_refused_where_the_service_has_none(panel: Panel) -> None:
     draft = OrderDraft(panel.service_id, LINK, 100, DripFeed(runs=5, interval=30).as_extra())
-    try:
+    with pytest.raises(OrderError) as refused:
         await place(panel, draft, "nodrip")
-    except OrderError as exc:
-        assert exc.code == "dripfeed_unavailable"
-    else:
-        raise AssertionError("drip-feed accepted on a service without it")
+    assert refused.value.code == "dripfeed_unavailable"
 
 
 async def test_subscription_charges_its_posts_and_refunds_the_posts_not_served(
@@ -101,13 +100,11 @@ async def test_subscription_charges_its_posts_and_refunds_the_posts_not_served(
     assert sent["expiry"] == expiry.strftime("%d/%m/%Y")
 
     panel.fake.serve_posts(order.provider_order_id, 4)
-    await sync_order_statuses(panel.sm, panel.registry)
-    order = await reload(panel, order.id)
+    order = await synced(panel, order.id)
     assert (order.status, order.posts_done) == (OrderStatus.IN_PROGRESS, 4)
 
     panel.fake.serve_posts(order.provider_order_id, 6, "Expired")
-    await sync_order_statuses(panel.sm, panel.registry)
-    order = await reload(panel, order.id)
+    order = await synced(panel, order.id)
     # Ended after 6 of 10 posts: 4 posts × 0.20 back.
     assert (order.status, order.posts_done, order.refunded) == (
         OrderStatus.PARTIAL, 6, Decimal("0.80")
@@ -127,19 +124,14 @@ async def test_subscription_fields_are_checked_again_in_core(panel: Panel) -> No
         (OrderDraft(sub_id, "nasa", 10, wide.as_extra()), "subscription_range"),
         (OrderDraft(sub_id, "nasa", 10, {}), "subscription_incomplete"),
     ):
-        try:
+        with pytest.raises(OrderError) as refused:
             await place(panel, draft, f"bad-{code}")
-        except OrderError as exc:
-            assert exc.code == code
-        else:
-            raise AssertionError(f"{code} accepted")
+        assert refused.value.code == code
 
 
 async def test_an_active_subscription_can_be_canceled_and_refunds_the_posts_left(
     panel: Panel,
 ) -> None:
-    from core.customer_requests import request_cancel
-
     async with panel.sm() as session, write_tx(session):
         sub_service = await seed.service(
             session, name="Auto Views", type="subscriptions", price=Decimal("1.00"), min=50,
@@ -152,12 +144,10 @@ async def test_an_active_subscription_can_be_canceled_and_refunds_the_posts_left
     order = await place(panel, OrderDraft(sub_id, "nasa", 10, sub.as_extra()), "cancel-sub")
     order = await submit(panel, order.id)
     panel.fake.serve_posts(order.provider_order_id, 3)
-    await sync_order_statuses(panel.sm, panel.registry)
-    assert (await reload(panel, order.id)).status == OrderStatus.IN_PROGRESS
+    assert (await synced(panel, order.id)).status == OrderStatus.IN_PROGRESS
     async with panel.sm() as session:
         result = await request_cancel(session, panel.registry, CUSTOMER, order.id)
     assert result.code == "cancel_requested"
-    await sync_order_statuses(panel.sm, panel.registry)
-    order = await reload(panel, order.id)
+    order = await synced(panel, order.id)
     # 7 of 10 posts not served, 0.10 each.
     assert (order.status, order.refunded) == (OrderStatus.CANCELED, Decimal("0.70"))
