@@ -48,13 +48,21 @@ def audience_filter(audience: str) -> list[ColumnElement[bool]]:
     return where
 
 
+def _count_where(condition: ColumnElement[bool]) -> Any:
+    """How many rows of the query meet `condition` (0 when none)."""
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
 async def audience_sizes(session: AsyncSession, languages: list[str]) -> dict[str, int]:
-    """How many each audience reaches now: all, ordered, and lang:<code> per language."""
-    sizes = {}
-    for audience in [ALL, ORDERED, *(LANGUAGE_PREFIX + code for code in languages)]:
-        count = await session.scalar(select(func.count(User.id)).where(*audience_filter(audience)))
-        sizes[audience] = int(count or 0)
-    return sizes
+    """How many each audience reaches now: all, ordered, and lang:<code> per language (one
+    read of the users)."""
+    audiences = [ALL, ORDERED, *(LANGUAGE_PREFIX + code for code in languages)]
+    counts = (
+        await session.execute(
+            select(*(_count_where(and_(*audience_filter(a))) for a in audiences)).select_from(User)
+        )
+    ).one()
+    return {audience: int(count) for audience, count in zip(audiences, counts, strict=True)}
 
 
 async def create_draft(
@@ -194,17 +202,14 @@ class Progress:
 
 
 async def progress(session: AsyncSession, broadcast: Broadcast) -> Progress:
-    def total(condition: ColumnElement[bool]) -> Any:
-        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
     skipped = Notification.status == "skipped"
     cancelled = and_(skipped, Notification.last_error == CANCELLED_REASON)
     sent, stopped, blocked, finished = (
         await session.execute(
             select(
-                total(Notification.status == "sent"),
-                total(cancelled),
-                total(and_(skipped, ~cancelled, User.is_blocked.is_(True))),
+                _count_where(Notification.status == "sent"),
+                _count_where(cancelled),
+                _count_where(and_(skipped, ~cancelled, User.is_blocked.is_(True))),
                 func.count(),
             )
             .outerjoin(User, User.id == Notification.chat_id)
