@@ -24,14 +24,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import alerts, fx
 from core.mappings import services_mapped_to
-from core.money import in_range
 from core.pricing import price_unit
-from core.provider_accounts import clear_key_count
+from core.provider_accounts import clear_key_count, store_balance
 from core.provider_failures import record_provider_failure
 from core.watch import provider_cost
 from db.engine import write_tx
 from db.models import Provider, Service
-from db.types import utcnow
 from providers import (
     ApiError,
     Balance,
@@ -191,12 +189,8 @@ async def _store_balance(session: AsyncSession, provider: Provider, report: Prov
         row = await session.get(Provider, provider.id, populate_existing=True)
         if row is None:
             return
-        now = utcnow()
         if report.balance is not None:
-            amount = report.balance.amount
-            row.balance = amount if in_range(amount) else None  # beyond the range: unknown
-            row.currency = report.balance.currency or row.currency
-            row.balance_checked_at = now
+            store_balance(row, report.balance)
         if report.error is not None:
             record_provider_failure(session, row, report.error.action or "balance", report.error)
         report.provider = row
@@ -281,15 +275,13 @@ async def refresh_balances(
     answers = await asyncio.gather(*(one(p) for p in enabled))
     results = {p.id: answer for p, answer in zip(enabled, answers, strict=True)}
     async with write_tx(session):
-        now = utcnow()
         for provider in providers:
             answer = results.get(provider.id)
             row = await session.get(Provider, provider.id, populate_existing=True)
             if row is None or answer is None:
                 continue
             if isinstance(answer, Balance):
-                row.balance, row.balance_checked_at = answer.amount, now
-                row.currency = answer.currency or row.currency
+                store_balance(row, answer)
             else:
                 record_provider_failure(session, row, "balance", answer)
     return results

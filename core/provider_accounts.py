@@ -99,6 +99,14 @@ async def encrypt_stored_keys(session: AsyncSession, *, rotate: bool = False) ->
     return changed
 
 
+def store_balance(provider: Provider, balance: Balance) -> None:
+    """A balance answer on the provider's row. Beyond the money range it is kept unknown
+    instead of failing the write; an answer without a currency keeps the one known."""
+    provider.balance = balance.amount if in_range(balance.amount) else None
+    provider.currency = balance.currency or provider.currency
+    provider.balance_checked_at = utcnow()
+
+
 async def connect_provider(
     session: AsyncSession,
     registry: ProviderRegistry,

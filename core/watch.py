@@ -21,8 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core import alerts, fx
 from core.locks import job_lock
 from core.mappings import services_mapped_to
-from core.money import in_range
 from core.pricing import cost_on_basis, price_unit
+from core.provider_accounts import store_balance
 from core.provider_failures import record_provider_failure
 from core.statuses import ACTIVE_STATUSES, OrderStatus
 from db.engine import write_tx
@@ -82,7 +82,6 @@ async def check_balances(
         )
         if not await job_lock(session, lock):
             return checks
-        now = utcnow()
         for check in checks:
             provider = await session.get(Provider, check.provider_id)
             if provider is None:
@@ -91,10 +90,7 @@ async def check_balances(
                 await _balance_failed(session, provider, check.error, admin_ids)
                 continue
             assert check.balance is not None
-            # Beyond the money range: unknown, not a failure of every run for every provider.
-            provider.balance = check.balance.amount if in_range(check.balance.amount) else None
-            provider.currency = check.balance.currency or provider.currency
-            provider.balance_checked_at = now
+            store_balance(provider, check.balance)
             if fx.rate_missing(provider, currency):
                 await alerts.raise_alert(
                     session, admin_ids, alerts.provider_fx_missing(provider, currency)

@@ -54,3 +54,15 @@ async def test_a_balance_beyond_the_range_is_unknown_not_a_failure(app, admin) -
             balances = dict((await session.execute(select(Provider.name, Provider.balance))).all())
         assert balances == {"huge": None, "usual": Decimal("49")}
         assert "Something went wrong" not in (await admin.send("/check")).text
+
+
+async def test_providers_list_keeps_a_balance_beyond_the_range_unknown(app, admin) -> None:
+    """/providers refreshes every balance as the watch and /check do: one bound for all."""
+    async with FakeProvider(api_key=API_KEY, balance="50") as fake:
+        assert "connected" in (await admin.send(f"/addprovider big {fake.url} {API_KEY}")).text
+        fake.balance = Decimal("1000000000000000")
+        reply = await admin.send("/providers")
+        assert "big" in reply.text and "Something went wrong" not in reply.text
+        async with app.sessionmaker() as session:
+            provider = await session.scalar(select(Provider))
+        assert provider is not None and provider.balance is None
