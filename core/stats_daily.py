@@ -1,9 +1,10 @@
 """/stats as a picture: orders, revenue and profit per UTC day, and the top services.
 
 Same money rules as core.stats: revenue is charge − refunded, cost counts only orders the
-provider keeps money for. Aggregated here rather than in SQL, so that a day is the same UTC
-day on every backend; one read of the window's orders (four columns), fine for an admin
-command.
+provider keeps money for, in the panel's currency (core.fx; a provider without a rate has
+its costs left out, never added as if in ours). Aggregated here rather than in SQL, so that
+a day is the same UTC day on every backend; one read of the window's orders, fine for an
+admin command.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import fx
 from core.money import ZERO
 from core.stats import NO_COST_STATUSES
-from db.models import Order, Service
+from db.models import Order, Provider, Service
 from db.types import utcnow
 
 DAYS = 30
@@ -54,7 +56,12 @@ class Series:
 
 
 async def daily_series(
-    session: AsyncSession, *, days: int = DAYS, now: datetime | None = None, top: int = TOP
+    session: AsyncSession,
+    *,
+    currency: str,
+    days: int = DAYS,
+    now: datetime | None = None,
+    top: int = TOP,
 ) -> Series:
     """The last `days` UTC days up to today (every day present, zeros included)."""
     today = (now or utcnow()).date()
@@ -62,6 +69,7 @@ async def daily_series(
     since = datetime.combine(first, datetime.min.time(), tzinfo=(now or utcnow()).tzinfo)
     by_day = {first + timedelta(days=n): Day(first + timedelta(days=n)) for n in range(days)}
     services: dict[int, TopService] = {}
+    rates = {p.id: fx.rate_of(p, currency) for p in await session.scalars(select(Provider))}
     rows = await session.execute(
         select(
             Order.created_at,
@@ -69,21 +77,23 @@ async def daily_series(
             Order.refunded,
             Order.cost,
             Order.status,
+            Order.provider_id,
             Order.service_id,
             Service.name,
         )
         .join(Service, Service.id == Order.service_id)
         .where(Order.created_at >= since)
     )
-    for created, charge, refunded, cost, status, service_id, name in rows:
+    for created, charge, refunded, cost, status, provider_id, service_id, name in rows:
         day = by_day.get(created.date())
         if day is None:
             continue
         revenue = charge - (refunded or ZERO)
         day.orders += 1
         day.revenue += revenue
-        if cost is not None and status not in NO_COST_STATUSES:
-            day.cost += cost
+        rate = Decimal(1) if provider_id is None else rates.get(provider_id)
+        if cost is not None and status not in NO_COST_STATUSES and rate is not None:
+            day.cost += cost * rate
         service = services.setdefault(service_id, TopService(name))
         service.orders += 1
         service.revenue += revenue

@@ -107,7 +107,7 @@ async def render_chart(session: AsyncSession, currency: str) -> bytes | None:
     """The PNG, drawn off the event loop; None when it cannot be drawn (the caller then
     answers with text only)."""
     try:
-        series = await daily_series(session)
+        series = await daily_series(session, currency=currency)
         words = chart_words(currency)
         return await asyncio.wait_for(asyncio.to_thread(draw, series, words), DRAW_TIMEOUT)
     except Exception:

@@ -103,13 +103,36 @@ async def test_the_series_counts_utc_days_and_top_services(app) -> None:
                 cost=Decimal(1), created_at=now - timedelta(days=age),
             )  # fmt: skip
     async with app.sessionmaker() as session:
-        series = await daily_series(session, now=now)
+        series = await daily_series(session, currency="USD", now=now)
     assert len(series.days) == 30 and series.days[-1].day == now.date()
     today = series.days[-1]
     assert (today.orders, today.revenue, today.cost, today.profit) == (2, 10, 1, 9)
     assert series.days[0].orders == 1  # 29 days ago is in, 30 days ago is not
     [top] = series.top
     assert (top.orders, top.revenue) == (3, Decimal(12))
+
+
+async def test_the_series_costs_are_in_the_panel_currency(app) -> None:
+    """The chart's profit follows /stats: a foreign cost converted, or left out without a rate."""
+    now = utcnow()
+    async with app.sessionmaker() as session, write_tx(session):
+        session.add(User(id=1001, first_name="Alice"))
+        brl = Provider(name="br", api_url="demo", api_key="demo", currency="BRL")
+        session.add(brl)
+        await session.flush()
+        await seed.order(
+            session, 1001, status="completed", charge=Decimal(10), cost=Decimal(25),
+            provider_id=brl.id, created_at=now,
+        )  # fmt: skip
+    async with app.sessionmaker() as session:
+        today = (await daily_series(session, currency="USD", now=now)).days[-1]
+    assert (today.revenue, today.cost) == (10, 0)  # never 25 "dollars"
+    async with app.sessionmaker() as session, write_tx(session):
+        brl.fx_rate = Decimal("0.2")
+        await session.merge(brl)
+    async with app.sessionmaker() as session:
+        today = (await daily_series(session, currency="USD", now=now)).days[-1]
+    assert (today.cost, today.profit) == (5, 5)
 
 
 async def test_a_chart_that_cannot_be_drawn_leaves_the_text(app, admin, monkeypatch) -> None:
