@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from aiogram import Bot
@@ -57,6 +58,21 @@ def unreachable(error: Exception) -> bool:
     if isinstance(error, TelegramForbiddenError):
         return True
     return isinstance(error, TelegramBadRequest) and "chat not found" in error.message.lower()
+
+
+async def send_broadcast(bot: Bot, chat_id: int, message: Broadcast) -> None:
+    """A broadcast as its recipients get it (the admin's preview is sent by this too): the
+    text, or the photo with it as caption, and the link button if it has one."""
+    markup = None
+    if message.button_text and message.button_url:
+        button = InlineKeyboardButton(text=message.button_text, url=message.button_url)
+        markup = InlineKeyboardMarkup(inline_keyboard=[[button]])
+    if message.photo_file_id:
+        await bot.send_photo(
+            chat_id, message.photo_file_id, caption=message.text, reply_markup=markup
+        )
+    else:
+        await bot.send_message(chat_id, message.text or "", reply_markup=markup)
 
 
 class OutboxSender:
@@ -186,7 +202,8 @@ class OutboxSender:
                 await outbox.mark_skipped(self.sessionmaker, row.id, broadcast.CANCELLED_REASON)
                 report.skipped += 1
                 return DONE
-            return await self._deliver(row, report, self._broadcast_sender(row, message))
+            to_send = partial(send_broadcast, self.bot, row.chat_id, message)
+            return await self._deliver(row, report, to_send)
         try:
             text = self.render(row.language, row.kind, row.payload)
             markup = self.keyboard(row.language, row.kind, row.payload) if self.keyboard else None
@@ -232,22 +249,6 @@ class OutboxSender:
             log.info("outbox: message %s not editable (%s); sending anew", message_id, exc)
             return False
         return True
-
-    def _broadcast_sender(self, row: outbox.Outgoing, message: Broadcast) -> Send:
-        markup = None
-        if message.button_text and message.button_url:
-            button = InlineKeyboardButton(text=message.button_text, url=message.button_url)
-            markup = InlineKeyboardMarkup(inline_keyboard=[[button]])
-
-        async def send() -> None:
-            if message.photo_file_id:
-                await self.bot.send_photo(
-                    row.chat_id, message.photo_file_id, caption=message.text, reply_markup=markup
-                )
-            else:
-                await self.bot.send_message(row.chat_id, message.text or "", reply_markup=markup)
-
-        return send
 
     async def _deliver(self, row: outbox.Outgoing, report: SendReport, send: Send) -> str:
         """Send (paced, obeying retry_after) and record the outcome."""

@@ -22,7 +22,6 @@ from handlers.broadcast.views import (
     BroadcastCallback,
     button_prompt,
     dropped_text,
-    link_button,
     message_prompt,
     preview_keyboard,
     preview_text,
@@ -32,6 +31,7 @@ from handlers.broadcast.views import (
     skip_keyboard,
 )
 from handlers.ui import NOT_A_COMMAND, answers_itself, show
+from scheduler.sender import send_broadcast
 
 BUTTON_RE = re.compile(r"^(?P<text>[^|]{1,64}?)\s*\|\s*(?P<url>https?://\S{1,500})$")
 
@@ -114,11 +114,7 @@ async def send_preview(
     draft = await broadcast.get(session, broadcast_id)
     if draft is None:
         return
-    markup = link_button(draft.button_text, draft.button_url)
-    if draft.photo_file_id:
-        await bot.send_photo(chat_id, draft.photo_file_id, caption=draft.text, reply_markup=markup)
-    else:
-        await bot.send_message(chat_id, draft.text or "", reply_markup=markup)
+    await send_broadcast(bot, chat_id, draft)
     sizes = await broadcast.audience_sizes(session, sorted(i18n.available_locales))
     await bot.send_message(
         chat_id,

@@ -159,12 +159,5 @@ def progress_views(
     return view
 
 
-def link_button(text: str | None, url: str | None) -> InlineKeyboardMarkup | None:
-    """The button customers get under the broadcast, if it has one."""
-    if not text or not url:
-        return None
-    return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text=text, url=url)]])
-
-
 def dropped_text(broadcast_id: int) -> str:
     return _("Broadcast #{id} cancelled; nothing was sent.").format(id=broadcast_id)
