@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 from aiogram import Bot
 from aiogram.client.session.base import BaseSession
-from aiogram.methods import EditMessageText, SendMessage, TelegramMethod
+from aiogram.methods import EditMessageText, GetMyCommands, SendMessage, TelegramMethod
 from aiogram.types import User
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -111,8 +111,10 @@ class LocalBotSession(BaseSession):
         """The answer Telegram would give, decoded the way aiogram decodes one off the wire
         (JSON text → Response[T]), so the bot's CPU per call is the real one."""
         self.calls += 1
-        result: Any = True
-        if isinstance(method, SendMessage | EditMessageText):
+        result: Any = True  # what setMyCommands, answerCallbackQuery and the like answer
+        if isinstance(method, GetMyCommands):
+            result = []  # no menu yet: the app's start-up sets its own
+        elif isinstance(method, SendMessage | EditMessageText):
             chat_id = int(method.chat_id or 0)
             if method.reply_markup is not None:
                 self.last_markup[chat_id] = method.reply_markup

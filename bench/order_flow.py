@@ -165,6 +165,7 @@ async def run_order_flow(customers: int, database: str | None) -> FlowResult:
         await seed(app, provider.url, provider.api_key, ids)
         counter = StatementCounter(app.engine)
         await app.dp.emit_startup(bot=app.bot, **app.dp.workflow_data)
+        await asyncio.gather(*app.background)  # the command menus, before anything is counted
         try:
             # Warm-up: one customer alone (imports, caches), statements counted per step.
             warm: dict[str, list[float]] = {name: [] for name in STEPS}
