@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.statuses import OrderStatus
-from core.submission import submit_order
+from core.submission import due_queued_orders, submit_order
 from db.models import Order, Provider
 from db.types import utcnow
 from providers import ProviderRegistry
@@ -115,7 +115,8 @@ class SubmissionLanes:
         provider goes into backoff. Returns how many were handled."""
         async with self.sessionmaker() as session:
             concurrency = await _concurrency(session, provider_id)
-            ids = await _due_orders(session, provider_id, limit=concurrency * 4)
+            ids = await due_queued_orders(session, concurrency * 4, provider_id=provider_id)
+            await session.commit()  # the row locks end here; claiming is conditional
         if not ids:
             return 0
         backoff = asyncio.Event()
@@ -144,29 +145,6 @@ class SubmissionLanes:
 async def _concurrency(session: AsyncSession, provider_id: int) -> int:
     value = await session.scalar(select(Provider.concurrency).where(Provider.id == provider_id))
     return int(value or DEFAULT_CONCURRENCY)
-
-
-async def _due_orders(session: AsyncSession, provider_id: int, *, limit: int) -> list[int]:
-    """Queued orders of a ready provider, oldest first. Rows another replica is claiming
-    right now are skipped (FOR UPDATE SKIP LOCKED), and the claim itself is conditional."""
-    now = utcnow()
-    rows = await session.scalars(
-        select(Order.id)
-        .join(Provider, Provider.id == Order.provider_id)
-        .where(
-            Order.provider_id == provider_id,
-            Order.status == OrderStatus.QUEUED,
-            Provider.enabled,
-            Order.next_attempt_at.is_(None) | (Order.next_attempt_at <= now),
-            Provider.retry_after.is_(None) | (Provider.retry_after <= now),
-        )
-        .order_by(Order.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True, of=Order)
-    )
-    ids = list(rows)
-    await session.commit()
-    return ids
 
 
 async def _providers_with_due_orders(session: AsyncSession) -> list[int]:

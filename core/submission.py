@@ -373,12 +373,16 @@ async def recover_interrupted(
     return [o.id for o in orders]
 
 
-async def due_queued_orders(session: AsyncSession, limit: int = 50) -> list[int]:
+async def due_queued_orders(
+    session: AsyncSession, limit: int = 50, *, provider_id: int | None = None
+) -> list[int]:
     """Queued orders whose retry time has come, oldest first, skipping providers in backoff
-    (unless the order's service has backup mappings: submission routes it to one)."""
+    (unless the order's service has backup mappings: submission routes it to one); with
+    `provider_id`, that provider's only. Rows another replica is claiming right now are
+    skipped (FOR UPDATE SKIP LOCKED; the claim itself is conditional)."""
     now = utcnow()
     has_backup = select(ServiceMapping.id).where(ServiceMapping.service_id == Order.service_id)
-    rows = await session.scalars(
+    query = (
         select(Order.id)
         .join(Provider, Provider.id == Order.provider_id)
         .where(
@@ -389,8 +393,11 @@ async def due_queued_orders(session: AsyncSession, limit: int = 50) -> list[int]
         )
         .order_by(Order.id)
         .limit(limit)
+        .with_for_update(skip_locked=True, of=Order)
     )
-    return list(rows)
+    if provider_id is not None:
+        query = query.where(Order.provider_id == provider_id)
+    return list(await session.scalars(query))
 
 
 async def submit_due_orders(

@@ -4,17 +4,20 @@ the order on at once, one about the customer's input fails it, an ambiguous one 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
 
+from core.lanes import SubmissionLanes
 from core.ordering import OrderDraft, place_order
 from core.status_sync import sync_order_statuses
 from core.statuses import OrderStatus
 from core.submission import submit_order
 from db.engine import write_tx
 from db.models import AdminAlert, Order, Provider, ProviderService, ServiceMapping
+from db.types import utcnow
 from tests.fakes.provider_server import FakeProvider
 from tests.harness.panel import Panel
 from tests.harness.settings import ADMINS, CUSTOMER
@@ -129,3 +132,25 @@ async def test_when_every_provider_is_out_the_order_waits(
     order = await order_once(panel, "both")
     assert order.status == OrderStatus.QUEUED and order.refunded == 0
     assert panel.fake.count("add") == 1 and fake_b.count("add") == 1
+
+
+async def test_a_lane_sends_a_new_order_to_the_backup_while_the_first_provider_backs_off(
+    panel: Panel, backup: tuple[FakeProvider, int]
+) -> None:
+    """The way the bot sends orders (core.lanes): an order placed while its first provider
+    backs off does not wait for that provider, its lane routes it to the ready backup."""
+    fake_b, b_id = backup
+    async with panel.sm() as session, write_tx(session):
+        provider_a = await session.get(Provider, panel.provider_id)
+        assert provider_a is not None
+        provider_a.retry_after = utcnow() + timedelta(minutes=10)
+    async with panel.sm() as session:
+        draft = OrderDraft(panel.service_id, "https://instagram.com/p/x", 1000)
+        placed = await place_order(session, CUSTOMER, draft, key="lane", admin_ids=ADMINS)
+    lanes = SubmissionLanes(panel.sm, panel.registry, ADMINS)
+    lanes.wake(placed.order.provider_id)
+    await lanes.settled()
+    await lanes.stop()
+    order = (await panel.orders())[placed.order.id]
+    assert order.status == OrderStatus.PENDING and order.provider_id == b_id
+    assert panel.fake.count("add") == 0 and fake_b.count("add") == 1
