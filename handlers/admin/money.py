@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import admin_queries, billing
 from core.admin_actions import ActionError, topup
 from db.models import User
-from handlers.admin.common import amount, answer_long, to_amount, to_int, usage, when
+from handlers.admin.common import amount, answer_long, args_of, to_amount, to_int, usage, when
 from handlers.ui import inline
 
 LAST_ORDERS = 10
@@ -91,7 +91,7 @@ async def topup_command(
 async def user_command(
     message: Message, command: CommandObject, session: AsyncSession, currency: str
 ) -> None:
-    args = (command.args or "").split()
+    args = args_of(command)
     user_id = to_int(args[0]) if len(args) == 1 else None
     if user_id is None:
         await message.answer(usage("/user USER_ID"))

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import admin_actions
 from core.lifecycle import load_order
 from core.statuses import OrderStatus
-from handlers.admin.common import amount, answer_long, to_amount, to_int, usage
+from handlers.admin.common import amount, answer_long, args_of, to_amount, to_int, usage
 from handlers.admin.orders.actions import (
     do_refund,
     do_resend,
@@ -32,7 +32,7 @@ from providers import ProviderRegistry
 async def order_command(
     message: Message, command: CommandObject, session: AsyncSession, currency: str
 ) -> None:
-    args = (command.args or "").split()
+    args = args_of(command)
     order_id = to_int(args[0]) if len(args) == 1 else None
     if order_id is None:
         await message.answer(usage("/order ORDER_ID"))
@@ -69,7 +69,7 @@ async def resend_command(
     admin_ids: frozenset[int],
     currency: str,
 ) -> None:
-    args = (command.args or "").split()
+    args = args_of(command)
     order_id = to_int(args[0]) if len(args) == 1 else None
     if order_id is None:
         await message.answer(usage("/resend ORDER_ID"))
@@ -84,7 +84,7 @@ async def resend_command(
 async def refund_command(
     message: Message, command: CommandObject, session: AsyncSession, currency: str
 ) -> None:
-    args = (command.args or "").split()
+    args = args_of(command)
     order_id = to_int(args[0]) if len(args) in (1, 2) else None
     value = to_amount(args[1]) if len(args) == 2 else None
     if order_id is None or (len(args) == 2 and (value is None or value <= 0)):
@@ -97,7 +97,7 @@ async def refund_command(
 async def setstatus_command(
     message: Message, command: CommandObject, session: AsyncSession, currency: str
 ) -> None:
-    args = (command.args or "").split()
+    args = args_of(command)
     order_id = to_int(args[0]) if len(args) in (2, 3) else None
     status = args[1].lower().replace("cancelled", "canceled") if len(args) >= 2 else ""
     if order_id is None or status not in admin_actions.SETTABLE:
