@@ -37,6 +37,7 @@ from handlers.payments.texts import (
 )
 from handlers.referrals import views as referral_views
 from handlers.support import views as support_views
+from handlers.ui import payload_money
 
 MAX_LENGTH = 4096
 
@@ -93,13 +94,6 @@ def _shorten(value: Any, limit: int = 300) -> Any:
     return value
 
 
-def _amount(value: Any, currency: str) -> str:
-    try:
-        return format_money(Decimal(str(value)), currency)
-    except (InvalidOperation, ValueError):
-        return html.quote(str(value))
-
-
 def order_status_text(payload: dict[str, Any], currency: str) -> str:
     new = payload.get("new")
     lines = [
@@ -119,7 +113,7 @@ def order_status_text(payload: dict[str, Any], currency: str) -> str:
     if payload.get("refund"):
         lines.append(
             _("💰 Refunded {amount} to your balance.").format(
-                amount=_amount(payload["refund"], currency)
+                amount=payload_money(payload["refund"], currency)
             )
         )
     return "\n".join(lines)
@@ -137,7 +131,9 @@ def balance_change_text(payload: dict[str, Any], currency: str) -> str:
         line = _("Your balance was reduced by {amount}.")
     lines = [line.format(amount=format_money(abs(amount), currency))]
     if payload.get("balance") is not None:
-        lines.append(_("Balance: {amount}").format(amount=_amount(payload["balance"], currency)))
+        lines.append(
+            _("Balance: {amount}").format(amount=payload_money(payload["balance"], currency))
+        )
     if payload.get("note"):
         lines.append(_("Note: {note}").format(note=html.quote(str(payload["note"]))))
     return "\n".join(lines)

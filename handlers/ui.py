@@ -4,8 +4,8 @@ the pressed message, money. Pure helpers (plus `show`, which talks to Telegram).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from decimal import Decimal
-from typing import Annotated
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
 
 from aiogram import Bot, F, flags, html
 from aiogram.exceptions import TelegramBadRequest
@@ -64,6 +64,15 @@ def split_message(lines: Iterable[str], limit: int = MESSAGE_LIMIT) -> list[str]
 
 def money_text(amount: Decimal, currency: str) -> str:
     return f"{format_money(amount)} {currency}"
+
+
+def payload_money(value: Any, currency: str) -> str:
+    """An amount stored in a notification's payload (a string), shown as money; what is not
+    a number is shown as it is, escaped."""
+    try:
+        return format_money(Decimal(str(value)), currency)
+    except (InvalidOperation, ValueError):
+        return html.quote(str(value))
 
 
 def page_count(total: int, per_page: int = PER_PAGE) -> int:

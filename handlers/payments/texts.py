@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from aiogram import html
@@ -10,6 +10,7 @@ from aiogram.utils.i18n import gettext as _
 
 from core.money import format_money
 from core.payments import CheckoutRefusal
+from handlers.ui import payload_money
 
 
 def method_name(method: str) -> str:
@@ -28,13 +29,6 @@ def status_word(status: str) -> str:
         "unmatched": _("unmatched"),
     }
     return words.get(status, html.quote(status))
-
-
-def _money(value: Any, currency: str) -> str:
-    try:
-        return format_money(Decimal(str(value)), currency)
-    except (InvalidOperation, ValueError):
-        return html.quote(str(value))
 
 
 def methods_text(currency: str, low: Decimal, high: Decimal) -> str:
@@ -139,10 +133,10 @@ def payment_received_text(payload: dict[str, Any], currency: str) -> str:
     return "\n".join(
         [
             _("✅ Payment received: {amount} added to your balance.").format(
-                amount=_money(payload.get("amount"), currency)
+                amount=payload_money(payload.get("amount"), currency)
             ),
             _("Method: {method}").format(method=method_name(str(payload.get("method")))),
-            _("Balance: {amount}").format(amount=_money(payload.get("balance"), currency)),
+            _("Balance: {amount}").format(amount=payload_money(payload.get("balance"), currency)),
         ]
     )
 
@@ -153,7 +147,7 @@ def payment_expired_text(payload: dict[str, Any], currency: str) -> str:
         "⌛ Your invoice for {amount} ({method}) has expired unpaid. Nothing was charged; "
         "start a new top-up from 💰 Balance whenever you like."
     ).format(
-        amount=_money(payload.get("amount"), currency),
+        amount=payload_money(payload.get("amount"), currency),
         method=method_name(str(payload.get("method"))),
     )
 
@@ -200,7 +194,8 @@ def payment_support_text(lines: list[str]) -> str:
 def customer_payment_line(
     created: str, method: str, amount: Any, currency: str, status: str, reference: str | None
 ) -> str:
-    line = f"{created} · {method_name(method)} · {_money(amount, currency)} · {status_word(status)}"
+    money = payload_money(amount, currency)
+    line = f"{created} · {method_name(method)} · {money} · {status_word(status)}"
     return line + (f"\n    <code>{html.quote(reference)}</code>" if reference else "")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from aiogram import html
@@ -10,6 +10,7 @@ from aiogram.utils.i18n import gettext as _
 
 from core.money import format_money
 from core.referrals import Referrer, Summary, Terms
+from handlers.ui import payload_money
 
 
 def percent_text(percent: Decimal) -> str:
@@ -78,21 +79,14 @@ def saved_text() -> str:
     return _("✅ Saved.")
 
 
-def _amount(value: Any, currency: str) -> str:
-    try:
-        return format_money(Decimal(str(value)), currency)
-    except (InvalidOperation, ValueError):
-        return html.quote(str(value))
-
-
 def bonus_text(payload: dict[str, Any], currency: str) -> str:
     return _(
         "🎁 Referral bonus: +{amount} from a top-up of {name}, whom you invited.\n"
         "Balance: {balance}"
     ).format(
-        amount=_amount(payload.get("amount"), currency),
+        amount=payload_money(payload.get("amount"), currency),
         name=html.quote(str(payload.get("name") or "")),
-        balance=_amount(payload.get("balance"), currency),
+        balance=payload_money(payload.get("balance"), currency),
     )
 
 
