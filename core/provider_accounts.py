@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Text, case, func, select, type_coerce, update
+from sqlalchemy import Text, case, func, select, type_coerce, union, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import fx
 from core.audit import audit
 from core.money import in_range
 from db.engine import write_tx
-from db.models import Provider, Service
+from db.models import Provider, Service, ServiceMapping
 from db.secrets import SecretKeyError, is_encrypted, keyring_of
 from db.types import utcnow
 from providers import Balance, ProviderError, ProviderRegistry, mask_secret, valid_api_url
@@ -223,11 +223,20 @@ async def set_provider_option(
 
 
 async def mapped_counts(session: AsyncSession) -> dict[int, tuple[int, int]]:
-    """provider id -> (services mapped, of which enabled)."""
+    """provider id -> (services mapped, of which enabled): as their first mapping or a
+    backup (core.mappings), each service once per provider."""
+    pairs = union(
+        select(Service.id, Service.provider_id, Service.enabled).where(
+            Service.provider_id.is_not(None)
+        ),
+        select(Service.id, ServiceMapping.provider_id, Service.enabled).join(
+            ServiceMapping, ServiceMapping.service_id == Service.id
+        ),
+    ).subquery()
     rows = await session.execute(
-        select(Service.provider_id, func.count(), func.sum(case((Service.enabled, 1), else_=0)))
-        .where(Service.provider_id.is_not(None))
-        .group_by(Service.provider_id)
+        select(
+            pairs.c.provider_id, func.count(), func.sum(case((pairs.c.enabled, 1), else_=0))
+        ).group_by(pairs.c.provider_id)
     )
     return {pid: (total, int(enabled or 0)) for pid, total, enabled in rows}
 
