@@ -37,7 +37,7 @@ from handlers.payments.texts import (
 )
 from handlers.referrals import views as referral_views
 from handlers.support import views as support_views
-from handlers.ui import payload_money
+from handlers.ui import clip, payload_money
 
 MAX_LENGTH = 4096
 
@@ -56,7 +56,7 @@ def render(
             # put between tags: cutting the HTML itself could leave a tag open, which
             # Telegram refuses on every retry.
             text = renderer({k: _shorten(v) for k, v in payload.items()}, currency)
-    return text if len(text) <= MAX_LENGTH else html.quote(_shorten(text, MAX_LENGTH // 2))
+    return text if len(text) <= MAX_LENGTH else html.quote(clip(text, MAX_LENGTH // 2))
 
 
 def renderer(i18n: I18n, *, currency: str) -> Render:
@@ -88,10 +88,9 @@ def render_keyboard(
         return keyboard(payload)
 
 
-def _shorten(value: Any, limit: int = 300) -> Any:
-    if isinstance(value, str) and len(value) > limit:
-        return value[: limit - 1] + "…"
-    return value
+def _shorten(value: Any) -> Any:
+    """A long string of the payload cut (other values as they are)."""
+    return clip(value, 300) if isinstance(value, str) else value
 
 
 def order_status_text(payload: dict[str, Any], currency: str) -> str:
