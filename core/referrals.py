@@ -86,14 +86,13 @@ async def terms(session: AsyncSession) -> Terms:
 
 async def set_terms(
     session: AsyncSession, *, percent: Decimal | None = None, admin_topups: bool | None = None
-) -> Terms:
+) -> None:
     values = {}
     if percent is not None:
         values[PERCENT_KEY] = f"{percent.normalize():f}"
     if admin_topups is not None:
         values[ADMIN_TOPUPS_KEY] = "1" if admin_topups else "0"
     await panel_settings.store(session, values)
-    return await terms(session)
 
 
 async def attribute(session: AsyncSession, user_id: int, payload: str | None) -> int | None:
