@@ -150,9 +150,12 @@ async def credit_for_topup(
     None when there is nothing to credit (no referrer, 0 %, an admin top-up that does not
     count, a bonus below the money precision).
     """
-    referrer_id = await session.scalar(select(User.referred_by).where(User.id == user_id))
-    if referrer_id is None or amount <= 0:
+    invited = (
+        await session.execute(select(User.referred_by, User.first_name).where(User.id == user_id))
+    ).one_or_none()
+    if invited is None or invited.referred_by is None or amount <= 0:
         return None
+    referrer_id, name = invited
     current = await terms(session)
     if by_admin and not current.admin_topups:
         return None
@@ -166,7 +169,6 @@ async def credit_for_topup(
     entry = await billing.credit(
         session, referrer_id, bonus, key=key, kind=LedgerKind.REFERRAL, note=f"user {user_id}"
     )
-    name = await session.scalar(select(User.first_name).where(User.id == user_id))
     notify.enqueue(
         session,
         referrer_id,
