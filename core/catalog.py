@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -20,7 +20,7 @@ from core.audit import audit
 from core.pricing import cost_on_basis, input_kind, price_unit
 from core.provider_accounts import find_provider
 from db.engine import write_tx
-from db.models import AdminAuditLog, Category, Provider, ProviderService, Service
+from db.models import AdminAuditLog, Category, Provider, ProviderService, Service, ServiceMapping
 
 SETPRICE_ACTION = "service.setprice"
 
@@ -125,6 +125,13 @@ async def map_service(
         service.refill, service.cancel = bool(ps.refill), bool(ps.cancel)
         service.dripfeed = bool(ps.dripfeed)
         service.provider = provider
+        await session.execute(  # the new first mapping is no longer a backup too
+            delete(ServiceMapping).where(
+                ServiceMapping.service_id == service.id,
+                ServiceMapping.provider_id == provider.id,
+                ServiceMapping.provider_service_id == ps.service_id,
+            )
+        )
         result = MapResult(service, ps, cost_warnings(service, ps, provider, currency))
         if input_kind(ps.type) is None:
             result.warnings.append(("unsupported_type", {"type": ps.type}))

@@ -56,7 +56,7 @@ async def set_mapping(
     """/map SERVICE_ID NAME PROVIDER_SERVICE_ID [PRIORITY]: priority 1 (re)maps the service
     itself; 2.. sets the backup tried at that place (replacing the one there)."""
     if priority == PRIMARY:
-        result = await map_service(
+        return await map_service(
             session,
             service_id,
             provider_name,
@@ -64,15 +64,6 @@ async def set_mapping(
             admin_id=admin_id,
             currency=currency,
         )
-        async with write_tx(session):  # the new first mapping is no longer a backup too
-            await session.execute(
-                delete(ServiceMapping).where(
-                    ServiceMapping.service_id == service_id,
-                    ServiceMapping.provider_id == result.service.provider_id,
-                    ServiceMapping.provider_service_id == result.service.provider_service_id,
-                )
-            )
-        return result
     async with write_tx(session):
         service = await get_service(session, service_id)
         provider = await provider_by_name(session, provider_name)

@@ -70,6 +70,18 @@ async def test_backups_are_listed_after_the_service_own_mapping(panel: Panel) ->
             await remove_mapping(session, panel.service_id, "fake", "1", admin_id=ADMIN)
 
 
+async def test_a_backup_made_the_first_mapping_is_no_longer_a_backup(panel: Panel) -> None:
+    await second_provider(panel, currency=USD)
+    async with panel.sm() as session:
+        await set_mapping(session, panel.service_id, "backup", "7", 2, admin_id=ADMIN, currency=USD)
+        await set_mapping(session, panel.service_id, "backup", "7", 1, admin_id=ADMIN, currency=USD)
+        service = await session.get(Service, panel.service_id)
+        assert service is not None
+        found = [(m.priority, m.provider.name, m.provider_service_id)
+                 for m in await mappings_of(session, service)]  # fmt: skip
+        assert found == [(1, "backup", "7")]
+
+
 def test_priorities_are_small_numbers() -> None:
     assert parse_priority(None) == 1
     assert parse_priority("3") == 3
