@@ -17,7 +17,7 @@ from sqlalchemy.orm import selectinload
 
 from core import fx
 from core.audit import audit
-from core.pricing import cost_on_basis, input_kind, price_unit
+from core.pricing import input_kind, price_unit
 from core.provider_accounts import find_provider
 from db.engine import write_tx
 from db.models import AdminAuditLog, Category, Provider, ProviderService, Service, ServiceMapping
@@ -195,10 +195,8 @@ def mapped_cost(
 ) -> Decimal | None:
     """What the provider charges for one unit of our price (per 1000, or one package), in
     the panel's currency; None while the provider's conversion rate is missing."""
-    rate = fx.to_panel(ps.rate, provider, currency)
-    if rate is None:
-        return None
-    return cost_on_basis(rate, ps.rate_basis, service.rate_basis, service.min)
+    rate = fx.rate_of(provider, currency)
+    return None if rate is None else fx.unit_cost(ps.rate, ps.rate_basis, service, rate)
 
 
 @dataclass

@@ -11,7 +11,8 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from core.money import QUANTUM
-from db.models import Provider
+from core.pricing import cost_on_basis
+from db.models import Provider, Service
 
 MIN_RATE = Decimal("0.00000001")
 MAX_RATE = Decimal("1000000")
@@ -43,6 +44,12 @@ def to_panel(amount: Decimal, provider: Provider, panel_currency: str) -> Decima
     """A provider amount (rate, cost) in the panel's currency; None if it cannot be known."""
     rate = rate_of(provider, panel_currency)
     return None if rate is None else convert(amount, rate)
+
+
+def unit_cost(rate: Decimal, their_basis: str, service: Service, fx_rate: Decimal) -> Decimal:
+    """A provider's rate in the panel's currency and in the unit the service's price is in
+    (per 1000 or one package: core.pricing.cost_on_basis): what its price is compared with."""
+    return cost_on_basis(convert(rate, fx_rate), their_basis, service.rate_basis, service.min)
 
 
 def parse_rate(text: str) -> Decimal | None:

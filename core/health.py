@@ -27,7 +27,6 @@ from core.mappings import services_mapped_to
 from core.pricing import price_unit
 from core.provider_accounts import clear_key_count, store_balance
 from core.provider_failures import record_provider_failure
-from core.watch import provider_cost
 from db.engine import write_tx
 from db.models import Provider, Service
 from providers import (
@@ -168,7 +167,7 @@ def service_problems(
     if remote.max and service.max > remote.max:
         problems.append(Problem("max_above", {**base, "ours": service.max, "theirs": remote.max}))
     if fx_rate is not None:
-        cost = provider_cost(remote, service, fx_rate)
+        cost = fx.unit_cost(remote.rate, remote.rate_basis, service, fx_rate)
         if service.price < cost:
             details = {
                 **base,

@@ -13,7 +13,6 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
-from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -21,12 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core import alerts, fx
 from core.locks import job_lock
 from core.mappings import services_mapped_to
-from core.pricing import cost_on_basis, price_unit
+from core.pricing import price_unit
 from core.provider_accounts import store_balance
 from core.provider_failures import record_provider_failure
 from core.statuses import ACTIVE_STATUSES, OrderStatus
 from db.engine import write_tx
-from db.models import Order, Provider, ProviderService, Service
+from db.models import Order, Provider, ProviderService
 from db.types import utcnow
 from providers import ApiError, Balance, ProviderError, ProviderRegistry, RemoteService
 
@@ -199,7 +198,7 @@ async def _apply_catalogue(
             continue
         if rate is None:
             continue
-        cost = provider_cost(remote, service, rate)
+        cost = fx.unit_cost(remote.rate, remote.rate_basis, service, rate)
         if cost > service.price:
             check.above.append(service.id)
             alert = alerts.provider_price_above(
@@ -212,15 +211,6 @@ async def _apply_catalogue(
             )
             await alerts.raise_alert(session, admin_ids, alert)
     return check
-
-
-def provider_cost(
-    remote: RemoteService, service: Service, fx_rate: Decimal = Decimal(1)
-) -> Decimal:
-    """The provider's price in the panel's currency (`fx_rate`, core.fx) and in the unit our
-    price is in (core.pricing.cost_on_basis)."""
-    rate = fx.convert(remote.rate, fx_rate)
-    return cost_on_basis(rate, remote.rate_basis, service.rate_basis, service.min)
 
 
 # --- stale orders ---------------------------------------------------------------------------
@@ -256,5 +246,4 @@ __all__ = [
     "check_balances",
     "check_prices",
     "check_stale_orders",
-    "provider_cost",
 ]
