@@ -18,8 +18,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import alerts, fx
+from core.catalog_import import unstorable
 from core.locks import job_lock
 from core.mappings import services_mapped_to
+from core.money import ZERO
 from core.pricing import price_unit
 from core.provider_accounts import store_balance
 from core.provider_failures import record_provider_failure
@@ -178,6 +180,8 @@ async def _apply_catalogue(
         if remote is None:
             if row.available:
                 row.available = False
+            continue
+        if unstorable(remote, ZERO):  # as /import: the row stays as it was
             continue
         if row.rate != remote.rate:
             row.rate = remote.rate

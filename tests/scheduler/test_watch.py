@@ -144,3 +144,23 @@ async def test_an_empty_catalogue_answer_changes_nothing_and_alerts_nothing(
     async with panel.sm() as session:
         [row] = await session.scalars(select(ProviderService))
     assert row.available
+
+
+async def test_a_rate_beyond_the_money_range_keeps_the_row_and_the_rest_refreshes(
+    panel: Panel,
+) -> None:
+    """As /import skips such a row: one absurd rate must not fail the whole price watch."""
+    async with panel.sm() as session, write_tx(session):
+        for remote in ("1", "2"):
+            session.add(ProviderService(
+                provider_id=panel.provider_id, service_id=remote, name=f"remote {remote}",
+                rate=Decimal("0.90"), min=1, max=1000,
+            ))  # fmt: skip
+    panel.fake.services[0]["rate"] = "1000000000000000000"
+    panel.fake.services[1]["rate"] = "0.95"
+    [check] = await check_prices(panel.sm, panel.registry, ADMINS)
+    assert check.error is None
+    async with panel.sm() as session:
+        rows = {r.service_id: r for r in await session.scalars(select(ProviderService))}
+    assert rows["1"].rate == Decimal("0.90") and rows["1"].available
+    assert rows["2"].rate == Decimal("0.95")
