@@ -4,18 +4,17 @@ The order is claimed (queued → submitting) in one transaction, `add` is called
 transaction, and the outcome is applied in another. A crash between the two leaves the order
 in `submitting`, which start-up recovery moves to `review`: the provider may have it.
 
-The submission policy lives here too: due orders go out in one lane per provider (lanes run
-side by side), and a lane stops for this run as soon as its provider goes into backoff.
+Which orders are due lives here too (due_queued_orders); core.lanes sends them, one lane
+per provider.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from core import alerts, failover, mappings, notify
@@ -40,7 +39,6 @@ STUCK_AFTER = timedelta(minutes=5)
 MAX_BACKOFF = timedelta(hours=1)
 # error_code of an order an admin resent although the provider may have its first add.
 RESENT_MAYBE_DELIVERED = "resent_maybe_delivered"
-SUBMIT_BATCH = 50  # due orders taken per run
 
 
 def backoff(attempts: int) -> timedelta:
@@ -400,53 +398,10 @@ async def due_queued_orders(
     return list(await session.scalars(query))
 
 
-async def submit_due_orders(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    registry: ProviderRegistry,
-    admin_ids: frozenset[int],
-    *,
-    batch: int = SUBMIT_BATCH,
-) -> int:
-    """Due queued orders, oldest first, one lane per provider (lanes run side by side).
-
-    An order that comes back queued put its provider into backoff: the rest of that lane
-    waits for a later run instead of asking the provider again at once.
-    """
-    async with sessionmaker() as session:
-        ids = await due_queued_orders(session, limit=batch)
-        if not ids:
-            return 0
-        rows = await session.execute(
-            select(Order.id, Order.provider_id).where(Order.id.in_(ids)).order_by(Order.id)
-        )
-        lanes: dict[int | None, list[int]] = {}
-        for order_id, provider_id in rows:
-            lanes.setdefault(provider_id, []).append(order_id)
-
-    async def lane(order_ids: list[int]) -> int:
-        submitted = 0
-        async with sessionmaker() as session:
-            for order_id in order_ids:
-                try:
-                    order = await submit_order(
-                        session, registry, order_id, admin_ids=admin_ids, notify_customer=True
-                    )
-                except Exception:
-                    log.exception("submission of order %s failed", order_id)
-                    return submitted
-                submitted += 1
-                if order is not None and order.status == OrderStatus.QUEUED:
-                    return submitted
-        return submitted
-
-    return sum(await asyncio.gather(*(lane(ids) for ids in lanes.values())))
-
-
 __all__ = [
     "add_request",
     "backoff",
     "due_queued_orders",
     "recover_interrupted",
-    "submit_due_orders",
     "submit_order",
 ]

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.lanes import SubmissionLanes
 from core.notify import Render
 from core.status_sync import sync_order_statuses, sync_refill_statuses
-from core.submission import STUCK_AFTER, recover_interrupted, submit_due_orders
+from core.submission import STUCK_AFTER, recover_interrupted
 from core.watch import check_balances, check_prices, check_stale_orders
 from db.models import Provider
 from payments import CryptoPayClient
@@ -102,8 +102,8 @@ def build_jobs(
     pacer: Pacer | None = None,
     crypto_pay: CryptoPayClient | None = None,
     progress_view: ProgressView | None = None,
+    lanes: SubmissionLanes,
     running: set[asyncio.Task[Any]] | None = None,
-    lanes: SubmissionLanes | None = None,
     **_: Any,
 ) -> list[PeriodicJob]:
     """The jobs; `running` is the scheduler's set of runs in flight (per-provider runs join
@@ -123,10 +123,7 @@ def build_jobs(
 
     async def submit() -> None:
         """The safety net: new orders are sent by their lane at once (see core.lanes)."""
-        if lanes is not None:
-            await lanes.wake_due()
-        else:
-            await submit_due_orders(sessionmaker, registry, admins)
+        await lanes.wake_due()
 
     # Per provider, each run bounded: one slow or hanging provider holds up only itself.
     def runs(name: str, bound: float) -> PerProvider:

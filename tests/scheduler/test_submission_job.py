@@ -1,5 +1,6 @@
-"""The submission job over the fake provider (SPEC §5): queued orders go out oldest first,
-a provider out of funds is backed off (one request, admins told), never sent twice."""
+"""The submission job over the fake provider (SPEC §5): the lanes it wakes send queued orders
+oldest first, a provider out of funds is backed off (one request, admins told), never sent
+twice."""
 
 from __future__ import annotations
 
@@ -7,14 +8,22 @@ import asyncio
 from decimal import Decimal
 
 from core.alerts import AlertKind
+from core.lanes import SubmissionLanes
 from core.ordering import OrderDraft, place_order
 from core.statuses import OrderStatus
-from core.submission import submit_due_orders
+from db.engine import write_tx
+from db.models import Provider
 from tests.harness.panel import Panel
 from tests.harness.settings import ADMINS, CUSTOMER
 
 
-async def place(panel: Panel, count: int) -> list[int]:
+async def place(panel: Panel, count: int, *, concurrency: int | None = None) -> list[int]:
+    """`count` queued orders; `concurrency` sets the provider's (1: its lane sends one at a
+    time, oldest first)."""
+    async with panel.sm() as session, write_tx(session):
+        provider = await session.get(Provider, panel.provider_id)
+        assert provider is not None
+        provider.concurrency = concurrency
     ids = []
     async with panel.sm() as session:
         for n in range(count):
@@ -24,11 +33,21 @@ async def place(panel: Panel, count: int) -> list[int]:
     return ids
 
 
+async def submit_job(panel: Panel) -> None:
+    """One run of the periodic submit job (scheduler.jobs): it wakes the lanes of providers
+    with due orders; here, until they have sent what they could."""
+    lanes = SubmissionLanes(panel.sm, panel.registry, ADMINS)
+    await lanes.wake_due()
+    await lanes.settled()
+    await lanes.stop()
+
+
 async def test_queued_orders_are_submitted_oldest_first_and_the_customer_told(
     panel: Panel,
 ) -> None:
-    ids = await place(panel, 4)
-    assert await submit_due_orders(panel.sm, panel.registry, ADMINS) == 4
+    ids = await place(panel, 4, concurrency=1)
+    await submit_job(panel)
+    assert panel.fake.count("add") == 4
     links = [r.form["link"] for r in panel.fake.requests_for("add")]
     assert links == [f"https://instagram.com/p{n}" for n in range(4)]
     orders = await panel.orders()
@@ -38,15 +57,15 @@ async def test_queued_orders_are_submitted_oldest_first_and_the_customer_told(
     assert [(n.chat_id, n.payload["order_id"], n.payload["new"]) for n in notes] == [
         (CUSTOMER, i, "pending") for i in ids
     ]
-    assert await submit_due_orders(panel.sm, panel.registry, ADMINS) == 0
-    assert panel.fake.count("add") == 4
+    await submit_job(panel)
+    assert panel.fake.count("add") == 4  # nothing sent again
 
 
 async def test_a_provider_out_of_funds_is_asked_once_and_admins_told(panel: Panel) -> None:
-    ids = await place(panel, 3)
+    ids = await place(panel, 3, concurrency=1)
     panel.fake.balance = Decimal("0")
-    await submit_due_orders(panel.sm, panel.registry, ADMINS)
-    await submit_due_orders(panel.sm, panel.registry, ADMINS)
+    await submit_job(panel)
+    await submit_job(panel)
     assert panel.fake.count("add") == 1  # the rest wait for the provider's backoff
     orders = await panel.orders()
     assert {orders[i].status for i in ids} == {OrderStatus.QUEUED}
@@ -60,7 +79,7 @@ async def test_replicas_submitting_at_once_send_each_order_once(any_panel: Panel
     panel = any_panel
     ids = await place(panel, 6)
     replicas = [panel, panel.reopen(), panel.reopen()]
-    await asyncio.gather(*(submit_due_orders(r.sm, r.registry, ADMINS) for r in replicas))
+    await asyncio.gather(*(submit_job(r) for r in replicas))
     assert panel.fake.count("add") == 6
     orders = await panel.orders()
     assert {orders[i].status for i in ids} == {OrderStatus.PENDING}
