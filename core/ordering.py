@@ -107,12 +107,13 @@ async def orderable_categories(session: AsyncSession) -> list[tuple[Category, in
 
 
 async def category_services(session: AsyncSession, category_id: int) -> list[Service]:
-    """The orderable services of one category, by Service ID (empty if it is disabled)."""
+    """The orderable services of one category, by Service ID (empty if it is disabled); each
+    with its category from the same statement."""
     rows = await session.scalars(
         select(Service)
         .join(Category)
         .where(Service.category_id == category_id, *_orderable())
-        .options(selectinload(Service.category))
+        .options(contains_eager(Service.category))
         .order_by(Service.id)
     )
     return list(rows)
