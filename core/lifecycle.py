@@ -1,16 +1,20 @@
 """The order lifecycle (SPEC §5): every status change of an order goes through here.
 
 change_status writes the history row, the customer notification and any refund together,
-so no caller can forget one of them; apply_provider_status turns a provider's status answer
-into a panel status (with its refund); load_order is the one way to read an order for a
-change, its row locked.
+so no caller can forget one of them; plan_provider_status turns a provider's status answer
+into a Move (the columns it reports, the panel status and refund it implies) and
+apply_provider_status applies that Move to one order; load_order is the one way to read an
+order for a change, its row locked. The rules (plan_provider_status, refund_due,
+beyond_status_note) are pure functions, shared with core.lifecycle_bulk, which applies the
+Moves of a whole status-sync chunk in a few statements.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -70,14 +74,11 @@ async def change_status(
     old = order.status
     refunded = ZERO
     if implied is not None and refund_reason:
-        target = min(max(round_down(implied), ZERO), order.charge)
-        due = target - order.refunded
-        if due > 0:
-            before = order.refunded
-            reason = refund_reason if before == 0 else f"{refund_reason}:{before.normalize():f}"
-            refunded = await _refund(session, order, due, reason, admin_id)
-        elif due < 0:
-            await _refunded_beyond_status(session, order, new, target, admin_ids)
+        due = refund_due(order.charge, order.refunded, implied, refund_reason)
+        if due.amount > 0:
+            refunded = await _refund(session, order, due.amount, due.reason, admin_id)
+        elif due.amount < 0:
+            await _refunded_beyond_status(session, order, new, due.target, admin_ids)
     elif refund > 0 and refund_reason:
         amount = min(round_down(refund), order.charge - order.refunded)
         refunded = await _refund(session, order, amount, refund_reason, admin_id)
@@ -120,12 +121,35 @@ async def _refunded_beyond_status(
 ) -> None:
     """The new status implies less money back than the order already got: keep it (never
     silently take it back from the customer) and tell the admins, who decide."""
-    order.last_error = (
-        f"{new}: implies a refund of {implied.normalize():f}, "
-        f"{order.refunded.normalize():f} already refunded; nothing taken back"
-    )
+    order.last_error = beyond_status_note(new, implied, order.refunded)
     await alerts.raise_alert(
         session, admin_ids, alerts.refund_above_status(order.id, new, order.refunded, implied)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RefundDue:
+    """What a status's refund means for an order refunded `refunded` already."""
+
+    amount: Decimal  # to give back now; negative: more was refunded than the status implies
+    reason: str  # the ledger key's reason, keyed on what was refunded before (billing.refund_key)
+    target: Decimal  # the whole refund the status stands for, within [0, charge]
+
+
+def refund_due(charge: Decimal, refunded: Decimal, implied: Decimal, reason: str) -> RefundDue:
+    """The refund rule: what the status implies (rounded down, never negative, never above
+    the charge) minus what the order already got; a repeat of the same change finds the same
+    key, so it writes nothing."""
+    target = min(max(round_down(implied), ZERO), charge)
+    keyed = reason if refunded == 0 else f"{reason}:{refunded.normalize():f}"
+    return RefundDue(target - refunded, keyed, target)
+
+
+def beyond_status_note(new: str, implied: Decimal, refunded: Decimal) -> str:
+    """For admins, on the order: the status implies less money back than was refunded."""
+    return (
+        f"{new}: implies a refund of {implied.normalize():f}, "
+        f"{refunded.normalize():f} already refunded; nothing taken back"
     )
 
 
@@ -143,6 +167,105 @@ def unstored_note(action: str, names: list[str], raw: dict[str, Any]) -> str:
     return f"{action}: not stored (out of range): {', '.join(names)}; answer: {answer}"
 
 
+class OrderFacts(parents.Placed, Protocol):
+    """What of an order the status rules read: an Order, or a plain row of its columns."""
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def charge(self) -> Decimal: ...
+
+
+@dataclass(slots=True)
+class Move:
+    """What one provider status answer does to an order, worked out before anything is
+    written; apply_provider_status applies it to one order, core.lifecycle_bulk to many."""
+
+    fields: dict[str, Any] = field(default_factory=dict)  # columns as the provider reports
+    new: str | None = None  # the panel status the order moves to; None: it stays
+    note: str | None = None  # on the history row
+    implied: Decimal | None = None  # the whole refund the new status stands for
+    refund_reason: str | None = None
+
+
+ENDED = frozenset({OrderStatus.COMPLETED, OrderStatus.PARTIAL, OrderStatus.CANCELED})
+
+
+def plan_provider_status(order: OrderFacts, status: RemoteOrderStatus) -> Move:
+    """The one rule for a provider's status answer (SPEC §5).
+
+    Partial refunds charge × remains / quantity (rounded down), canceled/refunded/failed the
+    whole charge, completed nothing; a drip-feed or subscription parent refunds what it did
+    not deliver (core.parents). Partial without remains goes to review. Unknown provider
+    statuses change nothing but the raw status kept for admins.
+    """
+    fields: dict[str, Any] = {"provider_status": (status.raw_status or status.status)[:64]}
+    if status.kind == "order":
+        if status.start_count is not None:
+            fields["start_count"] = status.start_count
+        if status.remains is not None:
+            fields["remains"] = status.remains
+        unstored = list(status.unstored)
+        if in_range(status.charge):
+            fields["cost"] = status.charge
+        elif status.charge is not None:
+            unstored.append("charge")
+        if unstored:  # what fits is stored and the status applied; admins see the rest
+            fields["last_error"] = unstored_note("status", unstored, status.raw)
+    else:  # a drip-feed or subscription parent
+        if status.runs is not None:
+            fields["runs_done"] = status.runs
+        if status.posts is not None:
+            fields["posts_done"] = status.posts
+    new = PROVIDER_TO_PANEL.get(status.status)
+    if new is None or new == order.status:
+        return Move(fields)
+    if status.kind == "order":
+        return _order_move(order, status, new, fields)
+    return _parent_move(order, status, new, fields)
+
+
+def _order_move(
+    order: OrderFacts, status: RemoteOrderStatus, new: OrderStatus, fields: dict[str, Any]
+) -> Move:
+    if new == OrderStatus.PARTIAL:
+        if status.remains is None:
+            return _partial_without_remains(fields)
+        refund = partial_refund(order.charge, order.quantity, status.remains)
+        return Move(fields, new, implied=refund, refund_reason="partial")
+    if new in (OrderStatus.CANCELED, OrderStatus.FAILED, OrderStatus.COMPLETED):
+        implied = ZERO if new == OrderStatus.COMPLETED else order.charge
+        return Move(fields, new, implied=implied, refund_reason=str(new))
+    return Move(fields, new)
+
+
+def _parent_move(
+    order: OrderFacts, status: RemoteOrderStatus, new: OrderStatus, fields: dict[str, Any]
+) -> Move:
+    left = parents.undelivered(order, status)
+    if new == OrderStatus.FAILED or (new == OrderStatus.CANCELED and left is None):
+        return Move(fields, new, implied=order.charge, refund_reason=str(new))
+    if new not in ENDED:
+        return Move(fields, new)
+    if left is None:
+        if new == OrderStatus.PARTIAL:
+            return _partial_without_remains(fields)
+        left = 0
+    fields["remains"] = left
+    if new == OrderStatus.COMPLETED and left > 0:  # a subscription ended short of its posts
+        new = OrderStatus.PARTIAL
+    refund = partial_refund(order.charge, order.quantity, left)
+    reason = "canceled" if new == OrderStatus.CANCELED else "partial"
+    return Move(fields, new, implied=refund, refund_reason=reason)
+
+
+def _partial_without_remains(fields: dict[str, Any]) -> Move:
+    """A refund needs to know what was left: a human looks (plain orders and parents)."""
+    fields["error_code"] = "partial_without_remains"
+    return Move(fields, OrderStatus.REVIEW, note="Partial without remains")
+
+
 async def apply_provider_status(
     session: AsyncSession,
     order: Order,
@@ -152,125 +275,22 @@ async def apply_provider_status(
 ) -> bool:
     """Apply one status answer in the caller's transaction; True if the panel status changed.
 
-    Partial refunds charge × remains / quantity (rounded down), canceled/refunded/failed the
-    whole charge; each refund is keyed per order and reason, so a status seen twice, a retry
-    or a restart never refunds twice. Unknown provider statuses change nothing but the raw
-    status kept for admins.
+    The rule is plan_provider_status; each refund is keyed per order and reason, so a status
+    seen twice, a retry or a restart never refunds twice.
     """
-    if status.kind != "order":  # a drip-feed or subscription parent
-        return await apply_parent_status(session, order, status, admin_ids=admin_ids)
-    order.provider_status = (status.raw_status or status.status)[:64]
-    if status.start_count is not None:
-        order.start_count = status.start_count
-    if status.remains is not None:
-        order.remains = status.remains
-    unstored = list(status.unstored)
-    if in_range(status.charge):
-        order.cost = status.charge
-    elif status.charge is not None:
-        unstored.append("charge")
-    if unstored:  # what fits is stored and the status applied; admins see the rest
-        order.last_error = unstored_note("status", unstored, status.raw)
-    new = PROVIDER_TO_PANEL.get(status.status)
-    if new is None or new == order.status:
+    move = plan_provider_status(order, status)
+    for name, value in move.fields.items():
+        setattr(order, name, value)
+    if move.new is None:
         return False
-    name = order.service.name
-    if new == OrderStatus.PARTIAL:
-        if status.remains is None:  # a refund needs remains: let a human look
-            order.error_code = "partial_without_remains"
-            await change_status(
-                session,
-                order,
-                OrderStatus.REVIEW,
-                service_name=name,
-                note="Partial without remains",
-            )
-            return True
-        refund = partial_refund(order.charge, order.quantity, status.remains)
-        await change_status(
-            session,
-            order,
-            new,
-            service_name=name,
-            implied=refund,
-            refund_reason="partial",
-            admin_ids=admin_ids,
-        )
-    elif new in (OrderStatus.CANCELED, OrderStatus.FAILED, OrderStatus.COMPLETED):
-        implied = ZERO if new == OrderStatus.COMPLETED else order.charge
-        await change_status(
-            session,
-            order,
-            new,
-            service_name=name,
-            implied=implied,
-            refund_reason=str(new),
-            admin_ids=admin_ids,
-        )
-    else:
-        await change_status(session, order, new, service_name=name)
-    return True
-
-
-ENDED = frozenset({OrderStatus.COMPLETED, OrderStatus.PARTIAL, OrderStatus.CANCELED})
-
-
-async def apply_parent_status(
-    session: AsyncSession,
-    order: Order,
-    status: RemoteOrderStatus,
-    *,
-    admin_ids: frozenset[int] = frozenset(),
-) -> bool:
-    """apply_provider_status for a parent answer (same contract: True if the status moved)."""
-    order.provider_status = (status.raw_status or status.status)[:64]
-    if status.runs is not None:
-        order.runs_done = status.runs
-    if status.posts is not None:
-        order.posts_done = status.posts
-    new = PROVIDER_TO_PANEL.get(status.status)
-    if new is None or new == order.status:
-        return False
-    name = order.service.name
-    left = parents.undelivered(order, status)
-    if new == OrderStatus.FAILED or (new == OrderStatus.CANCELED and left is None):
-        await change_status(
-            session,
-            order,
-            new,
-            service_name=name,
-            implied=order.charge,
-            refund_reason=str(new),
-            admin_ids=admin_ids,
-        )
-        return True
-    if new not in ENDED:
-        await change_status(session, order, new, service_name=name)
-        return True
-    if left is None:
-        if new == OrderStatus.PARTIAL:  # a refund needs to know what was left: a human looks
-            order.error_code = "partial_without_remains"
-            await change_status(
-                session,
-                order,
-                OrderStatus.REVIEW,
-                service_name=name,
-                note="Partial without remains",
-            )
-            return True
-        left = 0
-    order.remains = left
-    if new == OrderStatus.COMPLETED and left > 0:  # a subscription ended short of its posts
-        new = OrderStatus.PARTIAL
-    refund = partial_refund(order.charge, order.quantity, left)
-    reason = "canceled" if new == OrderStatus.CANCELED else "partial"
     await change_status(
         session,
         order,
-        new,
-        service_name=name,
-        implied=refund,
-        refund_reason=reason,
+        move.new,
+        service_name=order.service.name,
+        note=move.note,
+        implied=move.implied,
+        refund_reason=move.refund_reason,
         admin_ids=admin_ids,
     )
     return True

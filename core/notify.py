@@ -7,7 +7,7 @@ in the recipient's language at send time.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -50,6 +50,42 @@ def order_status_changed(
     history_id: int | None = None,
 ) -> None:
     """One message per status change of an order (the history row id makes it unique)."""
+    session.add(
+        Notification(
+            **order_status_row(
+                order, old, new, service_name=service_name, refund=refund, history_id=history_id
+            )
+        )
+    )
+
+
+class StatusFacts(Protocol):
+    """What of an order its status message reads: an Order, or its columns as plain values."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def user_id(self) -> int: ...
+
+    @property
+    def error_code(self) -> str | None: ...
+
+    @property
+    def remains(self) -> int | None: ...
+
+
+def order_status_row(
+    order: StatusFacts,
+    old: str | None,
+    new: str,
+    *,
+    service_name: str,
+    refund: Any = None,
+    history_id: int | None = None,
+) -> dict[str, Any]:
+    """The outbox row (its columns) of an order's status message: one builder for the
+    per-order path and for status sync's bulk insert."""
     payload: dict[str, Any] = {
         "order_id": order.id,
         "service": service_name,
@@ -60,7 +96,7 @@ def order_status_changed(
         "remains": order.remains,
     }
     key = f"order:{order.id}:{history_id}" if history_id else None
-    enqueue(session, order.user_id, ORDER_STATUS, payload, dedupe_key=key)
+    return {"chat_id": order.user_id, "kind": ORDER_STATUS, "payload": payload, "dedupe_key": key}
 
 
 def order_placed(session: AsyncSession, order: Order) -> None:

@@ -6,17 +6,28 @@ out from those: (runs − runs done) × the quantity of one run, or the posts no
 is what a partial or canceled drip-feed refunds, and what a subscription refunds when it
 ends (completed, expired or canceled) short of its posts. A parent that does not say (no
 runs, no posts) refunds as a plain order does: in full when canceled, review when partial.
-core.lifecycle.apply_provider_status applies them (apply_parent_status).
+core.lifecycle.plan_provider_status applies them.
 """
 
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 from core.order_fields import dripfeed_of, subscription_of
-from db.models import Order
 from providers import RemoteOrderStatus
 
 
-def undelivered(order: Order, status: RemoteOrderStatus) -> int | None:
+class Placed(Protocol):
+    """What of an order these rules read: an Order, or a plain row of its columns."""
+
+    @property
+    def quantity(self) -> int: ...
+
+    @property
+    def extra(self) -> dict[str, Any] | None: ...
+
+
+def undelivered(order: Placed, status: RemoteOrderStatus) -> int | None:
     """Units (posts, for a subscription) the parent did not deliver; None if it does not say."""
     if status.remains is not None:
         return status.remains
