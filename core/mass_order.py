@@ -2,6 +2,10 @@
 
 Checking only reads; place_mass_order places them (one balance check for the total, all or
 nothing), checking every draft again inside its transaction, once per idempotency key.
+
+The confirmation shows the placed orders, LINES_PER_MESSAGE to a message; each order keeps
+the id of the message showing it (`confirm_message_id`), and a provider's answer edits that
+message (`answered`, in the transaction that applies the answer).
 """
 
 from __future__ import annotations
@@ -10,12 +14,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from core import billing
+from core import billing, notify
 from core.links import accepts_username, check_link
 from core.money import ZERO
 from core.ordering import (
@@ -30,6 +34,19 @@ from db.engine import write_tx
 from db.models import Order, Service, User
 
 MAX_LINES = 50
+# Orders shown in one confirmation message: with every line's outcome (a refusal's reason)
+# it stays well under Telegram's 4096 characters, and up to this many need no extra message.
+LINES_PER_MESSAGE = 15
+KEY_PREFIX = "mass:"
+
+
+def mass_key(user_id: int, nonce: str) -> str:
+    """The idempotency key of one mass confirmation; its orders' keys are `<key>:<n>`."""
+    return f"{KEY_PREFIX}{user_id}:{nonce}"
+
+
+def is_mass(order: Order) -> bool:
+    return (order.idempotency_key or "").startswith(KEY_PREFIX)
 
 
 class TooManyLines(Exception):
@@ -159,9 +176,12 @@ async def place_mass_order(
     key: str,
     admin_ids: frozenset[int] = frozenset(),
     expected_total: Decimal | None = None,
+    confirm_message_id: int | None = None,
 ) -> MassPlaced:
     """All or nothing, one balance check for the total, each draft its own order (keys
-    `<key>:<n>`); the same `key` returns the orders it placed first.
+    `<key>:<n>`); the same `key` returns the orders it placed first. The orders of the first
+    confirmation message (`pages`) are shown in `confirm_message_id`; the others get theirs
+    with `shown_in` once sent.
 
     With `expected_total` (the previewed total) a different total now raises
     OrderError("price_changed", total=...). Raises OrderError or billing.InsufficientFunds,
@@ -182,7 +202,14 @@ async def place_mass_order(
             if (balance or ZERO) < total:
                 raise billing.InsufficientFunds(balance or ZERO, total)
             orders = [
-                await create_order(session, user_id, draft, key=f"{key}:{i}", admin_ids=admin_ids)
+                await create_order(
+                    session,
+                    user_id,
+                    draft,
+                    key=f"{key}:{i}",
+                    admin_ids=admin_ids,
+                    confirm_message_id=confirm_message_id if i < LINES_PER_MESSAGE else None,
+                )
                 for i, draft in enumerate(drafts)
             ]
             return MassPlaced(orders, new=True)
@@ -205,3 +232,55 @@ async def orders_by_key_prefix(session: AsyncSession, user_id: int, key: str) ->
         .execution_options(populate_existing=True)
     )
     return list(rows)
+
+
+def pages(orders: list[Order]) -> list[list[Order]]:
+    """The orders as the confirmation shows them: LINES_PER_MESSAGE to a message."""
+    return [orders[i : i + LINES_PER_MESSAGE] for i in range(0, len(orders), LINES_PER_MESSAGE)]
+
+
+def page_view(orders: list[Order], page: list[Order]) -> dict[str, Any]:
+    """What one confirmation message shows (also a notification's payload): the count on
+    the first message, each order's outcome, and whether it is the last (the one with the
+    buttons). `orders` are all the confirmation placed, with their services."""
+    return {
+        "count": len(orders) if page[0].id == orders[0].id else None,
+        "last": page[-1].id == orders[-1].id,
+        "lines": [
+            {
+                "order_id": order.id,
+                "service": order.service.name,
+                "status": order.status,
+                "error_code": order.error_code,
+                "refunded": str(order.refunded),
+            }
+            for order in page
+        ],
+    }
+
+
+async def shown_in(session: AsyncSession, user_id: int, messages: dict[int, list[int]]) -> None:
+    """The orders of the later confirmation messages (message id -> order ids): answers
+    about them edit those messages."""
+    async with write_tx(session):
+        for message_id, order_ids in messages.items():
+            await session.execute(
+                update(Order)
+                .where(Order.id.in_(order_ids), Order.user_id == user_id)
+                .values(confirm_message_id=message_id)
+            )
+
+
+async def answered(session: AsyncSession, order: Order) -> None:
+    """A provider answered about an order of a mass confirmation (in the transaction that
+    applied the answer): its confirmation message is edited to show every order it holds
+    as they are now. Holding the customer's row serialises these snapshots, so a later edit
+    never shows an older state (two lanes answering at once on PostgreSQL)."""
+    message_id = order.confirm_message_id
+    assert message_id is not None and order.idempotency_key is not None
+    await session.execute(select(User.id).where(User.id == order.user_id).with_for_update())
+    key = order.idempotency_key.rsplit(":", 1)[0]
+    orders = await orders_by_key_prefix(session, order.user_id, key)
+    page = [o for o in orders if o.confirm_message_id == message_id]
+    view = page_view(orders, page)
+    await notify.mass_placed(session, order.user_id, message_id, order.id, view)

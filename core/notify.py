@@ -9,14 +9,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Notification, Order
+from db.types import utcnow
 
 ORDER_STATUS = "order_status"
 BALANCE_CHANGE = "balance_change"
 ADMIN_ALERT = "admin_alert"
 ORDER_PLACED = "order_placed"  # the provider's answer, shown by editing the confirmation
+MASS_PLACED = "mass_placed"  # the same for a message of a mass confirmation
+EDITS = frozenset({ORDER_PLACED, MASS_PLACED})  # kinds that edit payload["message_id"]
 
 # What the sender calls to word a row: (language, kind, payload) -> text. The Telegram UI
 # provides it (handlers.notifications.renderer); the scheduler only receives it.
@@ -110,3 +114,25 @@ def order_placed(session: AsyncSession, order: Order) -> None:
         "message_id": order.confirm_message_id,
     }
     enqueue(session, order.user_id, ORDER_PLACED, payload, dedupe_key=f"placed:{order.id}")
+
+
+async def mass_placed(
+    session: AsyncSession, chat_id: int, message_id: int, order_id: int, view: dict[str, Any]
+) -> None:
+    """Edit a mass confirmation message to show `view` (its orders as they are now). An edit
+    of the same message not yet taken by the sender is dropped for this one: the answers
+    coalesce into as few edits as the chat's pace allows (one per order would be up to 50)."""
+    prefix = f"mass:{chat_id}:{message_id}:"
+    await session.execute(
+        update(Notification)
+        .where(
+            Notification.chat_id == chat_id,
+            Notification.status == "pending",
+            Notification.dedupe_key.like(f"{prefix}%"),
+            Notification.leased_until.is_(None) | (Notification.leased_until <= utcnow()),
+        )
+        .values(status="skipped", last_error="replaced by a later edit")
+        .execution_options(synchronize_session=False)
+    )
+    payload = {**view, "message_id": message_id}
+    enqueue(session, chat_id, MASS_PLACED, payload, dedupe_key=f"{prefix}{order_id}")

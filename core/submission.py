@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from core import alerts, failover, mappings, notify
+from core import alerts, failover, mappings, mass_order, notify
 from core.failover import Decision
 from core.lifecycle import change_status, load_order, unstored_note
 from core.money import in_range
@@ -146,7 +146,10 @@ async def submit_order(
                     notify_customer=notify_customer and not confirmed,
                 )
                 if confirmed and order.status != OrderStatus.QUEUED:
-                    notify.order_placed(session, order)
+                    if mass_order.is_mass(order):
+                        await mass_order.answered(session, order)
+                    else:
+                        notify.order_placed(session, order)
                 return order
             if following.status == OrderStatus.QUEUED:  # a backup will be ready later
                 return order

@@ -7,6 +7,8 @@ Rendered at send time in the recipient's language. Payloads (written by core):
 - admin_alert: alert (a core.alerts.AlertKind) plus that kind's payload, built by core.alerts
 - order_placed: order_id, service, status, error_code, refunded, message_id (the customer's
   confirmation message, edited to show the provider's answer)
+- mass_placed: a mass confirmation message as core.mass_order.page_view gives it (count, last,
+  lines), plus message_id (the message edited to show the providers' answers so far)
 Every provider or user string goes through html.quote (HTML parse mode).
 """
 
@@ -27,6 +29,7 @@ from core.money import format_money
 from core.notify import Render, UnknownNotification
 from core.payments import PAYMENT_EXPIRED, PAYMENT_RECEIVED
 from core.status_sync import REFILL_STATUS
+from handlers.mass_order.texts import placed_text as mass_placed_text
 from handlers.order.texts import placed_words
 from handlers.order_views import after_order_keyboard, failure_reason, status_label
 from handlers.payments.texts import (
@@ -251,6 +254,7 @@ def order_placed_text(payload: dict[str, Any], currency: str) -> str:
 
 RENDERERS: dict[str, Callable[[dict[str, Any], str], str]] = {
     notify.ORDER_PLACED: order_placed_text,
+    notify.MASS_PLACED: mass_placed_text,
     notify.ORDER_STATUS: order_status_text,
     notify.BALANCE_CHANGE: balance_change_text,
     notify.ADMIN_ALERT: admin_alert_text,
@@ -267,6 +271,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any], str], str]] = {
 KEYBOARDS: dict[str, Callable[[dict[str, Any]], InlineKeyboardMarkup | None]] = {
     # The confirmation keeps its buttons (My orders, New order) when the answer edits it.
     notify.ORDER_PLACED: lambda payload: after_order_keyboard(),
+    notify.MASS_PLACED: lambda payload: after_order_keyboard() if payload.get("last") else None,
     support.TICKET: support_views.ticket_payload_keyboard,
     support.ANSWER: support_views.answer_payload_keyboard,
 }

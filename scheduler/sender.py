@@ -27,7 +27,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, LinkPrevie
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import broadcast
-from core.notify import ORDER_PLACED, Render, UnknownNotification
+from core.notify import EDITS, Render, UnknownNotification
 from db.models import Broadcast
 from scheduler import outbox
 from scheduler.pacing import Pacer
@@ -230,7 +230,7 @@ class OutboxSender:
     ) -> bool:
         """The provider's answer to an order edits the customer's confirmation message; True
         once edited. A message that can no longer be edited gets a new message instead."""
-        message_id = row.payload.get("message_id") if row.kind == ORDER_PLACED else None
+        message_id = row.payload.get("message_id") if row.kind in EDITS else None
         if not isinstance(message_id, int) or message_id <= 0:
             return False
         try:

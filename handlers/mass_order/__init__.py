@@ -2,8 +2,8 @@
 
 The preview stores only the valid drafts (ids, links, quantities) and a nonce; Confirm places
 them all with core.mass_order.place_mass_order (one balance check for the total, idempotent on
-a double tap), then submits each order. Handlers live in preview and confirm; create_router
-registers them.
+a double tap) and shows them; the providers' answers edit that confirmation (see confirm).
+Handlers live in preview and confirm; create_router registers them.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """The mass order's Confirm button: place all valid lines once under the key
 `mass:<user>:<nonce>` (core answers "already placed" for a double tap, a replay or a
-concurrent tap) and answer at once; each order's provider lane sends it right away (a
-refusal or a review is then told as a status message; an accepted order needs none)."""
+concurrent tap) and answer at once from the database, LINES_PER_MESSAGE orders to a message
+(the first replaces the preview). Each order's provider lane then sends it; the answers edit
+these same messages (pending with the order number, refused and refunded, awaiting review)
+through the outbox, coalesced: no extra message."""
 
 from __future__ import annotations
 
@@ -9,23 +11,26 @@ from decimal import Decimal
 
 from aiogram import Bot
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.billing import InsufficientFunds
 from core.lanes import SubmissionLanes
-from core.mass_order import orders_by_key_prefix, place_mass_order
+from core.mass_order import (
+    mass_key,
+    orders_by_key_prefix,
+    page_view,
+    pages,
+    place_mass_order,
+    shown_in,
+)
 from core.ordering import OrderDraft, OrderError
 from db.models import Order, User
 from handlers.mass_order.callbacks import MassCallback, MassOrderFlow
-from handlers.mass_order.texts import result_text, stale_text
+from handlers.mass_order.texts import placed_text, stale_text
 from handlers.order_views import after_order_keyboard, not_enough_text
 from handlers.ui import answers_itself, show
-
-
-def mass_key(user_id: int, nonce: str) -> str:
-    return f"mass:{user_id}:{nonce}"
 
 
 async def answer_already_placed(query: CallbackQuery, orders: list[Order]) -> None:
@@ -64,7 +69,13 @@ async def confirm(
     expected = Decimal(data["total"]) if data.get("total") else None
     try:
         result = await place_mass_order(
-            session, user_id, drafts, key=key, admin_ids=admin_ids, expected_total=expected
+            session,
+            user_id,
+            drafts,
+            key=key,
+            admin_ids=admin_ids,
+            expected_total=expected,
+            confirm_message_id=query.message.message_id if query.message else None,
         )
     except InsufficientFunds as exc:
         await query.answer(not_enough_text(exc.missing, currency), show_alert=True)
@@ -80,14 +91,25 @@ async def confirm(
         return
     await state.clear()
     await query.answer()
-    for provider_id in {order.provider_id for order in result.orders}:
-        lanes.wake(provider_id)
     orders = await orders_by_key_prefix(session, user_id, key)
-    *first, last = result_text(orders, currency)
-    if first:
-        await show(query, bot, first[0])
-        for chunk in first[1:]:
-            await bot.send_message(query.from_user.id, chunk)
-        await bot.send_message(query.from_user.id, last, reply_markup=after_order_keyboard())
-    else:
-        await show(query, bot, last, after_order_keyboard())
+    first, *rest = pages(orders)
+    text, markup = placed_message(orders, first, currency)
+    await show(query, bot, text, markup)
+    later: dict[int, list[int]] = {}
+    for page in rest:
+        text, markup = placed_message(orders, page, currency)
+        sent = await bot.send_message(user_id, text, reply_markup=markup)
+        later[sent.message_id] = [order.id for order in page]
+    if later:
+        await shown_in(session, user_id, later)
+    # The lanes start once every message is shown: their answers edit these messages.
+    for provider_id in {order.provider_id for order in orders}:
+        lanes.wake(provider_id)
+
+
+def placed_message(
+    orders: list[Order], page: list[Order], currency: str
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """One confirmation message; the last one carries the buttons."""
+    view = page_view(orders, page)
+    return placed_text(view, currency), after_order_keyboard() if view["last"] else None

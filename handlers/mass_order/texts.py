@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
 from aiogram import html
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
@@ -11,10 +14,9 @@ from core.links import PLATFORM_NAMES
 from core.mass_order import MAX_LINES, MassLine, MassPreview
 from core.money import ZERO
 from core.statuses import OrderStatus
-from db.models import Order
 from handlers.mass_order.callbacks import MassCallback
 from handlers.order_views import failure_reason, status_label
-from handlers.ui import clip, money_text, split_message
+from handlers.ui import clip, money_text
 
 
 def prompt_text() -> str:
@@ -83,25 +85,40 @@ def confirm_keyboard(nonce: str, with_confirm: bool) -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
-def result_text(orders: list[Order], currency: str) -> list[str]:
-    """The placed orders, as messages that each fit Telegram's limit (50 lines can exceed it)."""
-    lines = [_("✅ Mass order placed: {count} orders.").format(count=len(orders))]
-    for order in orders:
+def placed_text(view: dict[str, Any], currency: str) -> str:
+    """One message of a mass confirmation (core.mass_order.page_view): as Confirm answers
+    it, and as the providers' answers edit it (each line's outcome in plain words)."""
+    lines = []
+    if view.get("count") is not None:
+        lines.append(_("✅ Mass order placed: {count} orders.").format(count=view["count"]))
+    refunded, review = ZERO, False
+    for item in view.get("lines") or []:
+        status = str(item.get("status") or "")
         line = (
-            f"#{order.id} · {html.quote(clip(order.service.name, 40))} — "
-            f"{status_label(order.status)}"
+            f"#{item.get('order_id')} · {html.quote(clip(str(item.get('service') or ''), 40))}"
+            f" — {status_label(status)}"
         )
-        if order.status == OrderStatus.FAILED:
-            line += f": {failure_reason(order.error_code)}"
+        if status == OrderStatus.FAILED:
+            line += f": {failure_reason(item.get('error_code'))}"
         lines.append(line)
-    refunded = sum((order.refunded for order in orders), ZERO)
+        refunded += _amount(item.get("refunded"))
+        review = review or status == OrderStatus.REVIEW
     if refunded > 0:
         lines.append(
             _("{amount} was returned to your balance for the failed ones.").format(
                 amount=money_text(refunded, currency)
             )
         )
-    return split_message(lines)
+    if review:
+        lines.append(_("Orders awaiting review are checked by hand first; you will get a message."))
+    return "\n".join(lines)
+
+
+def _amount(value: Any) -> Decimal:
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return ZERO
 
 
 def stale_text() -> str:

@@ -6,9 +6,11 @@ import html
 from decimal import Decimal
 
 import pytest
+from aiogram.methods import EditMessageText, SendMessage
+from sqlalchemy import update
 
 from db.engine import write_tx
-from db.models import Service
+from db.models import Provider, Service
 from handlers.mass_order.callbacks import MassCallback
 from providers import ProviderRegistry
 from tests.fakes.provider_server import FakeProvider
@@ -121,9 +123,13 @@ async def test_fifty_lines_preview_fits_telegram_messages(app, chat, catalog) ->
     assert len(await orders_of(app.sessionmaker, ALICE)) == 50
 
 
-async def test_fifty_orders_are_answered_at_once_and_refusals_told_one_by_one(app, chat) -> None:
-    """Confirm answers from the database (50 long lines hold in Telegram messages); the
-    lane then sends them: 50 provider refusals, each told with its reason, money returned."""
+async def test_fifty_orders_are_answered_at_once_and_refusals_shown_by_editing_them(
+    app, chat
+) -> None:
+    """Confirm answers from the database (50 long lines hold in Telegram messages, 15 orders
+    to a message); the lane then sends them: 50 provider refusals, each shown with its
+    reason by editing the message that shows the order, money returned. The 50 answers
+    coalesce into one edit per message, and no other message is sent."""
     async with FakeProvider(api_key="k") as fake:
         registry = ProviderRegistry(read_retries=0, requests_per_second=1000)
         app.dp.workflow_data["registry"] = registry
@@ -148,9 +154,75 @@ async def test_fifty_orders_are_answered_at_once_and_refusals_told_one_by_one(ap
     assert len(orders) == 50 and all(f"#{o.id} · " in "".join(done.texts) for o in orders)
     assert [label for label, _ in done.buttons()] == ["📦 My orders", "🛒 New order"]
     assert {o.status for o in orders} == {"failed"}
-    told = await notifications_of(app.sessionmaker, ALICE)
-    assert len(told) == 50 and all(n.payload["new"] == "failed" for n in told)
     assert await balance(app.sessionmaker, ALICE) == Decimal("1000")
+    # Each order is shown by the message it was listed in: the first replaced the preview.
+    shown = [c.message_id if isinstance(c, EditMessageText) else None for c in done.calls]
+    messages = [o.confirm_message_id for o in orders]
+    assert len(set(messages)) == 4 and messages[0] == next(m for m in shown if m)
+    told = await notifications_of(app.sessionmaker, ALICE)
+    assert {n.kind for n in told} == {"mass_placed"}  # no status message per order
+    edits = [n for n in told if n.status == "pending"]
+    assert sorted(n.payload["message_id"] for n in edits) == sorted(set(messages))
+
+    sent_before = len(app.bot.session.calls)
+    await app.scheduler.get_job("send_notifications").func()
+    calls = app.bot.session.calls[sent_before:]
+    assert not [c for c in calls if isinstance(c, SendMessage)]
+    edited = {c.message_id: c for c in calls if isinstance(c, EditMessageText)}
+    assert sorted(edited) == sorted(set(messages))
+    reason = "Failed: The provider refused the order."
+    for order in orders:
+        text = edited[order.confirm_message_id].text
+        assert f"#{order.id} · " in text and reason in text
+    last = edited[orders[-1].confirm_message_id]
+    assert "returned to your balance" in last.text and last.reply_markup is not None
+    assert len(html.unescape(max((e.text for e in edited.values()), key=len))) < 4096
+
+
+async def test_each_line_shows_its_outcome_in_the_same_message(app, chat) -> None:
+    """Accepted (pending, with the order number), refused (refunded, in plain words) and an
+    unclear answer (awaiting review): one confirmation message shows all three, edited."""
+    async with FakeProvider(api_key="mass-key") as fake:
+        registry = ProviderRegistry(read_retries=0, requests_per_second=1000)
+        app.dp.workflow_data["registry"] = registry
+        app.lanes.registry = registry
+        catalog = await seed_catalog(
+            app.sessionmaker, provider_url=fake.url, provider_key="mass-key"
+        )
+        async with app.sessionmaker() as session, write_tx(session):
+            await session.execute(update(Provider).values(concurrency=1))  # sends in order
+        await give_money(app.sessionmaker, ALICE, "10")
+        fake.respond("add", times=1, body={"order": 777})
+        fake.respond("add", times=1, body={"error": "Incorrect link"})
+        alice = chat(ALICE)
+        await alice.send(
+            "/massorder\n"
+            + "\n".join(f"{catalog.auto} | instagram.com/u{n} | 100" for n in range(3))
+        )
+        done = await alice.press_button("Confirm")
+        fake.set_fault("add", "malformed_json", times=1)  # the third: sent, answer unclear
+        await app.lanes.settled()
+        await registry.close()
+    first, refused, unclear = await orders_of(app.sessionmaker, ALICE)
+    assert (first.status, refused.status, unclear.status) == ("pending", "failed", "review")
+    [message_id] = {o.confirm_message_id for o in (first, refused, unclear)}
+    assert [c.message_id for c in done.calls if isinstance(c, EditMessageText)] == [message_id]
+
+    sent_before = len(app.bot.session.calls)
+    await app.scheduler.get_job("send_notifications").func()
+    calls = [c for c in app.bot.session.calls[sent_before:] if c.chat_id == ALICE]
+    [edit] = calls  # the three answers coalesced into one edit, no other message
+    assert isinstance(edit, EditMessageText) and edit.message_id == message_id
+    assert f"#{first.id} · " in edit.text and "— Pending" in edit.text
+    assert f"#{refused.id} · " in edit.text and "The provider rejected the link" in edit.text
+    assert f"#{unclear.id} · " in edit.text and "Awaiting review" in edit.text
+    assert f"{refused.charge:.2f} USD was returned to your balance" in edit.text
+    assert "checked by hand" in edit.text
+    assert [b.text for row in edit.reply_markup.inline_keyboard for b in row] == [
+        "📦 My orders",
+        "🛒 New order",
+    ]
+    assert await balance(app.sessionmaker, ALICE) == Decimal("10") - first.charge - unclear.charge
 
 
 async def test_not_enough_balance_for_the_total(app, chat, catalog) -> None:
