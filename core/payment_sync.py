@@ -9,7 +9,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import notify
-from core.payments import CLAIMABLE, CRYPTO_EXPIRY_GRACE, PAYMENT_EXPIRED, find_payment
+from core.cryptopay_payments import CRYPTO_EXPIRY_GRACE
+from core.payments import CLAIMABLE, PAYMENT_EXPIRED, find_payment
 from core.statuses import PaymentMethod, PaymentStatus
 from db.engine import write_tx
 from db.models import Payment

@@ -1,5 +1,7 @@
 """Self-service top-ups (SPEC §10): invoices, and the credit of a paid one, exactly once.
 
+Crypto Pay's own part (its invoices, its paid events) is core.cryptopay_payments.
+
 A top-up starts as a pending Payment row whose random token travels in the invoice payload.
 When the payment service says it was paid (Telegram's successful_payment, Crypto Pay's
 webhook or getInvoices), one short write transaction claims the row (a conditional UPDATE
@@ -18,9 +20,8 @@ import math
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -37,8 +38,6 @@ from db.types import utcnow
 PAYLOAD_PREFIX = "topup:"
 STARS_CURRENCY = "XTR"
 MAX_STARS = 10_000  # Telegram's cap for one Stars invoice
-# Crypto Pay decides when its invoice expires; we wait a little past it for its answer.
-CRYPTO_EXPIRY_GRACE = timedelta(minutes=5)
 # A paid event may arrive for an invoice we already marked expired or failed (paid at the
 # last second, or created although the create call timed out): the money still counts.
 CLAIMABLE = (PaymentStatus.PENDING, PaymentStatus.EXPIRED, PaymentStatus.FAILED)
@@ -132,30 +131,6 @@ async def open_invoice(
     return payment
 
 
-async def attach_external_invoice(
-    session: AsyncSession, payment_id: int, external_id: str, pay_url: str | None
-) -> Payment | None:
-    """Remember the payment service's invoice id and link (Crypto Pay's createInvoice)."""
-    async with write_tx(session):
-        payment = await session.get(Payment, payment_id, populate_existing=True)
-        if payment is None:
-            return None
-        if payment.external_id is None:
-            payment.external_id = external_id[:128]
-        payment.pay_url = pay_url
-        return payment
-
-
-async def mark_failed(session: AsyncSession, payment_id: int, reason: str) -> None:
-    """The invoice could not be created; a payment that arrives later still credits."""
-    async with write_tx(session):
-        await session.execute(
-            update(Payment)
-            .where(Payment.id == payment_id, Payment.status == PaymentStatus.PENDING)
-            .values(status=PaymentStatus.FAILED, note=reason[:500], updated_at=utcnow())
-        )
-
-
 async def check_stars_checkout(
     session: AsyncSession,
     *,
@@ -227,7 +202,7 @@ async def credit_topup(session: AsyncSession, payment: Payment) -> LedgerEntry:
     return entry
 
 
-async def _claim(
+async def claim_paid(
     session: AsyncSession,
     payment: Payment,
     external_id: str,
@@ -263,7 +238,7 @@ async def find_payment(session: AsyncSession, method: str, external_id: str) -> 
     )
 
 
-async def _unmatched(
+async def keep_unmatched(
     session: AsyncSession,
     admin_ids: frozenset[int],
     *,
@@ -325,13 +300,13 @@ async def record_stars_payment(
                 payment = await session.scalar(select(Payment).where(Payment.token == token))
             reason = _stars_mismatch(payment, user_id, currency, total_amount)
             if reason is None and payment is not None:
-                if await _claim(session, payment, charge_id):
+                if await claim_paid(session, payment, charge_id):
                     entry = await credit_topup(session, payment)
                     return CreditOutcome(Credit.CREDITED, payment, entry)
                 if await find_payment(session, method, charge_id) is not None:
                     return CreditOutcome(Credit.DUPLICATE)  # a concurrent delivery won
                 reason = "invoice already paid by another charge"
-            kept = await _unmatched(
+            kept = await keep_unmatched(
                 session,
                 admin_ids,
                 method=method,
@@ -357,100 +332,4 @@ def _stars_mismatch(
         return f"invoice of user {payment.user_id}"
     if currency != STARS_CURRENCY or Decimal(total_amount) != payment.price:
         return f"amount {total_amount} {currency} instead of {payment.price:f} XTR"
-    return None
-
-
-@dataclass(frozen=True)
-class PaidInvoice:
-    """A paid Crypto Pay invoice as the service reported it (strings as they came)."""
-
-    invoice_id: str
-    amount: str
-    fiat: str | None
-    payload: str | None
-    paid_asset: str | None = None
-    paid_amount: str | None = None
-
-    @classmethod
-    def of(cls, invoice: Any) -> PaidInvoice:
-        """The paid fields of a Crypto Pay client invoice (webhook and poll share this)."""
-        return cls(
-            invoice_id=invoice.invoice_id,
-            amount=invoice.amount,
-            fiat=invoice.fiat,
-            payload=invoice.payload,
-            paid_asset=invoice.paid_asset,
-            paid_amount=invoice.paid_amount,
-        )
-
-
-async def record_crypto_payment(
-    session: AsyncSession,
-    invoice: PaidInvoice,
-    *,
-    panel_currency: str,
-    admin_ids: frozenset[int],
-) -> CreditOutcome:
-    """A paid Crypto Pay invoice (webhook or getInvoices, whichever comes first): credit it
-    exactly once, keyed by the invoice id."""
-    method = PaymentMethod.CRYPTOPAY
-    invoice_id = invoice.invoice_id[:128]
-    try:
-        async with write_tx(session):
-            payment = await find_payment(session, method, invoice_id)
-            if payment is None:
-                token = token_of(invoice.payload)
-                if token is not None:
-                    payment = await session.scalar(
-                        select(Payment).where(Payment.token == token, Payment.method == method)
-                    )
-            if payment is not None and payment.status == PaymentStatus.UNMATCHED:
-                return CreditOutcome(Credit.DUPLICATE)
-            reason = _crypto_mismatch(payment, invoice)
-            if reason is None and payment is not None:
-                claimed = await _claim(
-                    session,
-                    payment,
-                    invoice_id,
-                    paid_asset=(invoice.paid_asset or "")[:16] or None,
-                    paid_amount=(invoice.paid_amount or "")[:64] or None,
-                )
-                if not claimed:
-                    return CreditOutcome(Credit.DUPLICATE)
-                entry = await credit_topup(session, payment)
-                return CreditOutcome(Credit.CREDITED, payment, entry)
-            kept = await _unmatched(
-                session,
-                admin_ids,
-                method=method,
-                external_id=invoice_id,
-                user_id=payment.user_id if payment is not None else None,
-                price=_decimal(invoice.amount),
-                price_currency=invoice.fiat or "?",
-                reason=reason or "unknown invoice",
-                currency=panel_currency,
-            )
-            return CreditOutcome(Credit.UNMATCHED, kept)
-    except IntegrityError:
-        await session.rollback()
-        return CreditOutcome(Credit.DUPLICATE)
-
-
-def _decimal(text: str) -> Decimal:
-    try:
-        return money(text)
-    except (InvalidOperation, ValueError, TypeError):
-        return ZERO
-
-
-def _crypto_mismatch(payment: Payment | None, invoice: PaidInvoice) -> str | None:
-    if payment is None:
-        return "unknown invoice"
-    if (invoice.fiat or "").upper() != payment.price_currency.upper() or _decimal(
-        invoice.amount
-    ) != payment.price:
-        return (
-            f"amount {invoice.amount} {invoice.fiat} instead of "
-            f"{payment.price:f} {payment.price_currency}"
-        )
     return None

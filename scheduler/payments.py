@@ -12,17 +12,14 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.cryptopay_payments import PaidInvoice, record_crypto_payment
 from core.payment_sync import (
     expire_crypto_invoice,
     expire_overdue,
     open_crypto_invoice_ids,
     settled_crypto_invoice_ids,
 )
-from core.payments import (
-    Credit,
-    PaidInvoice,
-    record_crypto_payment,
-)
+from core.payments import Credit
 from payments import CryptoInvoice, CryptoPayClient
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 Only a body whose signature checks out (HMAC-SHA256 of the raw body keyed by SHA-256 of the
 app token, compared in constant time) is read; anything else is refused with 401 and
-logged. A paid invoice is credited exactly once (core.payments.record_crypto_payment), so
+logged. A paid invoice is credited exactly once (core.cryptopay_payments.record_crypto_payment), so
 Crypto Pay's retries and a concurrent poll of getInvoices change nothing more. A failure
 to store answers 500, so Crypto Pay tries again later.
 """
@@ -14,7 +14,7 @@ import logging
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.payments import PaidInvoice, record_crypto_payment
+from core.cryptopay_payments import PaidInvoice, record_crypto_payment
 from payments import CryptoPayClient, parse_webhook
 from payments.cryptopay import SIGNATURE_HEADER
 

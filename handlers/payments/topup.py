@@ -22,16 +22,9 @@ from aiogram.types import CallbackQuery, LabeledPrice, Message
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
+from core.cryptopay_payments import attach_external_invoice, mark_failed
 from core.money import InvalidAmount, parse_amount
-from core.payments import (
-    MAX_STARS,
-    STARS_CURRENCY,
-    attach_external_invoice,
-    mark_failed,
-    open_invoice,
-    payload_of,
-    stars_for,
-)
+from core.payments import MAX_STARS, STARS_CURRENCY, open_invoice, payload_of, stars_for
 from core.statuses import PaymentMethod
 from db.models import Payment, User
 from handlers.payments import texts

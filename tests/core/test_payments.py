@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import billing
+from core.cryptopay_payments import PaidInvoice, record_crypto_payment
 from core.payment_admin import (
     RefundRefused,
     begin_refund,
@@ -25,11 +26,9 @@ from core.payment_sync import expire_overdue
 from core.payments import (
     CheckoutRefusal,
     Credit,
-    PaidInvoice,
     check_stars_checkout,
     open_invoice,
     payload_of,
-    record_crypto_payment,
     record_stars_payment,
     stars_for,
 )
