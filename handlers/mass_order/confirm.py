@@ -30,14 +30,13 @@ from db.models import Order, User
 from handlers.mass_order.callbacks import MassCallback, MassOrderFlow
 from handlers.mass_order.texts import placed_text, stale_text
 from handlers.order_views import after_order_keyboard, not_enough_text
+from handlers.placing import (
+    answer_already_placed,
+    answer_not_current,
+    confirmation_data,
+    wake_lanes,
+)
 from handlers.ui import answers_itself, show
-
-
-async def answer_already_placed(query: CallbackQuery, orders: list[Order]) -> None:
-    await query.answer(
-        _("Already placed: {ids}.").format(ids=", ".join(f"#{o.id}" for o in orders)),
-        show_alert=True,
-    )
 
 
 @answers_itself
@@ -54,15 +53,10 @@ async def confirm(
 ) -> None:
     user_id = user.id
     key = mass_key(user_id, callback_data.nonce)
-    placed = await orders_by_key_prefix(session, user_id, key)
-    if placed:  # a double tap or a replay
-        await answer_already_placed(query, placed)
-        return
-    data = await state.get_data()
-    if await state.get_state() != MassOrderFlow.confirm or data.get("mass") != (
-        callback_data.nonce
-    ):
-        await query.answer(stale_text(), show_alert=True)
+    data = await confirmation_data(state, MassOrderFlow.confirm, "mass", callback_data.nonce)
+    if data is None:  # placed already (a double tap, a replay), or an old screen
+        placed = await orders_by_key_prefix(session, user_id, key)
+        await answer_not_current(query, placed, stale_text())
         return
     drafts = [OrderDraft(int(sid), str(link), int(qty)) for sid, link, qty in data["drafts"]]
     # The previewed total: prices changed since then are not charged unseen.
@@ -102,9 +96,7 @@ async def confirm(
         later[sent.message_id] = [order.id for order in page]
     if later:
         await shown_in(session, user_id, later)
-    # The lanes start once every message is shown: their answers edit these messages.
-    for provider_id in {order.provider_id for order in orders}:
-        lanes.wake(provider_id)
+    wake_lanes(lanes, orders)
 
 
 def placed_message(

@@ -27,26 +27,23 @@ from core.ordering import (
     place_order,
     quote,
 )
-from db.models import Order, User
-from handlers.order.callbacks import FlowCallback
+from db.models import User
+from handlers.order.callbacks import FlowCallback, OrderFlow
 from handlers.order.keyboards import confirmation_keyboard
-from handlers.order.steps import confirmation_data, draft_from, new_nonce
+from handlers.order.steps import draft_from, new_nonce
 from handlers.order.texts import confirmation_text, placed_text, stale_text, unavailable_text
-from handlers.order_views import after_order_keyboard, not_enough_text, status_label
+from handlers.order_views import after_order_keyboard, not_enough_text
+from handlers.placing import (
+    answer_already_placed,
+    answer_not_current,
+    confirmation_data,
+    wake_lanes,
+)
 from handlers.ui import answers_itself, money_text, show
 
 
 def confirm_key(user_id: int, nonce: str) -> str:
     return f"confirm:{user_id}:{nonce}"
-
-
-async def answer_already_placed(query: CallbackQuery, order: Order) -> None:
-    await query.answer(
-        _("Order #{id} is already placed: {status}.").format(
-            id=order.id, status=status_label(order.status)
-        ),
-        show_alert=True,
-    )
 
 
 @answers_itself
@@ -63,13 +60,10 @@ async def confirm(
 ) -> None:
     user_id = user.id
     key = confirm_key(user_id, callback_data.nonce)
-    data = await confirmation_data(state, callback_data.nonce)
+    data = await confirmation_data(state, OrderFlow.confirm, "confirm", callback_data.nonce)
     if data is None:  # placed already (a double tap, a replay), or an old screen
         placed = await order_by_key(session, user_id, key)
-        if placed is not None:
-            await answer_already_placed(query, placed)
-        else:
-            await query.answer(stale_text(), show_alert=True)
+        await answer_not_current(query, [placed] if placed else [], stale_text())
         return
     # What the confirmation showed; a price changed since then is not charged unseen.
     expected = Decimal(data["charge"]) if data.get("charge") else None
@@ -96,13 +90,12 @@ async def confirm(
         await query.answer(unavailable_text(), show_alert=True)
         return
     if not result.new:  # a concurrent tap placed it first
-        await answer_already_placed(query, result.order)
+        await answer_already_placed(query, [result.order])
         return
-    order = result.order
     await state.clear()
     await query.answer()
-    lanes.wake(order.provider_id)
-    await show(query, bot, placed_text(order, currency), after_order_keyboard())
+    await show(query, bot, placed_text(result.order, currency), after_order_keyboard())
+    wake_lanes(lanes, [result.order])
 
 
 async def confirm_new_price(

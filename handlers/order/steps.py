@@ -36,20 +36,12 @@ from handlers.order.texts import (
     stale_text,
     unavailable_text,
 )
+from handlers.placing import confirmation_data
 from handlers.ui import answers_itself, show
 
 
 def new_nonce() -> str:
     return secrets.token_hex(6)
-
-
-async def confirmation_data(state: FSMContext, nonce: str) -> dict[str, Any] | None:
-    """The flow's data if its confirmation is the one showing `nonce`; None for a stale or
-    forged button."""
-    data = await state.get_data()
-    if await state.get_state() != OrderFlow.confirm or data.get("confirm") != nonce:
-        return None
-    return data
 
 
 def draft_from(data: dict[str, Any], service: Service) -> OrderDraft:
@@ -250,7 +242,7 @@ async def requote(
     bot: Bot,
     currency: str,
 ) -> None:
-    data = await confirmation_data(state, callback_data.nonce)
+    data = await confirmation_data(state, OrderFlow.confirm, "confirm", callback_data.nonce)
     if data is None:
         await query.answer(stale_text(), show_alert=True)
         return

@@ -325,17 +325,19 @@ async def test_losing_the_unique_key_race_answers_already_placed(
         looked.append(key)
         return [] if len(looked) == 1 else await real_lookup(session, user_id, key)
 
-    async def other_tap_commits(session, user_id, key):
-        drafts = [OrderDraft(catalog.followers, "https://instagram.com/a", 1000)]
-        async with app.sessionmaker() as other:
-            await core_mass.place_mass_order(other, user_id, drafts, key=key)  # the other tap
+    real_place = mass_confirm.place_mass_order
+
+    async def other_tap_commits_first(session, user_id, drafts, **options):
+        other_drafts = [OrderDraft(catalog.followers, "https://instagram.com/a", 1000)]
+        async with app.sessionmaker() as other:  # the concurrent tap
+            await core_mass.place_mass_order(other, user_id, other_drafts, key=options["key"])
         monkeypatch.setattr(core_mass, "orders_by_key_prefix", stale_snapshot)
-        return []
+        return await real_place(session, user_id, drafts, **options)
 
     await give_money(app.sessionmaker, ALICE, "10")
     alice = chat(ALICE)
     await alice.send(f"/massorder {catalog.followers} | instagram.com/a | 1000")
-    monkeypatch.setattr(mass_confirm, "orders_by_key_prefix", other_tap_commits)
+    monkeypatch.setattr(mass_confirm, "place_mass_order", other_tap_commits_first)
     reply = await alice.press_button("Confirm")
     [order] = await orders_of(app.sessionmaker, ALICE)
     assert f"Already placed: #{order.id}" in reply.alerts[-1].text
