@@ -79,25 +79,26 @@ async def _show_amounts(query: CallbackQuery, bot: Bot, settings: Settings, meth
     )
 
 
+def method_open(query: CallbackQuery, callback_data: TopupCallback, settings: Settings) -> bool:
+    """The filter of every button naming a method: the method is still offered. A button
+    shown before it was switched off reaches method_closed instead."""
+    return callback_data.method in settings.payment_methods
+
+
 @answers_itself
+async def method_closed(query: CallbackQuery) -> None:
+    await query.answer(texts.method_closed_text(), show_alert=True)
+
+
 async def method_chosen(
     query: CallbackQuery, callback_data: TopupCallback, bot: Bot, settings: Settings
 ) -> None:
-    if callback_data.method not in settings.payment_methods:
-        await query.answer(texts.method_closed_text(), show_alert=True)
-        return
-    await query.answer()
     await _show_amounts(query, bot, settings, callback_data.method)
 
 
-@answers_itself
 async def other_amount(
     query: CallbackQuery, callback_data: TopupCallback, settings: Settings, state: FSMContext
 ) -> None:
-    if callback_data.method not in settings.payment_methods:
-        await query.answer(texts.method_closed_text(), show_alert=True)
-        return
-    await query.answer()
     await state.set_state(TopupFlow.amount)
     await state.update_data(method=callback_data.method)
     if query.message is not None:
@@ -117,8 +118,8 @@ async def preset_chosen(
     crypto_pay: CryptoPayClient | None = None,
 ) -> None:
     amount = _parse(callback_data.amount, settings)
-    if amount is None or callback_data.method not in settings.payment_methods:
-        await query.answer(texts.method_closed_text(), show_alert=True)
+    if amount is None:  # a preset beyond the limits set since the button was shown
+        await method_closed(query)
         return
     await query.answer()
     chat_id = query.message.chat.id if query.message is not None else user.id
@@ -291,9 +292,17 @@ async def _edit(bot: Bot, note: Message, text: str, markup: Any = None) -> None:
 def create_router() -> Router:
     router = Router(name="payments.topup")
     router.callback_query.register(start, TopupCallback.filter(F.action == "start"))
-    router.callback_query.register(method_chosen, TopupCallback.filter(F.action == "method"))
-    router.callback_query.register(preset_chosen, TopupCallback.filter(F.action == "amount"))
-    router.callback_query.register(other_amount, TopupCallback.filter(F.action == "other"))
+    for handler, action in (
+        (method_chosen, "method"),
+        (preset_chosen, "amount"),
+        (other_amount, "other"),
+    ):
+        router.callback_query.register(
+            handler, TopupCallback.filter(F.action == action), method_open
+        )
+    router.callback_query.register(
+        method_closed, TopupCallback.filter(F.action.in_({"method", "amount", "other"}))
+    )
     router.message.register(amount_typed, TopupFlow.amount, F.text, NOT_A_COMMAND)
     router.message.register(amount_wrong_input, TopupFlow.amount, NOT_A_COMMAND)
     return router
