@@ -12,7 +12,7 @@ from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,8 +23,8 @@ from core.payments import (
     claim_paid,
     credit_topup,
     find_payment,
+    invoice_of,
     keep_unmatched,
-    token_of,
 )
 from core.statuses import PaymentMethod, PaymentStatus
 from db.engine import write_tx
@@ -98,11 +98,7 @@ async def record_crypto_payment(
         async with write_tx(session):
             payment = await find_payment(session, method, invoice_id)
             if payment is None:
-                token = token_of(invoice.payload)
-                if token is not None:
-                    payment = await session.scalar(
-                        select(Payment).where(Payment.token == token, Payment.method == method)
-                    )
+                payment = await invoice_of(session, invoice.payload, method)
             if payment is not None and payment.status == PaymentStatus.UNMATCHED:
                 return CreditOutcome(Credit.DUPLICATE)
             reason = _crypto_mismatch(payment, invoice)

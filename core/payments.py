@@ -144,16 +144,10 @@ async def check_stars_checkout(
     """None when Telegram may take this payment: our invoice, this customer, the amount we
     issued, still valid, and top-ups with Stars still allowed. A read only: fast enough for
     Telegram's 10 seconds."""
-    token = token_of(payload)
-    payment = None
-    if token is not None:
-        payment = await session.scalar(select(Payment).where(Payment.token == token))
-    if payment is None or payment.method != PaymentMethod.STARS:
-        return CheckoutRefusal.UNKNOWN
-    if payment.user_id != user_id:
-        return CheckoutRefusal.OTHER_USER
-    if currency != STARS_CURRENCY or Decimal(total_amount) != payment.price:
-        return CheckoutRefusal.CHANGED
+    payment = await invoice_of(session, payload)
+    refusal = _stars_refusal(payment, user_id, currency, total_amount)
+    if refusal is not None or payment is None:
+        return refusal or CheckoutRefusal.UNKNOWN
     if payment.status not in (PaymentStatus.PENDING, PaymentStatus.EXPIRED):
         return CheckoutRefusal.PAID
     if payment.status == PaymentStatus.EXPIRED or payment.expires_at <= utcnow():
@@ -232,6 +226,19 @@ async def claim_paid(
     return True
 
 
+async def invoice_of(
+    session: AsyncSession, payload: str | None, method: str | None = None
+) -> Payment | None:
+    """The payment whose token an invoice payload carries (of `method`, if given)."""
+    token = token_of(payload)
+    if token is None:
+        return None
+    query = select(Payment).where(Payment.token == token)
+    if method is not None:
+        query = query.where(Payment.method == method)
+    return await session.scalar(query)
+
+
 async def find_payment(session: AsyncSession, method: str, external_id: str) -> Payment | None:
     return await session.scalar(
         select(Payment).where(Payment.method == method, Payment.external_id == external_id)
@@ -294,10 +301,7 @@ async def record_stars_payment(
         async with write_tx(session):
             if await find_payment(session, method, charge_id) is not None:
                 return CreditOutcome(Credit.DUPLICATE)
-            token = token_of(payload)
-            payment = None
-            if token is not None:
-                payment = await session.scalar(select(Payment).where(Payment.token == token))
+            payment = await invoice_of(session, payload)
             reason = _stars_mismatch(payment, user_id, currency, total_amount)
             if reason is None and payment is not None:
                 if await claim_paid(session, payment, charge_id):
@@ -323,13 +327,28 @@ async def record_stars_payment(
         return CreditOutcome(Credit.DUPLICATE)
 
 
+def _stars_refusal(
+    payment: Payment | None, user_id: int, currency: str, total_amount: int
+) -> CheckoutRefusal | None:
+    """A Stars payment fits `payment`: our Stars invoice, this customer, the amount issued."""
+    if payment is None or payment.method != PaymentMethod.STARS:
+        return CheckoutRefusal.UNKNOWN
+    if payment.user_id != user_id:
+        return CheckoutRefusal.OTHER_USER
+    if currency != STARS_CURRENCY or Decimal(total_amount) != payment.price:
+        return CheckoutRefusal.CHANGED
+    return None
+
+
 def _stars_mismatch(
     payment: Payment | None, user_id: int, currency: str, total_amount: int
 ) -> str | None:
-    if payment is None or payment.method != PaymentMethod.STARS:
-        return "unknown invoice"
-    if payment.user_id != user_id:
+    """Why a paid Stars payment fits no invoice, for the admins (None when it fits)."""
+    refusal = _stars_refusal(payment, user_id, currency, total_amount)
+    if refusal is None:
+        return None
+    if payment is not None and refusal == CheckoutRefusal.OTHER_USER:
         return f"invoice of user {payment.user_id}"
-    if currency != STARS_CURRENCY or Decimal(total_amount) != payment.price:
+    if payment is not None and refusal == CheckoutRefusal.CHANGED:
         return f"amount {total_amount} {currency} instead of {payment.price:f} XTR"
-    return None
+    return "unknown invoice"
