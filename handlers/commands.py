@@ -26,42 +26,45 @@ ADMIN_MENUS_KEY = "menu_admin_chats"  # the chats that got an admin menu, comma-
 MenuScope = BotCommandScopeDefault | BotCommandScopeChat
 
 
+def menu(*entries: tuple[str, str]) -> list[BotCommand]:
+    return [BotCommand(command=command, description=about) for command, about in entries]
+
+
 def customer_commands() -> list[BotCommand]:
     """In the current locale."""
-    return [
-        BotCommand(command="start", description=_("Main menu")),
-        BotCommand(command="neworder", description=_("Place an order")),
-        BotCommand(command="orders", description=_("My orders")),
-        BotCommand(command="balance", description=_("Balance and payments")),
-        BotCommand(command="paysupport", description=_("Help with a payment")),
-        BotCommand(command="search", description=_("Find a service")),
-        BotCommand(command="massorder", description=_("Many orders at once")),
-        BotCommand(command="referrals", description=_("Invite friends, earn a bonus")),
-        BotCommand(command="support", description=_("Ask us a question")),
-        BotCommand(command="help", description=_("How it works")),
-        BotCommand(command="language", description=_("Change the language")),
-        BotCommand(command="cancel", description=_("Leave the current step")),
-    ]
+    return menu(
+        ("start", _("Main menu")),
+        ("neworder", _("Place an order")),
+        ("orders", _("My orders")),
+        ("balance", _("Balance and payments")),
+        ("paysupport", _("Help with a payment")),
+        ("search", _("Find a service")),
+        ("massorder", _("Many orders at once")),
+        ("referrals", _("Invite friends, earn a bonus")),
+        ("support", _("Ask us a question")),
+        ("help", _("How it works")),
+        ("language", _("Change the language")),
+        ("cancel", _("Leave the current step")),
+    )
 
 
 def admin_commands() -> list[BotCommand]:
     """The admin console's commands, after the customers' (an admin is a customer too)."""
-    return [
-        *customer_commands(),
-        BotCommand(command="admin", description=_("Admin console: every command")),
-        BotCommand(command="stats", description=_("Orders, revenue, profit (chart)")),
-        BotCommand(command="review", description=_("Orders waiting for you")),
-        BotCommand(command="tickets", description=_("Open support tickets")),
-        BotCommand(command="broadcast", description=_("Message every customer")),
-        BotCommand(command="referrers", description=_("Referral settings and top referrers")),
-        BotCommand(command="providers", description=_("Provider balances and errors")),
-        BotCommand(command="services", description=_("Services and their mapping")),
-        BotCommand(command="topup", description=_("Credit or debit a customer")),
-        BotCommand(command="payments", description=_("Recent top-ups")),
-        BotCommand(command="user", description=_("A customer's balance and orders")),
-        BotCommand(command="order", description=_("One order in full")),
-        BotCommand(command="errors", description=_("Recent provider errors")),
-    ]
+    return customer_commands() + menu(
+        ("admin", _("Admin console: every command")),
+        ("stats", _("Orders, revenue, profit (chart)")),
+        ("review", _("Orders waiting for you")),
+        ("tickets", _("Open support tickets")),
+        ("broadcast", _("Message every customer")),
+        ("referrers", _("Referral settings and top referrers")),
+        ("providers", _("Provider balances and errors")),
+        ("services", _("Services and their mapping")),
+        ("topup", _("Credit or debit a customer")),
+        ("payments", _("Recent top-ups")),
+        ("user", _("A customer's balance and orders")),
+        ("order", _("One order in full")),
+        ("errors", _("Recent provider errors")),
+    )
 
 
 def desired_menus(
