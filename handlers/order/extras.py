@@ -228,22 +228,22 @@ async def field_sent(
     message: Message, session: AsyncSession, user: User, state: FSMContext, currency: str
 ) -> None:
     """One text step of a drip-feed or subscription: checked, stored, the next one asked."""
-    found = await steps.flow_service(message, session, state)
-    if found is None:
-        return
-    data, service = found
     key, parse, following = _steps()[await state.get_state()]
-    try:
-        value = parse(message.text or "", service, data)
-    except FieldError as error:
-        await message.answer(field_problem_text(error), reply_markup=cancel_keyboard(data["flow"]))
+
+    def checked(text: str, service: Service, data: dict[str, Any]) -> dict[str, Any] | str:
+        try:
+            return {key: parse(text, service, data)}
+        except FieldError as error:
+            return field_problem_text(error)
+
+    step = await steps.text_step(message, session, state, checked)
+    if step is None:
         return
-    await state.update_data({key: value})
+    data, service = step
     if following is None:
         await steps.show_confirmation(message, session, user, state, service, currency)
         return
     await state.set_state(following)
-    data = await state.get_data()
     await message.answer(
         next_prompt(following, service, data), reply_markup=cancel_keyboard(data["flow"])
     )

@@ -9,6 +9,7 @@ confirmation is shown; the Confirm button carries it).
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from aiogram import Bot
@@ -95,23 +96,66 @@ async def flow_service(message: Message, session: AsyncSession, state: FSMContex
         return None
 
 
+# A text step's check: the data to keep, or the problem in the customer's words.
+Check = Callable[[str, Service, dict[str, Any]], "dict[str, Any] | str"]
+
+
+async def text_step(
+    message: Message, session: AsyncSession, state: FSMContext, check: Check
+) -> tuple[dict[str, Any], Service] | None:
+    """One text step of the flow: the flow's service (or the flow ends), the text checked;
+    a problem is answered and the step stays, otherwise the data is kept and returned with
+    the service for the next step."""
+    found = await flow_service(message, session, state)
+    if found is None:
+        return None
+    data, service = found
+    outcome = check(message.text or "", service, data)
+    if isinstance(outcome, str):
+        await message.answer(outcome, reply_markup=cancel_keyboard(data["flow"]))
+        return None
+    await state.update_data(outcome)
+    return {**data, **outcome}, service
+
+
+def link_checked(text: str, service: Service, data: dict[str, Any]) -> dict[str, Any] | str:
+    platform = service.category.platform
+    username_ok = accepts_username(service.name, platform)
+    checked = check_link(text, platform, username_ok=username_ok)
+    if checked.link is None:
+        return link_problem_text(checked.problem, platform, username_ok)
+    return {"link": checked.link}
+
+
+def quantity_checked(text: str, service: Service, data: dict[str, Any]) -> dict[str, Any] | str:
+    quantity = parse_quantity(text)
+    problem = (
+        None
+        if quantity is None
+        else check_quantity(quantity, service.min, service.max, service.step)
+    )
+    if quantity is None or problem is not None:
+        code = problem.code if problem else "not_a_number"
+        return quantity_problem_text(code, service.min, service.max, service.step)
+    return {"quantity": quantity, "runs": None}
+
+
+def lines_checked(text: str, service: Service, data: dict[str, Any]) -> dict[str, Any] | str:
+    lines = split_lines(text)
+    if check_quantity(len(lines), service.min, service.max) is not None:
+        return _("You sent {count} lines; this service takes {min} to {max}.").format(
+            count=len(lines), min=service.min, max=service.max
+        )
+    return {"quantity": len(lines), "lines": lines}
+
+
 async def link_sent(
     message: Message, session: AsyncSession, user: User, state: FSMContext, currency: str
 ) -> None:
-    found = await flow_service(message, session, state)
-    if found is None:
+    step = await text_step(message, session, state, link_checked)
+    if step is None:
         return
-    data, service = found
-    platform = service.category.platform
-    username_ok = accepts_username(service.name, platform)
-    checked = check_link(message.text or "", platform, username_ok=username_ok)
-    if checked.link is None:
-        await message.answer(
-            link_problem_text(checked.problem, platform, username_ok),
-            reply_markup=cancel_keyboard(data["flow"]),
-        )
-        return
-    await state.update_data(link=checked.link)
+    data, service = step
     kind = input_kind(service.type)
     if kind == "lines":
         await state.set_state(OrderFlow.lines)
@@ -127,26 +171,12 @@ async def link_sent(
 async def quantity_sent(
     message: Message, session: AsyncSession, user: User, state: FSMContext, currency: str
 ) -> None:
-    found = await flow_service(message, session, state)
-    if found is None:
+    step = await text_step(message, session, state, quantity_checked)
+    if step is None:
         return
-    data, service = found
-    quantity = parse_quantity(message.text or "")
-    problem = (
-        None
-        if quantity is None
-        else check_quantity(quantity, service.min, service.max, service.step)
-    )
-    if quantity is None or problem is not None:
-        code = problem.code if problem else "not_a_number"
-        await message.answer(
-            quantity_problem_text(code, service.min, service.max, service.step),
-            reply_markup=cancel_keyboard(data["flow"]),
-        )
-        return
-    await state.update_data(quantity=quantity, runs=None)
+    data, service = step
     if service.dripfeed:
-        await extras.offer_dripfeed(message, state, quantity)
+        await extras.offer_dripfeed(message, state, int(data["quantity"]))
         return
     await show_confirmation(message, session, user, state, service, currency)
 
@@ -154,22 +184,9 @@ async def quantity_sent(
 async def lines_sent(
     message: Message, session: AsyncSession, user: User, state: FSMContext, currency: str
 ) -> None:
-    found = await flow_service(message, session, state)
-    if found is None:
-        return
-    data, service = found
-    lines = split_lines(message.text or "")
-    problem = check_quantity(len(lines), service.min, service.max)
-    if problem is not None:
-        await message.answer(
-            _("You sent {count} lines; this service takes {min} to {max}.").format(
-                count=len(lines), min=service.min, max=service.max
-            ),
-            reply_markup=cancel_keyboard(data["flow"]),
-        )
-        return
-    await state.update_data(quantity=len(lines), lines=lines)
-    await show_confirmation(message, session, user, state, service, currency)
+    step = await text_step(message, session, state, lines_checked)
+    if step is not None:
+        await show_confirmation(message, session, user, state, step[1], currency)
 
 
 async def show_confirmation(
