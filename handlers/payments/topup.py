@@ -189,50 +189,43 @@ async def issue_invoice(
     method: str,
     amount: Decimal,
 ) -> None:
-    lifetime = timedelta(minutes=settings.payment_invoice_minutes)
     currency = settings.currency
+    # What the customer pays: whole Stars, or the amount itself through Crypto Pay.
+    price, price_currency = amount, currency
     if method == PaymentMethod.STARS:
         stars = stars_for(amount, settings.stars_per_unit)
         if stars > MAX_STARS:
             await bot.send_message(chat_id, texts.too_many_stars_text(MAX_STARS))
             return
-        payment = await open_invoice(
-            session,
-            user_id=user.id,
-            chat_id=chat_id,
-            method=PaymentMethod.STARS,
-            amount=amount,
-            currency=currency,
-            price=Decimal(stars),
-            price_currency=STARS_CURRENCY,
-            lifetime=lifetime,
-        )
-        title = texts.stars_invoice_title(amount, currency)
-        await bot.send_invoice(
-            chat_id,
-            title=title,
-            description=texts.stars_invoice_description(
-                amount, currency, stars, settings.payment_invoice_minutes
-            ),
-            payload=payload_of(payment),
-            currency=STARS_CURRENCY,
-            prices=[LabeledPrice(label=title, amount=stars)],
-        )
-        return
-    if crypto_pay is None:  # configured methods only reach here; a stale button may not
+        price, price_currency = Decimal(stars), STARS_CURRENCY
+    elif crypto_pay is None:  # configured methods only reach here; a stale button may not
         await bot.send_message(chat_id, texts.method_closed_text())
         return
     payment = await open_invoice(
         session,
         user_id=user.id,
         chat_id=chat_id,
-        method=PaymentMethod.CRYPTOPAY,
+        method=PaymentMethod(method),
         amount=amount,
         currency=currency,
-        price=amount,
-        price_currency=currency,
-        lifetime=lifetime,
+        price=price,
+        price_currency=price_currency,
+        lifetime=timedelta(minutes=settings.payment_invoice_minutes),
     )
+    if method == PaymentMethod.STARS:
+        title = texts.stars_invoice_title(amount, currency)
+        await bot.send_invoice(
+            chat_id,
+            title=title,
+            description=texts.stars_invoice_description(
+                amount, currency, int(price), settings.payment_invoice_minutes
+            ),
+            payload=payload_of(payment),
+            currency=STARS_CURRENCY,
+            prices=[LabeledPrice(label=title, amount=int(price))],
+        )
+        return
+    assert crypto_pay is not None  # refused above
     note = await bot.send_message(chat_id, texts.crypto_creating_text(amount, currency))
     task = asyncio.create_task(
         _create_crypto_invoice(bot, sessionmaker, settings, crypto_pay, payment, note)
