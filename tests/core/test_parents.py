@@ -1,6 +1,7 @@
 """Drip-feed and subscription orders end to end in core: charge, add fields over HTTP to the
 fake provider, parent statuses synced, refunds for what was not delivered."""
 
+from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -41,6 +42,24 @@ async def synced(panel: Panel, order_id: int) -> Order:
     return (await panel.orders())[order_id]
 
 
+async def served_then_ended(
+    panel: Panel,
+    order: Order,
+    serve: Callable[..., None],
+    done: str,
+    counts: tuple[int, int],
+    end: str,
+) -> Order:
+    """The provider serves counts[0] parts of a parent (in progress; the order's `done`
+    column counts them), then counts[1] in all and ends it with `end`: the order after."""
+    first, total = counts
+    serve(order.provider_order_id, first)
+    order = await synced(panel, order.id)
+    assert (order.status, getattr(order, done)) == (OrderStatus.IN_PROGRESS, first)
+    serve(order.provider_order_id, total, end)
+    return await synced(panel, order.id)
+
+
 async def test_dripfeed_charges_every_run_and_refunds_the_runs_not_done(panel: Panel) -> None:
     async with panel.sm() as session, write_tx(session):
         await session.execute(
@@ -55,12 +74,9 @@ async def test_dripfeed_charges_every_run_and_refunds_the_runs_not_done(panel: P
     sent = panel.fake.requests_for("add")[-1].form
     assert (sent["quantity"], sent["runs"], sent["interval"]) == ("100", "5", "30")
 
-    panel.fake.run_dripfeed(order.provider_order_id, 2)
-    order = await synced(panel, order.id)
-    assert (order.status, order.runs_done) == (OrderStatus.IN_PROGRESS, 2)
-
-    panel.fake.run_dripfeed(order.provider_order_id, 3, "Canceled")
-    order = await synced(panel, order.id)
+    order = await served_then_ended(
+        panel, order, panel.fake.run_dripfeed, "runs_done", (2, 3), "Canceled"
+    )
     # 2 of 5 runs not done: 200 of 500 units, 0.40 back.
     assert (order.status, order.runs_done, order.refunded) == (
         OrderStatus.CANCELED, 3, Decimal("0.40")
@@ -99,12 +115,9 @@ async def test_subscription_charges_its_posts_and_refunds_the_posts_not_served(
     )  # fmt: skip
     assert sent["expiry"] == expiry.strftime("%d/%m/%Y")
 
-    panel.fake.serve_posts(order.provider_order_id, 4)
-    order = await synced(panel, order.id)
-    assert (order.status, order.posts_done) == (OrderStatus.IN_PROGRESS, 4)
-
-    panel.fake.serve_posts(order.provider_order_id, 6, "Expired")
-    order = await synced(panel, order.id)
+    order = await served_then_ended(
+        panel, order, panel.fake.serve_posts, "posts_done", (4, 6), "Expired"
+    )
     # Ended after 6 of 10 posts: 4 posts × 0.20 back.
     assert (order.status, order.posts_done, order.refunded) == (
         OrderStatus.PARTIAL, 6, Decimal("0.80")
