@@ -28,7 +28,7 @@ from core.alerts import AlertKind
 from core.money import format_money
 from core.notify import Render, UnknownNotification
 from core.payments import PAYMENT_EXPIRED, PAYMENT_RECEIVED
-from core.status_sync import REFILL_STATUS
+from core.refill_sync import REFILL_STATUS
 from handlers.mass_order.texts import placed_text as mass_placed_text
 from handlers.order.texts import placed_words
 from handlers.order_views import after_order_keyboard, failure_reason, status_label

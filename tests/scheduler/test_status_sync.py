@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 import core.status_sync
 from core.customer_requests import request_refill
-from core.status_sync import REFILL_STATUS, sync_order_statuses, sync_refill_statuses
+from core.refill_sync import REFILL_STATUS, sync_refill_statuses
+from core.status_sync import sync_order_statuses
 from core.statuses import OrderStatus
 from db.models import Refill
 from tests.harness.panel import Panel
@@ -148,31 +149,34 @@ async def test_a_sync_interrupted_mid_chunk_refunds_once_after_restart(
     panel: Panel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The job is torn down (shutdown, crash) in the middle of its second chunk's
-    transaction: chunk one is kept, chunk two rolled back, and the next process finishes."""
+    transaction, after the chunk's refunds, history and messages were written: chunk one is
+    kept, chunk two rolled back, and the next process finishes."""
     orders = await panel.add_orders(250)
     for _, remote in orders:
         panel.fake.set_status(remote, "Partial", remains=500)
     monkeypatch.setattr(core.status_sync, "CHUNK_CONCURRENCY", 1)
-    real_apply = core.status_sync.apply_provider_status
-    applied = 0
+    real_apply = core.status_sync.apply_answers
+    chunks_applied = 0
     running: asyncio.Task[object] | None = None
 
-    async def apply_then_die(*args: object, **kwargs: object) -> bool:
-        nonlocal applied
-        applied += 1
-        if applied == 150:  # half-way through the second chunk, inside its transaction
+    async def apply_then_die(*args: object, **kwargs: object) -> object:
+        nonlocal chunks_applied
+        written = await real_apply(*args, **kwargs)  # type: ignore[arg-type]
+        chunks_applied += 1
+        if chunks_applied == 2:  # the second chunk written, its transaction still open
             assert running is not None
             running.cancel()
             await asyncio.sleep(0)
-        return await real_apply(*args, **kwargs)  # type: ignore[arg-type]
+        return written
 
-    monkeypatch.setattr(core.status_sync, "apply_provider_status", apply_then_die)
+    monkeypatch.setattr(core.status_sync, "apply_answers", apply_then_die)
     running = asyncio.create_task(cycle(panel))
     with pytest.raises(asyncio.CancelledError):
         await running
     refunded = await panel.refunds()
     assert len(refunded) == 100  # exactly the first chunk: the second rolled back whole
-    monkeypatch.setattr(core.status_sync, "apply_provider_status", real_apply)
+    assert len(await panel.notifications(kind="order_status")) == 100
+    monkeypatch.setattr(core.status_sync, "apply_answers", real_apply)
 
     restarted = panel.reopen()
     await cycle(restarted)

@@ -1,0 +1,171 @@
+"""A status-sync chunk's answers applied in bulk: the lifecycle of many orders at once.
+
+The rules are core.lifecycle's (plan_provider_status, refund_due, beyond_status_note) and the
+message is notify.order_status_row: this module only writes what they decide for a whole
+chunk in a few statements instead of a few per order — the orders in one executemany
+UPDATE, the history rows and the customers' messages each in one INSERT, the refunds as
+ledger rows with their idempotency keys and one balance UPDATE (billing.refund_many). The
+database ends exactly as apply_provider_status order by order would leave it.
+
+The caller reads the rows with LOCKED_COLUMNS in its write transaction, locked (FOR UPDATE on
+PostgreSQL; SQLite's write lock), and only while active: a second replica or a repeated
+answer finds them moved already.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Row, bindparam, insert, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import alerts, billing, notify
+from core.lifecycle import beyond_status_note, plan_provider_status, refund_due
+from db.models import Notification, Order, OrderStatusChange, Service
+from db.types import utcnow
+from providers import OrderLookupError, RemoteOrderStatus
+
+# The columns the rules read and the ones an answer may write.
+WRITTEN = (
+    "status", "provider_status", "start_count", "remains", "cost", "runs_done", "posts_done",
+    "last_error", "error_code", "refunded", "status_changed_at",
+)  # fmt: skip
+LOCKED_COLUMNS = (
+    *(getattr(Order, name) for name in ("id", "user_id", "charge", "quantity", "extra")),
+    Order.provider_order_id,
+    *(getattr(Order, name) for name in WRITTEN),
+    Service.name.label("service_name"),  # for the customer's message
+)
+
+_orders = Order.__table__
+_UPDATE = (
+    update(_orders)
+    .where(_orders.c.id == bindparam("_id"))
+    .values({name: bindparam(name, type_=_orders.c[name].type) for name in WRITTEN})
+)
+
+
+@dataclass(slots=True)
+class _Change:
+    """One order of the chunk: its row and the values it will have."""
+
+    row: Row[Any]
+    values: dict[str, Any]
+    refund: billing.Refund | None = None
+
+    # notify.StatusFacts, read after the answer was applied
+    @property
+    def id(self) -> int:
+        return int(self.row.id)
+
+    @property
+    def user_id(self) -> int:
+        return int(self.row.user_id)
+
+    @property
+    def error_code(self) -> str | None:
+        return self.values["error_code"]  # type: ignore[no-any-return]
+
+    @property
+    def remains(self) -> int | None:
+        return self.values["remains"]  # type: ignore[no-any-return]
+
+
+@dataclass
+class Applied:
+    changed: int = 0  # orders whose panel status moved
+    refused: int = 0  # ids the provider answered with an error (noted on the order)
+
+
+def refused_note(error: OrderLookupError) -> str:
+    return f"status: {error.message}"[:2000]
+
+
+async def apply_answers(
+    session: AsyncSession,
+    rows: Iterable[Row[Any]],
+    answers: Mapping[str, RemoteOrderStatus | OrderLookupError],
+    *,
+    admin_ids: frozenset[int] = frozenset(),
+) -> Applied:
+    """Apply each row (LOCKED_COLUMNS, the orders joined to their services) its answer,
+    keyed by provider order id, in the caller's transaction."""
+    result = Applied()
+    now = utcnow()
+    changes: list[_Change] = []
+    moved: list[tuple[_Change, str, str | None]] = []  # (order, new status, history note)
+    beyond: list[alerts.Alert] = []
+    for row in rows:
+        entry = answers.get(row.provider_order_id or "")
+        if entry is None:
+            continue
+        change = _Change(row, {name: getattr(row, name) for name in WRITTEN})
+        changes.append(change)
+        if not isinstance(entry, RemoteOrderStatus):  # refused: noted, the order kept
+            change.values["last_error"] = refused_note(entry)
+            result.refused += 1
+            continue
+        move = plan_provider_status(row, entry)
+        change.values.update(move.fields)
+        if move.new is None:
+            continue
+        if move.implied is not None and move.refund_reason:
+            due = refund_due(row.charge, row.refunded, move.implied, move.refund_reason)
+            if due.amount > 0:
+                change.refund = billing.Refund(row.user_id, row.id, due.amount, due.reason)
+            elif due.amount < 0:
+                kept, implied = row.refunded, due.target
+                change.values["last_error"] = beyond_status_note(move.new, implied, kept)
+                beyond.append(alerts.refund_above_status(row.id, move.new, kept, implied))
+        change.values["status"] = move.new
+        change.values["status_changed_at"] = now
+        moved.append((change, move.new, move.note))
+    if not changes:
+        return result
+    refunded = await billing.refund_many(session, [c.refund for c, _, _ in moved if c.refund])
+    for change, _, _ in moved:
+        if change.refund is not None and change.refund in refunded:
+            change.values["refunded"] = change.row.refunded + change.refund.amount
+        else:
+            change.refund = None  # already refunded under this key: nothing now
+    await session.execute(_UPDATE, [{"_id": c.row.id, **c.values} for c in changes])
+    await _history_and_messages(session, moved)
+    for alert in beyond:
+        await alerts.raise_alert(session, admin_ids, alert)
+    result.changed = len(moved)
+    return result
+
+
+async def _history_and_messages(
+    session: AsyncSession,
+    moved: list[tuple[_Change, str, str | None]],
+) -> None:
+    """One history row per move, then the customer's message keyed on it (as change_status)."""
+    if not moved:
+        return
+    history_ids = await session.scalars(
+        insert(OrderStatusChange.__table__).returning(
+            OrderStatusChange.__table__.c.id, sort_by_parameter_order=True
+        ),
+        [
+            {"order_id": c.id, "old_status": c.row.status, "new_status": new, "note": note}
+            for c, new, note in moved
+        ],
+    )
+    messages = [
+        notify.order_status_row(
+            change,
+            change.row.status,
+            new,
+            service_name=change.row.service_name,
+            refund=change.refund.amount if change.refund else None,
+            history_id=history_id,
+        )
+        for (change, new, _), history_id in zip(moved, history_ids, strict=True)
+    ]
+    await session.execute(insert(Notification.__table__), messages)
+
+
+__all__ = ["LOCKED_COLUMNS", "Applied", "apply_answers", "refused_note"]
