@@ -145,15 +145,17 @@ async def _history_and_messages(
     """One history row per move, then the customer's message keyed on it (as change_status)."""
     if not moved:
         return
-    history_ids = await session.scalars(
-        insert(OrderStatusChange.__table__).returning(
-            OrderStatusChange.__table__.c.id, sort_by_parameter_order=True
-        ),
+    history = OrderStatusChange.__table__
+    written = await session.execute(
+        # One row per order here, so each id is matched by its order (RETURNING's row order
+        # is not promised, and asking for it makes SQLite insert row by row).
+        insert(history).returning(history.c.order_id, history.c.id),
         [
             {"order_id": c.id, "old_status": c.row.status, "new_status": new, "note": note}
             for c, new, note in moved
         ],
     )
+    history_ids: dict[int, int] = {order_id: row_id for order_id, row_id in written}
     messages = [
         notify.order_status_row(
             change,
@@ -161,9 +163,9 @@ async def _history_and_messages(
             new,
             service_name=change.row.service_name,
             refund=change.refund.amount if change.refund else None,
-            history_id=history_id,
+            history_id=history_ids[change.id],
         )
-        for (change, new, _), history_id in zip(moved, history_ids, strict=True)
+        for change, new, _ in moved
     ]
     await session.execute(insert(Notification.__table__), messages)
 

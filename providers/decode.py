@@ -165,7 +165,9 @@ def parse_order_status(order_id: str, entry: Any) -> RemoteOrderStatus:
         parent_keys = ("posts", "expiry", "old_orders")
         kind = "subscription" if any(key in data for key in parent_keys) else "dripfeed"
     expiry = data.get("expiry")
-    unstored = tuple(key for key in _COUNTS if out_of_range(data.get(key)))
+    unstored = tuple(
+        key for key in _COUNTS if (value := data.get(key)) is not None and out_of_range(value)
+    )
     return RemoteOrderStatus(
         order_id=order_id,
         status=status,
