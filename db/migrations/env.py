@@ -10,6 +10,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from db.engine import DEFAULT_DATABASE_URL, create_engine
+from db.migrate import migration_lock
 from db.models import Base
 
 config = context.config
@@ -37,7 +38,7 @@ def _run(connection: Connection) -> None:
 async def _run_async() -> None:
     engine = create_engine(_url())
     try:
-        async with engine.connect() as connection:
+        async with engine.connect() as connection, migration_lock(connection, _url()):
             sqlite = connection.dialect.name == "sqlite"
             if sqlite:
                 # A batch migration rebuilds a table (copy, drop, rename): with foreign keys on,

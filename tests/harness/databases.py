@@ -27,11 +27,15 @@ def postgres_url() -> str | None:
 
 
 @asynccontextmanager
-async def fresh_database(backend: str, tmp_path: Path) -> AsyncIterator[str]:
-    """A new, empty, migrated database; dropped afterwards (PostgreSQL)."""
+async def fresh_database(
+    backend: str, tmp_path: Path, *, revision: str | None = "head"
+) -> AsyncIterator[str]:
+    """A new database migrated to `revision` (None: left empty); dropped afterwards
+    (PostgreSQL)."""
     if backend == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_path / 'panel.db'}"
-        await asyncio.to_thread(upgrade, url)
+        if revision is not None:
+            await asyncio.to_thread(upgrade, url, revision)
         yield url
         return
     base = postgres_url()
@@ -50,7 +54,8 @@ async def fresh_database(backend: str, tmp_path: Path) -> AsyncIterator[str]:
     url = make_url(base).set(drivername="postgresql+asyncpg", database=name)
     url_text = url.render_as_string(hide_password=False)
     try:
-        await asyncio.to_thread(upgrade, url_text)
+        if revision is not None:
+            await asyncio.to_thread(upgrade, url_text, revision)
         yield url_text
     finally:
         conn = await asyncpg.connect(dsn)
