@@ -1,4 +1,8 @@
-"""`python -m bot`: settings → migrations → bot, dispatcher, scheduler → polling or webhook."""
+"""`python -m bot`: settings → migrations → bot, dispatcher, scheduler → polling or webhook.
+
+`python -m bot backup PATH` and `python -m bot check-db` are the owner's maintenance
+commands (bot.maintenance); `python -m bot --help` lists them.
+"""
 
 from __future__ import annotations
 
@@ -50,7 +54,14 @@ async def serve(settings: Settings, redactor: RedactSecrets) -> None:
 
 
 def main() -> None:
+    from bot.maintenance import parser
+
+    args = parser().parse_args()
     settings = load_settings()
+    if args.command is not None:
+        from bot.maintenance import run
+
+        raise SystemExit(run(args, settings))
     secrets = [settings.bot_token, settings.crypto_pay_token, settings.webhook_secret]
     redactor = setup_logging(
         settings.log_level, [s.get_secret_value() for s in secrets if s is not None]
