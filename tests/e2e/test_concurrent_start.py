@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import signal
 import socket
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -118,9 +119,10 @@ async def replicas(tmp_path: Path, url: str, tg: FakeTelegram) -> AsyncIterator[
         await lock.aclose()  # all three are at their migrations now: let them go
         await asyncio.gather(*(wait_healthy(p, port, log) for p, port, log in started))
         yield [log for _, _, log in started]
-        stopped = await asyncio.gather(*(stop(process) for process, _, _ in started))
-        for (code, _), (_, _, log) in zip(stopped, started, strict=True):
-            assert code == 0, tail(log)
+        for process, _, _ in started:
+            process.send_signal(signal.SIGTERM)
+        for process, _, log in started:  # three stopping at once take a while on a busy box
+            assert await asyncio.wait_for(process.wait(), timeout=WAIT) == 0, tail(log)
 
 
 async def schema_versions(url: str) -> list[str]:
