@@ -53,10 +53,11 @@ async def serve(settings: Settings, redactor: RedactSecrets) -> None:
         await app.close()
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """`argv`: the command line after `python -m bot` (none: run the bot)."""
     from bot.maintenance import parser
 
-    args = parser().parse_args()
+    args = parser().parse_args(argv or [])
     settings = load_settings()
     if args.command is not None:
         from bot.maintenance import run
@@ -89,4 +90,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -82,8 +82,9 @@ def check_db(url: str) -> int:
         return 2
     try:
         report = asyncio.run(_audit(url))
-    except DBAPIError as exc:  # unreachable server, a database that is not the panel's
-        print(f"check-db: cannot read the database: {str(exc.orig).strip()}", file=sys.stderr)
+    except (OSError, DBAPIError) as exc:  # no server there, a database not the panel's
+        reason = exc.orig if isinstance(exc, DBAPIError) else exc
+        print(f"check-db: cannot read the database: {str(reason).strip()}", file=sys.stderr)
         return 2
     print(render(report))
     return 0 if report.clean else 1

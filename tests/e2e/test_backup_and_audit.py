@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.maintenance import backup
+from bot.maintenance import backup, check_db
 from core.billing import InsufficientFunds
 from core.money_audit import audit_money
 from core.ordering import OrderDraft, place_order
@@ -185,10 +185,18 @@ async def test_check_db_exits_0_on_clean_books_and_1_with_a_report_on_a_broken_r
     assert "Traceback" not in err
 
 
-async def test_check_db_on_a_missing_sqlite_file_says_so_and_creates_nothing(
-    tmp_path: Path,
+async def test_check_db_on_a_database_it_cannot_read_says_so_in_one_line_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'nope.db'}"
     code, _, err = await python_m_bot(tmp_path, url, "check-db")
     assert code == 2 and f"no database file at {tmp_path / 'nope.db'}" in err
-    assert not (tmp_path / "nope.db").exists()
+    assert not (tmp_path / "nope.db").exists()  # never creates the database it checks
+    for unreadable in (
+        "postgresql+asyncpg://panel@127.0.0.1:1/panel",  # no server there
+        f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}",  # not the panel's database
+    ):
+        (tmp_path / "empty.db").touch()
+        assert await asyncio.to_thread(check_db, unreadable) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("check-db: cannot read the database: ") and err.count("\n") == 1
