@@ -6,8 +6,6 @@ about the provider moves the order to the next one (core.failover).
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
@@ -16,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.catalog import CatalogError, MapResult, get_service
 from core.mapping_admin import BackupResult, parse_priority, remove_mapping, set_mapping
-from handlers.admin.catalog.texts import error_text, fx_missing_line, map_result_lines
-from handlers.admin.common import amount, args_of, to_int, usage
+from handlers.admin.catalog.texts import error_text, map_result_lines, map_warning_lines
+from handlers.admin.common import args_of, to_int, usage
 from handlers.admin.mapping_views import service_card
 from handlers.ui import inline
 
@@ -39,29 +37,6 @@ def unmap_usage() -> str:
         "/unmap SERVICE_ID NAME PROVIDER_SERVICE_ID",
         _("The next mapping by priority moves up when the first one is removed."),
     )
-
-
-def _warning_lines(warnings: list[tuple[str, dict[str, Any]]]) -> list[str]:
-    lines = []
-    for code, details in warnings:
-        if code == "fx_missing":
-            lines.append(fx_missing_line(details))
-        elif code == "below_cost":
-            lines.append(
-                _("💸 The price {price} is below this provider's cost {cost}.").format(
-                    price=amount(details["price"]), cost=amount(details["cost"])
-                )
-            )
-        elif code == "range":
-            lines.append(
-                _(
-                    "⚠️ This provider takes {min}–{max}: orders outside that move on to the "
-                    "next mapping."
-                ).format(min=details["min"], max=details["max"])
-            )
-        elif code == "no_dripfeed":
-            lines.append(_("⚠️ This provider service has no drip-feed."))
-    return lines
 
 
 async def map_command(
@@ -91,7 +66,7 @@ async def map_command(
         lines = map_result_lines(result, args[1])
     else:
         lines = _backup_lines(result, args[1])
-        lines += _warning_lines(result.warnings)
+        lines += map_warning_lines(result.warnings, service_id)
     lines += [""] + await service_card(session, await get_service(session, service_id), currency)
     await message.answer("\n".join(lines))
 

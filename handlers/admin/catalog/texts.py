@@ -184,32 +184,29 @@ def map_result_lines(result: MapResult, provider: str) -> list[str]:
             price=amount(service.price),
         ),
     ]
-    for code, details in result.warnings:
-        if code == "below_cost":
-            lines.append(
-                _(
-                    "💸 The price {price} is below the provider's cost {cost}: "
-                    "/setprice {id} PRICE."
-                ).format(
-                    price=amount(details["price"]), cost=amount(details["cost"]), id=service.id
-                )
-            )
-        elif code == "fx_missing":
-            lines.append(fx_missing_line(details))
-        elif code == "unsupported_type":
-            lines.append(
-                _("⚠️ Customers cannot order type {type} from the chat.").format(
-                    type=inline(str(details["type"]), 40)
-                )
-            )
-        elif code == "manual_mode":
-            lines.append(
-                _(
-                    "ℹ️ The service is in manual mode: send /service {id} auto to send its "
-                    "orders to the provider automatically."
-                ).format(id=service.id)
-            )
-    return lines
+    return lines + map_warning_lines(result.warnings, service.id)
+
+
+def map_warning_lines(warnings: list[tuple[str, dict[str, Any]]], service_id: int) -> list[str]:
+    """The warnings of /map, for the first mapping and for a backup alike."""
+    words = {
+        "below_cost": lambda d: _(
+            "💸 The price {price} is below the provider's cost {cost}: /setprice {id} PRICE."
+        ).format(price=amount(d["price"]), cost=amount(d["cost"]), id=service_id),
+        "fx_missing": fx_missing_line,
+        "unsupported_type": lambda d: _(
+            "⚠️ Customers cannot order type {type} from the chat."
+        ).format(type=inline(str(d["type"]), 40)),
+        "manual_mode": lambda d: _(
+            "ℹ️ The service is in manual mode: send /service {id} auto to send its "
+            "orders to the provider automatically."
+        ).format(id=service_id),
+        "range": lambda d: _(
+            "⚠️ This provider takes {min}–{max}: orders outside that move on to the next mapping."
+        ).format(min=d["min"], max=d["max"]),
+        "no_dripfeed": lambda d: _("⚠️ This provider service has no drip-feed."),
+    }
+    return [words[code](details) for code, details in warnings if code in words]
 
 
 def service_line(service: Service, mappings: list[Mapping]) -> str:
