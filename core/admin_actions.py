@@ -120,18 +120,7 @@ async def topup(
             raise ActionError("unknown_user", user_id=user_id) from None
         except billing.InsufficientFunds as exc:
             raise ActionError("would_go_negative", user_id=user_id, balance=exc.balance) from None
-        notify.enqueue(
-            session,
-            user_id,
-            notify.BALANCE_CHANGE,
-            {
-                "amount": str(entry.amount),
-                "balance": str(entry.balance_after),
-                "note": note,
-                "currency": currency,
-            },
-            dedupe_key=f"balance:{entry.idempotency_key}"[:160],
-        )
+        notify.balance_changed(session, entry, note=note, currency=currency)
         audit(
             session,
             admin_id,

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Notification, Order
+from db.models import LedgerEntry, Notification, Order
 from db.types import utcnow
 
 ORDER_STATUS = "order_status"
@@ -41,6 +41,20 @@ def enqueue(
     row = Notification(chat_id=chat_id, kind=kind, payload=payload, dedupe_key=dedupe_key)
     session.add(row)
     return row
+
+
+def balance_changed(
+    session: AsyncSession, entry: LedgerEntry, *, note: str | None, currency: str
+) -> None:
+    """Tell the customer their balance changed by this ledger row (once per row)."""
+    payload = {
+        "amount": str(entry.amount),
+        "balance": str(entry.balance_after),
+        "note": note,
+        "currency": currency,
+    }
+    key = f"balance:{entry.idempotency_key}"[:160]
+    enqueue(session, entry.user_id, BALANCE_CHANGE, payload, dedupe_key=key)
 
 
 def order_status_changed(

@@ -107,17 +107,7 @@ async def finish_refund(session: AsyncSession, payment_id: int, admin_id: int) -
                         kind=LedgerKind.PAYMENT_REFUND,
                         admin_id=admin_id,
                     )
-                    notify.enqueue(
-                        session,
-                        payment.user_id,
-                        notify.BALANCE_CHANGE,
-                        {
-                            "amount": str(-debited),
-                            "balance": str(entry.balance_after),
-                            "note": None,
-                            "currency": payment.currency,
-                        },
-                    )
+                    notify.balance_changed(session, entry, note=None, currency=payment.currency)
             else:
                 debited = -entry.amount
         payment.status = PaymentStatus.REFUNDED
