@@ -192,8 +192,11 @@ async def place_mass_order(
             if existing:
                 return MassPlaced(existing, new=False)
             total = ZERO
+            services: dict[int, Service] = {}  # each service read once, not once per line
             for draft in drafts:
-                service = await orderable_service(session, draft.service_id)
+                if draft.service_id not in services:
+                    services[draft.service_id] = await orderable_service(session, draft.service_id)
+                service = services[draft.service_id]
                 validate_draft(service, draft)
                 total += charge_for(service.price, service.rate_basis, draft.quantity)
             if expected_total is not None and total != expected_total:
@@ -209,6 +212,7 @@ async def place_mass_order(
                     key=f"{key}:{i}",
                     admin_ids=admin_ids,
                     confirm_message_id=confirm_message_id if i < LINES_PER_MESSAGE else None,
+                    service=services[draft.service_id],
                 )
                 for i, draft in enumerate(drafts)
             ]

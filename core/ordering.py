@@ -234,9 +234,11 @@ async def create_order(
     admin_ids: frozenset[int],
     expected_charge: Decimal | None = None,
     confirm_message_id: int | None = None,
+    service: Service | None = None,
 ) -> Order:
-    """Charge and create one order in the caller's write transaction (no key check)."""
-    service = await orderable_service(session, draft.service_id)
+    """Charge and create one order in the caller's write transaction (no key check);
+    `service`: the draft's orderable service when the caller has loaded it already."""
+    service = service or await orderable_service(session, draft.service_id)
     validate_draft(service, draft)
     charge = draft_charge(service, draft)
     if expected_charge is not None and charge != expected_charge:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import html
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from aiogram.methods import EditMessageText, SendMessage
-from sqlalchemy import update
+from sqlalchemy import event, update
 
 from db.engine import write_tx
 from db.models import Provider, Service
@@ -342,3 +343,26 @@ async def test_losing_the_unique_key_race_answers_already_placed(
     [order] = await orders_of(app.sessionmaker, ALICE)
     assert f"Already placed: #{order.id}" in reply.alerts[-1].text
     assert await balance(app.sessionmaker, ALICE) == Decimal("8.00")
+
+
+async def test_confirm_reads_each_service_once_whatever_the_lines(app, chat) -> None:
+    """Statements for a mass Confirm grow with the orders it writes (order, charge, history,
+    balance), not with re-reading the same service for every line."""
+    catalog = await seed_catalog(app.sessionmaker, provider_url=FakeProvider.closed_url())
+    await give_money(app.sessionmaker, ALICE, "100")
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    app.lanes.running = False  # only the handler's own statements
+    alice = chat(ALICE)
+    lines = "\n".join(f"{catalog.auto} | instagram.com/u{n} | 100" for n in range(10))
+    await alice.send(f"/massorder\n{lines}")
+    event.listen(app.engine.sync_engine, "before_cursor_execute", seen)
+    await alice.press_button("Confirm")
+    event.remove(app.engine.sync_engine, "before_cursor_execute", seen)
+    assert len(await orders_of(app.sessionmaker, ALICE)) == 10
+    services = [s for s in statements if s.lstrip().startswith("SELECT") and "FROM services" in s]
+    assert len(services) <= 2, f"{len(services)} service reads"  # placing + the answer's names
+    assert len(statements) <= 4 * 10 + 10, f"{len(statements)} statements"
