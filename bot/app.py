@@ -16,6 +16,7 @@ from bot.config import Settings
 from bot.factory import create_bot, create_dispatcher
 from bot.i18n import create_i18n
 from core import panel_settings, referrals
+from core.catalog_cache import CatalogCache
 from core.lanes import SubmissionLanes
 from core.provider_accounts import encrypt_stored_keys, stored_api_keys
 from db.engine import create_engine, make_sessionmaker
@@ -44,6 +45,7 @@ class App:
     dp: Dispatcher
     scheduler: PanelScheduler
     lanes: SubmissionLanes | None = None
+    catalog: CatalogCache = field(default_factory=CatalogCache)
     redis: Any = None  # shared pacing of providers and Telegram sends (REDIS_URL)
     crypto_pay: CryptoPayClient | None = None
     background: set[asyncio.Task[None]] = field(default_factory=set)
@@ -94,6 +96,7 @@ async def create_app(
     bot = create_bot(settings)
     crypto_pay = create_crypto_pay(settings, registry)
     lanes = SubmissionLanes(sessionmaker, registry, settings.admin_ids)
+    catalog = CatalogCache()  # the chat's catalogue reads (core.catalog_cache)
     dp = create_dispatcher(
         settings,
         i18n,
@@ -101,6 +104,7 @@ async def create_app(
         registry=registry,
         crypto_pay=crypto_pay,
         lanes=lanes,
+        catalog=catalog,
     )
     runs: set[asyncio.Task[Any]] = set()
     scheduler = create_scheduler(
@@ -122,6 +126,7 @@ async def create_app(
     app = App(
         settings, engine, sessionmaker, registry, i18n, bot, dp, scheduler, lanes, redis, crypto_pay
     )
+    app.catalog = catalog
     dp.workflow_data["scheduler"] = scheduler
 
     async def on_startup() -> None:

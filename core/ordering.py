@@ -12,16 +12,16 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager, selectinload
 
 from core import alerts, billing
+from core.catalog_cache import ServiceView, orderable
 from core.money import ZERO
 from core.order_fields import MAX_POSTS, MAX_RUNS, MIN_POSTS, MIN_RUNS, dripfeed_of, subscription_of
 from core.pricing import (
-    ORDERABLE_TYPES,
     charge_for,
     check_quantity,
     input_kind,
@@ -30,6 +30,9 @@ from core.pricing import (
 from core.statuses import OrderStatus
 from db.engine import write_tx
 from db.models import Category, Order, OrderStatusChange, Service, User
+
+# A service as the chat's steps hold it (cached) or as placing an order reads it.
+AnyService = Service | ServiceView
 
 
 class OrderError(Exception):
@@ -59,7 +62,7 @@ class OrderDraft:
         return self.quantity * drip.runs if drip else self.quantity
 
 
-def draft_charge(service: Service, draft: OrderDraft) -> Decimal:
+def draft_charge(service: AnyService, draft: OrderDraft) -> Decimal:
     """What the customer pays: price × units / 1000 (drip-feed: every run), a package's flat
     price, or a subscription's posts at the per-post maximum."""
     sub = subscription_of(draft.extra)
@@ -70,7 +73,7 @@ def draft_charge(service: Service, draft: OrderDraft) -> Decimal:
 
 @dataclass
 class Quote:
-    service: Service
+    service: AnyService
     quantity: int
     charge: Decimal
     balance: Decimal
@@ -84,47 +87,13 @@ class Quote:
         return max(ZERO, self.charge - self.balance)
 
 
-def _orderable() -> tuple[ColumnElement[bool], ...]:
-    """Services a customer can order: enabled, in an enabled category, of a type the chat
-    can collect."""
-    return (
-        Service.enabled.is_(True),
-        Category.enabled.is_(True),
-        Service.type.in_(sorted(ORDERABLE_TYPES)),
-    )
-
-
-async def orderable_categories(session: AsyncSession) -> list[tuple[Category, int]]:
-    """Enabled categories that hold at least one orderable service, with that count."""
-    rows = await session.execute(
-        select(Category, func.count(Service.id))
-        .join(Service, Service.category_id == Category.id)
-        .where(*_orderable())
-        .group_by(Category.id)
-        .order_by(Category.sort, Category.name)
-    )
-    return [(category, count) for category, count in rows]
-
-
-async def category_services(session: AsyncSession, category_id: int) -> list[Service]:
-    """The orderable services of one category, by Service ID (empty if it is disabled); each
-    with its category from the same statement."""
-    rows = await session.scalars(
-        select(Service)
-        .join(Category)
-        .where(Service.category_id == category_id, *_orderable())
-        .options(contains_eager(Service.category))
-        .order_by(Service.id)
-    )
-    return list(rows)
-
-
 async def orderable_service(session: AsyncSession, service_id: int) -> Service:
-    """The service with its category, in one statement (the hot path of every step)."""
+    """The service with its category, read now (placing an order; the chat's steps read
+    the cached catalogue, core.catalog_cache)."""
     service = await session.scalar(
         select(Service)
         .join(Category)
-        .where(Service.id == service_id, Service.enabled, Category.enabled)
+        .where(Service.id == service_id, *orderable())
         .options(contains_eager(Service.category))
     )
     if service is None or input_kind(service.type) is None:
@@ -132,7 +101,7 @@ async def orderable_service(session: AsyncSession, service_id: int) -> Service:
     return service
 
 
-def validate_draft(service: Service, draft: OrderDraft) -> None:
+def validate_draft(service: AnyService, draft: OrderDraft) -> None:
     kind = input_kind(service.type)
     if kind == "subscription":
         _validate_subscription(service, draft)
@@ -150,7 +119,7 @@ def validate_draft(service: Service, draft: OrderDraft) -> None:
         )
 
 
-def _validate_subscription(service: Service, draft: OrderDraft) -> None:
+def _validate_subscription(service: AnyService, draft: OrderDraft) -> None:
     sub = subscription_of(draft.extra)
     if sub is None or not MIN_POSTS <= sub.posts <= MAX_POSTS or draft.quantity != sub.posts:
         raise OrderError("subscription_incomplete", service_id=service.id)
@@ -163,7 +132,7 @@ async def quote(
     user_id: int,
     draft: OrderDraft,
     *,
-    service: Service | None = None,
+    service: AnyService | None = None,
     balance: Decimal | None = None,
 ) -> Quote:
     """The charge and the balance it comes from. A step that already loaded the service (and
@@ -246,7 +215,7 @@ async def create_order(
     manual = service.mode == "manual" or service.provider_id is None
     order = Order(
         user_id=user_id,
-        service_id=service.id,
+        service=service,  # held: the caller renders the order with its service's name
         provider_id=service.provider_id,
         provider_service_id=service.provider_service_id,
         link=draft.link,

@@ -1,20 +1,15 @@
 """Service search for customers: every word of the query in the service's or its category's
 name (case-insensitive in any alphabet), or a Service ID.
 
-Matched here rather than with SQL LIKE, which ignores case only for ASCII on SQLite: the
-orderable catalogue is read once (ids and names), a few thousand rows at most.
+Matched here rather than with SQL LIKE, which ignores case only for ASCII on SQLite, over
+the cached catalogue (core.catalog_cache): a few thousand services at most, no statement.
 """
 
 from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
-
-from core.ordering import _orderable
-from db.models import Category, Service
+from core.catalog_cache import Catalog, ServiceView
 
 MAX_QUERY = 100  # characters; longer input is cut (it is a search box, not a document)
 MAX_WORDS = 6
@@ -27,25 +22,16 @@ def query_words(text: str) -> list[str]:
     return [w.casefold() for w in WORD.findall(text[:MAX_QUERY])][:MAX_WORDS]
 
 
-async def search_services(session: AsyncSession, text: str, limit: int = LIMIT) -> list[Service]:
+def search_services(catalog: Catalog, text: str, limit: int = LIMIT) -> list[ServiceView]:
     """Orderable services matching every word, best first (more words in the service's own
     name, then the lower Service ID)."""
     words = query_words(text)
     if not words:
         return []
-    rows = await session.execute(
-        select(Service.id, Service.name, Category.name).join(Category).where(*_orderable())
-    )
     scored = []
-    for service_id, name, category in rows:
-        own, where = name.casefold(), f"{name} {category}".casefold()
-        if all(word in where or word == str(service_id) for word in words):
-            scored.append((-sum(word in own for word in words), service_id))
-    ids = [service_id for _, service_id in sorted(scored)[:limit]]
-    if not ids:
-        return []
-    services = await session.scalars(
-        select(Service).where(Service.id.in_(ids)).options(selectinload(Service.category))
-    )
-    by_id = {service.id: service for service in services}
-    return [by_id[i] for i in ids if i in by_id]
+    for service in catalog.services.values():
+        own = service.name.casefold()
+        where = f"{service.name} {service.category.name}".casefold()
+        if all(word in where or word == str(service.id) for word in words):
+            scored.append((-sum(word in own for word in words), service.id))
+    return [catalog.services[service_id] for _, service_id in sorted(scored)[:limit]]

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from db.catalog_version import PanelSession
 from db.secrets import KeyRing, attach
 
 WRITE_OPTION = "panel_write"
@@ -69,7 +70,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+    """Sessions whose catalogue writes raise the catalogue version (db.catalog_version)."""
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=PanelSession)
 
 
 @asynccontextmanager

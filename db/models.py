@@ -192,6 +192,16 @@ class ServiceMapping(Base):
     provider: Mapped[Provider] = relationship()
 
 
+class CatalogVersion(Base):
+    """One row: a number every change to the catalogue raises in its own transaction
+    (db.catalog_version), so each replica's catalogue cache sees that it is stale."""
+
+    __tablename__ = "catalog_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class Order(Timestamps, Base):
     __tablename__ = "orders"
     __table_args__ = (Index("ix_orders_status_provider", "status", "provider_id"),)

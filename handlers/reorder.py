@@ -10,7 +10,8 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.ordering import OrderError, orderable_service, user_order
+from core.catalog_cache import CatalogCache
+from core.ordering import user_order
 from core.pricing import check_quantity, input_kind, lines_field
 from db.models import User
 from handlers.order.callbacks import OrderFlow
@@ -37,6 +38,7 @@ async def order_again(
     query: CallbackQuery,
     callback_data: OrderAgain,
     session: AsyncSession,
+    catalog: CatalogCache,
     user: User,
     state: FSMContext,
     currency: str,
@@ -45,9 +47,8 @@ async def order_again(
     if order is None or not isinstance(query.message, Message):
         await query.answer(_("Order not found."), show_alert=True)
         return
-    try:
-        service = await orderable_service(session, order.service_id)
-    except OrderError:
+    service = await catalog.service(session, order.service_id)
+    if service is None:
         await query.answer(cannot_repeat_text(), show_alert=True)
         return
     field = lines_field(service.type)

@@ -10,8 +10,8 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.catalog_cache import CatalogCache, ServiceView
 from core.search import MAX_QUERY, query_words, search_services
-from db.models import Service
 from handlers.order.callbacks import CategoriesPage, ServicePick
 from handlers.order.texts import service_button_text
 from handlers.ui import NOT_A_COMMAND, clip
@@ -31,7 +31,7 @@ def search_usage() -> str:
     return _("Usage: /search WORDS, e.g. /search instagram followers")
 
 
-def results_keyboard(services: list[Service], currency: str) -> InlineKeyboardMarkup:
+def results_keyboard(services: list[ServiceView], currency: str) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     for service in services:
         kb.button(
@@ -45,26 +45,34 @@ def results_keyboard(services: list[Service], currency: str) -> InlineKeyboardMa
     return kb.as_markup()
 
 
-async def answer_search(message: Message, session: AsyncSession, text: str, currency: str) -> None:
+async def answer_search(
+    message: Message, session: AsyncSession, catalog: CatalogCache, text: str, currency: str
+) -> None:
     """The results for `text` (cut to MAX_QUERY), or how to search when it has no words."""
     query = text[:MAX_QUERY]
     if not query_words(query):
         await message.answer(search_usage())
         return
-    services = await search_services(session, query)
+    services = search_services(await catalog.current(session), query)
     await message.answer(
         results_text(query, len(services)), reply_markup=results_keyboard(services, currency)
     )
 
 
 async def search_command(
-    message: Message, command: CommandObject, session: AsyncSession, currency: str
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    catalog: CatalogCache,
+    currency: str,
 ) -> None:
-    await answer_search(message, session, command.args or "", currency)
+    await answer_search(message, session, catalog, command.args or "", currency)
 
 
-async def words_typed(message: Message, session: AsyncSession, currency: str) -> None:
-    await answer_search(message, session, message.text or "", currency)
+async def words_typed(
+    message: Message, session: AsyncSession, catalog: CatalogCache, currency: str
+) -> None:
+    await answer_search(message, session, catalog, message.text or "", currency)
 
 
 def create_router() -> Router:

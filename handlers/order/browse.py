@@ -9,36 +9,44 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.ordering import category_services, orderable_categories
+from core.catalog_cache import CatalogCache
 from handlers.order.callbacks import CategoriesPage, CategoryPick
 from handlers.order.keyboards import categories_keyboard, services_keyboard
 from handlers.order.texts import categories_text, no_services_text, services_text
 from handlers.ui import answers_itself, show
 
 
-async def send_categories(message: Message, session: AsyncSession) -> None:
-    categories = await orderable_categories(session)
+async def send_categories(message: Message, session: AsyncSession, catalog: CatalogCache) -> None:
+    categories = await catalog.categories(session)
     if not categories:
         await message.answer(no_services_text())
         return
     await message.answer(categories_text(), reply_markup=categories_keyboard(categories, 0))
 
 
-async def new_order(message: Message, session: AsyncSession, state: FSMContext) -> None:
+async def new_order(
+    message: Message, session: AsyncSession, catalog: CatalogCache, state: FSMContext
+) -> None:
     await state.clear()
-    await send_categories(message, session)
+    await send_categories(message, session, catalog)
 
 
-async def new_order_button(query: CallbackQuery, session: AsyncSession, state: FSMContext) -> None:
+async def new_order_button(
+    query: CallbackQuery, session: AsyncSession, catalog: CatalogCache, state: FSMContext
+) -> None:
     await state.clear()
     if isinstance(query.message, Message):
-        await send_categories(query.message, session)
+        await send_categories(query.message, session, catalog)
 
 
 async def categories_page(
-    query: CallbackQuery, callback_data: CategoriesPage, session: AsyncSession, bot: Bot
+    query: CallbackQuery,
+    callback_data: CategoriesPage,
+    session: AsyncSession,
+    catalog: CatalogCache,
+    bot: Bot,
 ) -> None:
-    categories = await orderable_categories(session)
+    categories = await catalog.categories(session)
     if not categories:
         await show(query, bot, no_services_text())
         return
@@ -50,11 +58,12 @@ async def category_page(
     query: CallbackQuery,
     callback_data: CategoryPick,
     session: AsyncSession,
+    catalog: CatalogCache,
     bot: Bot,
     currency: str,
     state: FSMContext,
 ) -> None:
-    services = await category_services(session, callback_data.category_id)
+    services = await catalog.category_services(session, callback_data.category_id)
     if not services:
         await query.answer(_("This category is not available."), show_alert=True)
         return

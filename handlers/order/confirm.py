@@ -18,12 +18,12 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.billing import InsufficientFunds
+from core.catalog_cache import CatalogCache
 from core.lanes import SubmissionLanes
 from core.ordering import (
     OrderDraft,
     OrderError,
     order_by_key,
-    orderable_service,
     place_order,
     quote,
 )
@@ -51,6 +51,7 @@ async def confirm(
     query: CallbackQuery,
     callback_data: FlowCallback,
     session: AsyncSession,
+    catalog: CatalogCache,
     user: User,
     state: FSMContext,
     bot: Bot,
@@ -68,7 +69,9 @@ async def confirm(
     # What the confirmation showed; a price changed since then is not charged unseen.
     expected = Decimal(data["charge"]) if data.get("charge") else None
     try:
-        service = await orderable_service(session, int(data["service_id"]))
+        service = await catalog.service(session, int(data["service_id"]))
+        if service is None:
+            raise OrderError("service_unavailable")
         draft = draft_from(data, service)
         result = await place_order(
             session,

@@ -21,6 +21,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.catalog_cache import CatalogCache, ServiceView
 from core.order_fields import (
     DELAYS,
     MAX_INTERVAL,
@@ -41,7 +42,7 @@ from core.order_fields import (
     parse_username,
 )
 from core.ordering import OrderDraft
-from db.models import Service, User
+from db.models import User
 from db.types import utcnow
 from handlers.order import steps, texts
 from handlers.order.callbacks import FlowCallback, OrderFlow
@@ -49,7 +50,7 @@ from handlers.order.keyboards import cancel_keyboard
 from handlers.ui import answers_itself, show
 
 
-def draft_extra(data: dict[str, Any], service: Service) -> OrderDraft | None:
+def draft_extra(data: dict[str, Any], service: ServiceView) -> OrderDraft | None:
     """The draft of a drip-feed or subscription flow (None for a plain one)."""
     if data.get("username"):
         expiry = data.get("expiry")
@@ -97,6 +98,7 @@ async def dripfeed_chosen(
     query: CallbackQuery,
     callback_data: FlowCallback,
     session: AsyncSession,
+    catalog: CatalogCache,
     user: User,
     state: FSMContext,
     bot: Bot,
@@ -115,7 +117,7 @@ async def dripfeed_chosen(
         return
     # The question keeps its answer and loses its buttons; the confirmation follows.
     await show(query, bot, _("📦 All {quantity} at once.").format(quantity=data["quantity"]))
-    found = await steps.flow_service(query.message, session, state)
+    found = await steps.flow_service(query.message, session, catalog, state)
     if found is not None:
         await steps.show_confirmation(query.message, session, user, state, found[1], currency)
 
@@ -175,7 +177,7 @@ def field_problem_text(error: FieldError) -> str:
     return texts.get(error.code, error.code).format(**d)
 
 
-Step = tuple[str, Callable[[str, Service, dict[str, Any]], Any], State | None]
+Step = tuple[str, Callable[[str, ServiceView, dict[str, Any]], Any], State | None]
 
 
 def _steps() -> dict[str | None, Step]:
@@ -212,7 +214,7 @@ def _iso(value: date | None) -> str:
     return value.isoformat() if value else ""
 
 
-def next_prompt(step: State, service: Service, data: dict[str, Any]) -> str:
+def next_prompt(step: State, service: ServiceView, data: dict[str, Any]) -> str:
     prompts = {
         OrderFlow.interval: interval_prompt,
         OrderFlow.per_min: lambda: per_post_prompt(service.min, service.max, most=False),
@@ -225,18 +227,23 @@ def next_prompt(step: State, service: Service, data: dict[str, Any]) -> str:
 
 
 async def field_sent(
-    message: Message, session: AsyncSession, user: User, state: FSMContext, currency: str
+    message: Message,
+    session: AsyncSession,
+    catalog: CatalogCache,
+    user: User,
+    state: FSMContext,
+    currency: str,
 ) -> None:
     """One text step of a drip-feed or subscription: checked, stored, the next one asked."""
     key, parse, following = _steps()[await state.get_state()]
 
-    def checked(text: str, service: Service, data: dict[str, Any]) -> dict[str, Any] | str:
+    def checked(text: str, service: ServiceView, data: dict[str, Any]) -> dict[str, Any] | str:
         try:
             return {key: parse(text, service, data)}
         except FieldError as error:
             return field_problem_text(error)
 
-    step = await steps.text_step(message, session, state, checked)
+    step = await steps.text_step(message, session, catalog, state, checked)
     if step is None:
         return
     data, service = step

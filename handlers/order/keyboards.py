@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from core.catalog_cache import CategoryView, ServiceView
 from core.ordering import Quote
-from db.models import Category, Service
 from handlers.menu import MenuCallback
 from handlers.order.callbacks import CategoriesPage, CategoryPick, FlowCallback, ServicePick
 from handlers.order.texts import service_button_text
 from handlers.ui import PER_PAGE, clip, page_count, pager_row
 
 
-def categories_keyboard(categories: list[tuple[Category, int]], page: int) -> InlineKeyboardMarkup:
+def categories_keyboard(
+    categories: Sequence[tuple[CategoryView, int]], page: int
+) -> InlineKeyboardMarkup:
     pages = page_count(len(categories))
     page = min(max(page, 0), pages - 1)
     kb = InlineKeyboardBuilder()
@@ -29,7 +33,7 @@ def categories_keyboard(categories: list[tuple[Category, int]], page: int) -> In
 
 
 def services_keyboard(
-    services: list[Service], category_id: int, page: int, currency: str
+    services: Sequence[ServiceView], category_id: int, page: int, currency: str
 ) -> InlineKeyboardMarkup:
     pages = page_count(len(services))
     page = min(max(page, 0), pages - 1)
@@ -47,7 +51,7 @@ def services_keyboard(
     return kb.as_markup()
 
 
-def link_keyboard(service: Service, nonce: str) -> InlineKeyboardMarkup:
+def link_keyboard(service: ServiceView, nonce: str) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     kb.button(
         text=_("◀ Services"), callback_data=CategoryPick(category_id=service.category_id, page=0)

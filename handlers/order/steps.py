@@ -18,10 +18,11 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.catalog_cache import CatalogCache, ServiceView
 from core.links import accepts_username, check_link
-from core.ordering import OrderDraft, OrderError, orderable_service, quote
+from core.ordering import OrderDraft, OrderError, quote
 from core.pricing import check_quantity, input_kind, lines_field, parse_quantity, split_lines
-from db.models import Service, User
+from db.models import User
 from handlers.menu import main_menu_keyboard
 from handlers.order import extras
 from handlers.order.callbacks import FlowCallback, OrderFlow, ServicePick
@@ -45,7 +46,7 @@ def new_nonce() -> str:
     return secrets.token_hex(6)
 
 
-def draft_from(data: dict[str, Any], service: Service) -> OrderDraft:
+def draft_from(data: dict[str, Any], service: ServiceView) -> OrderDraft:
     special = extras.draft_extra(data, service)  # drip-feed or subscription
     if special is not None:
         return special
@@ -68,13 +69,13 @@ async def service_picked(
     query: CallbackQuery,
     callback_data: ServicePick,
     session: AsyncSession,
+    catalog: CatalogCache,
     state: FSMContext,
     bot: Bot,
     currency: str,
 ) -> None:
-    try:
-        service = await orderable_service(session, callback_data.service_id)
-    except OrderError:
+    service = await catalog.service(session, callback_data.service_id)
+    if service is None:
         await query.answer(_("This service is not available."), show_alert=True)
         return
     flow = new_nonce()
@@ -85,28 +86,34 @@ async def service_picked(
     await show(query, bot, service_card(service, currency), link_keyboard(service, flow))
 
 
-async def flow_service(message: Message, session: AsyncSession, state: FSMContext) -> Any:
+async def flow_service(
+    message: Message, session: AsyncSession, catalog: CatalogCache, state: FSMContext
+) -> tuple[dict[str, Any], ServiceView] | None:
     """The flow's service, or None (flow ended) after telling the customer."""
     data = await state.get_data()
-    try:
-        return data, await orderable_service(session, int(data["service_id"]))
-    except (OrderError, KeyError):
+    service = await catalog.service(session, int(data.get("service_id") or 0))
+    if service is None:
         await state.clear()
         await message.answer(unavailable_text())
         return None
+    return data, service
 
 
 # A text step's check: the data to keep, or the problem in the customer's words.
-Check = Callable[[str, Service, dict[str, Any]], "dict[str, Any] | str"]
+Check = Callable[[str, ServiceView, dict[str, Any]], "dict[str, Any] | str"]
 
 
 async def text_step(
-    message: Message, session: AsyncSession, state: FSMContext, check: Check
-) -> tuple[dict[str, Any], Service] | None:
+    message: Message,
+    session: AsyncSession,
+    catalog: CatalogCache,
+    state: FSMContext,
+    check: Check,
+) -> tuple[dict[str, Any], ServiceView] | None:
     """One text step of the flow: the flow's service (or the flow ends), the text checked;
     a problem is answered and the step stays, otherwise the data is kept and returned with
     the service for the next step."""
-    found = await flow_service(message, session, state)
+    found = await flow_service(message, session, catalog, state)
     if found is None:
         return None
     data, service = found
@@ -118,7 +125,7 @@ async def text_step(
     return {**data, **outcome}, service
 
 
-def link_checked(text: str, service: Service, data: dict[str, Any]) -> dict[str, Any] | str:
+def link_checked(text: str, service: ServiceView, data: dict[str, Any]) -> dict[str, Any] | str:
     platform = service.category.platform
     username_ok = accepts_username(service.name, platform)
     checked = check_link(text, platform, username_ok=username_ok)
@@ -127,7 +134,7 @@ def link_checked(text: str, service: Service, data: dict[str, Any]) -> dict[str,
     return {"link": checked.link}
 
 
-def quantity_checked(text: str, service: Service, data: dict[str, Any]) -> dict[str, Any] | str:
+def quantity_checked(text: str, service: ServiceView, data: dict[str, Any]) -> dict[str, Any] | str:
     quantity = parse_quantity(text)
     problem = (
         None
@@ -140,7 +147,7 @@ def quantity_checked(text: str, service: Service, data: dict[str, Any]) -> dict[
     return {"quantity": quantity, "runs": None}
 
 
-def lines_checked(text: str, service: Service, data: dict[str, Any]) -> dict[str, Any] | str:
+def lines_checked(text: str, service: ServiceView, data: dict[str, Any]) -> dict[str, Any] | str:
     lines = split_lines(text)
     if check_quantity(len(lines), service.min, service.max) is not None:
         return _("You sent {count} lines; this service takes {min} to {max}.").format(
@@ -150,9 +157,14 @@ def lines_checked(text: str, service: Service, data: dict[str, Any]) -> dict[str
 
 
 async def link_sent(
-    message: Message, session: AsyncSession, user: User, state: FSMContext, currency: str
+    message: Message,
+    session: AsyncSession,
+    catalog: CatalogCache,
+    user: User,
+    state: FSMContext,
+    currency: str,
 ) -> None:
-    step = await text_step(message, session, state, link_checked)
+    step = await text_step(message, session, catalog, state, link_checked)
     if step is None:
         return
     data, service = step
@@ -169,9 +181,14 @@ async def link_sent(
 
 
 async def quantity_sent(
-    message: Message, session: AsyncSession, user: User, state: FSMContext, currency: str
+    message: Message,
+    session: AsyncSession,
+    catalog: CatalogCache,
+    user: User,
+    state: FSMContext,
+    currency: str,
 ) -> None:
-    step = await text_step(message, session, state, quantity_checked)
+    step = await text_step(message, session, catalog, state, quantity_checked)
     if step is None:
         return
     data, service = step
@@ -182,9 +199,14 @@ async def quantity_sent(
 
 
 async def lines_sent(
-    message: Message, session: AsyncSession, user: User, state: FSMContext, currency: str
+    message: Message,
+    session: AsyncSession,
+    catalog: CatalogCache,
+    user: User,
+    state: FSMContext,
+    currency: str,
 ) -> None:
-    step = await text_step(message, session, state, lines_checked)
+    step = await text_step(message, session, catalog, state, lines_checked)
     if step is not None:
         await show_confirmation(message, session, user, state, step[1], currency)
 
@@ -194,7 +216,7 @@ async def show_confirmation(
     session: AsyncSession,
     user: User,
     state: FSMContext,
-    service: Service,
+    service: ServiceView,
     currency: str,
 ) -> None:
     data = await state.get_data()
@@ -254,6 +276,7 @@ async def requote(
     query: CallbackQuery,
     callback_data: FlowCallback,
     session: AsyncSession,
+    catalog: CatalogCache,
     user: User,
     state: FSMContext,
     bot: Bot,
@@ -264,7 +287,9 @@ async def requote(
         await query.answer(stale_text(), show_alert=True)
         return
     try:
-        service = await orderable_service(session, int(data["service_id"]))
+        service = await catalog.service(session, int(data["service_id"]))
+        if service is None:
+            raise OrderError("service_unavailable")
         draft = draft_from(data, service)
         q = await quote(session, user.id, draft, service=service, balance=user.balance)
     except OrderError:

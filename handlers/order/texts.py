@@ -8,12 +8,13 @@ from decimal import Decimal
 from aiogram import html
 from aiogram.utils.i18n import gettext as _
 
+from core.catalog_cache import CategoryView, ServiceView
 from core.links import PLATFORM_NAMES, accepts_username, example_host
 from core.money import format_money
 from core.ordering import OrderDraft, Quote
 from core.pricing import input_kind, lines_field
 from core.statuses import OrderStatus
-from db.models import Category, Order, Service
+from db.models import Order
 from handlers.order_views import failure_reason, status_label
 from handlers.ui import clip, money_text
 
@@ -26,7 +27,7 @@ def no_services_text() -> str:
     return _("No services are available right now. Please come back later.")
 
 
-def service_button_text(service: Service, currency: str) -> str:
+def service_button_text(service: ServiceView, currency: str) -> str:
     price = format_money(service.price)
     if service.rate_basis == "flat" or input_kind(service.type) == "package":
         return _("{name} · {price} {currency}").format(
@@ -37,7 +38,7 @@ def service_button_text(service: Service, currency: str) -> str:
     )
 
 
-def services_text(category: Category) -> str:
+def services_text(category: CategoryView) -> str:
     return _("<b>{category}</b>\nChoose a service (price per 1000):").format(
         category=html.quote(category.name)
     )
@@ -47,7 +48,7 @@ def yes_no(flag: bool) -> str:
     return _("✅ yes") if flag else _("✖ no")
 
 
-def service_card(service: Service, currency: str) -> str:
+def service_card(service: ServiceView, currency: str) -> str:
     """Everything a customer needs before ordering, and what to send next."""
     platform = service.category.platform
     kind = input_kind(service.type)
@@ -88,13 +89,13 @@ def service_card(service: Service, currency: str) -> str:
     return "\n".join(lines)
 
 
-def quantity_prompt(service: Service) -> str:
+def quantity_prompt(service: ServiceView) -> str:
     return _("How many? Send a number {rule}.").format(
         rule=quantity_rule_text(service.min, service.max, service.step)
     )
 
 
-def lines_prompt(service: Service) -> str:
+def lines_prompt(service: ServiceView) -> str:
     if lines_field(service.type) == "usernames":
         return _("Send the usernames, one per line ({min} to {max} lines).").format(
             min=service.min, max=service.max
@@ -169,7 +170,7 @@ def parent_lines(draft: OrderDraft) -> list[str]:
     return []
 
 
-def price_text(service: Service, currency: str) -> str:
+def price_text(service: ServiceView, currency: str) -> str:
     price = format_money(service.price)
     if input_kind(service.type) == "subscription" and service.rate_basis != "flat":
         return _("{price} {currency} per 1000 per post").format(price=price, currency=currency)

@@ -1,0 +1,195 @@
+"""The orderable catalogue as the customer's chat reads it, cached in the process.
+
+Every step of an order reads the catalogue (the categories, a category's services, the
+service picked, for its card and its quote); the catalogue changes when an admin changes it.
+So each process holds one snapshot (`Catalog`: frozen dataclasses and tuples, never ORM rows
+tied to a session) and checks whether it is stale:
+
+- a change committed by this process is seen by its next read (db.catalog_version counts
+  them per database, in memory);
+- a change committed by another replica raises the catalogue version in the database in
+  the same transaction; each replica reads that number at most once per `check_every`
+  seconds (CHECK_EVERY) and reloads when it moved. That is the staleness bound.
+
+Nothing charges money from the snapshot: Confirm re-reads the service in its own write
+transaction and refuses a charge that differs from the one shown (core.ordering), so a
+stale price is at worst shown for up to CHECK_EVERY seconds, never charged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from types import MappingProxyType
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.pricing import ORDERABLE_TYPES
+from db.catalog_version import local_changes, read_version
+from db.models import Category, Service
+
+# Seconds a replica may show the catalogue as it was before another replica's change: one
+# indexed one-row read per interval and replica, whatever the traffic.
+CHECK_EVERY = 1.0
+
+
+def orderable() -> tuple[ColumnElement[bool], ...]:
+    """Services a customer can order: enabled, in an enabled category, of a type the chat
+    can collect."""
+    return (
+        Service.enabled.is_(True),
+        Category.enabled.is_(True),
+        Service.type.in_(sorted(ORDERABLE_TYPES)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryView:
+    id: int
+    name: str
+    platform: str | None
+    sort: int
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceView:
+    """An orderable service with its category and its first mapping, as the chat shows and
+    quotes it."""
+
+    id: int
+    category: CategoryView
+    name: str
+    description: str | None
+    type: str
+    price: Decimal
+    rate_basis: str
+    min: int
+    max: int
+    step: int
+    mode: str
+    provider_id: int | None
+    provider_service_id: str | None
+    refill: bool
+    cancel: bool
+    dripfeed: bool
+
+    @property
+    def category_id(self) -> int:
+        return self.category.id
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """One consistent snapshot of the orderable catalogue at `version`."""
+
+    version: int
+    categories: tuple[tuple[CategoryView, int], ...]  # with their orderable service counts
+    services: Mapping[int, ServiceView]
+    by_category: Mapping[int, tuple[ServiceView, ...]]
+
+    def service(self, service_id: int) -> ServiceView | None:
+        return self.services.get(service_id)
+
+    def category_services(self, category_id: int) -> tuple[ServiceView, ...]:
+        return self.by_category.get(category_id, ())
+
+
+async def load_catalog(session: AsyncSession, version: int) -> Catalog:
+    """The orderable catalogue in one statement (columns, no ORM objects)."""
+    columns = (
+        Category.id, Category.name, Category.platform, Category.sort,
+        Service.id, Service.name, Service.description, Service.type, Service.price,
+        Service.rate_basis, Service.min, Service.max, Service.step, Service.mode,
+        Service.provider_id, Service.provider_service_id, Service.refill,
+        Service.cancel, Service.dripfeed,
+    )  # fmt: skip
+    rows = await session.execute(
+        select(*columns)
+        .join(Service, Service.category_id == Category.id)
+        .where(*orderable())
+        .order_by(Service.id)
+    )
+    categories: dict[int, CategoryView] = {}
+    services: dict[int, ServiceView] = {}
+    grouped: dict[int, list[ServiceView]] = {}
+    for c_id, c_name, platform, sort, *rest in rows:
+        category = categories.get(c_id)
+        if category is None:
+            category = categories[c_id] = CategoryView(c_id, c_name, platform, sort)
+        s_id, name, description, type_, price, basis, low, high, step, mode, *more = rest
+        provider_id, provider_service_id, refill, cancel, dripfeed = more
+        service = ServiceView(
+            s_id, category, name, description, type_, price, basis, low, high, step, mode,
+            provider_id, provider_service_id, bool(refill), bool(cancel), bool(dripfeed),
+        )  # fmt: skip
+        services[s_id] = service
+        grouped.setdefault(c_id, []).append(service)
+    ordered = sorted(categories.values(), key=lambda c: (c.sort, c.name))
+    return Catalog(
+        version,
+        tuple((c, len(grouped[c.id])) for c in ordered),
+        MappingProxyType(services),
+        MappingProxyType({c_id: tuple(items) for c_id, items in grouped.items()}),
+    )
+
+
+class CatalogCache:
+    """One per process (bot.app). Every read goes through `current`."""
+
+    def __init__(
+        self, *, check_every: float = CHECK_EVERY, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.check_every = check_every
+        self.clock = clock
+        self.loads = 0  # how many times the catalogue was read from the database
+        self._catalog: Catalog | None = None
+        self._seen_local = -1
+        self._next_check = 0.0
+        self._lock = asyncio.Lock()
+
+    def _fresh(self, engine: Engine) -> Catalog | None:
+        catalog = self._catalog
+        if catalog is None or local_changes(engine) != self._seen_local:
+            return None
+        return catalog if self.clock() < self._next_check else None
+
+    async def current(self, session: AsyncSession) -> Catalog:
+        """The snapshot, reloaded first if this process or another replica changed the
+        catalogue since it was loaded (another replica: seen within `check_every`)."""
+        engine = session.get_bind()
+        assert isinstance(engine, Engine)
+        catalog = self._fresh(engine)
+        if catalog is not None:
+            return catalog
+        async with self._lock:  # many chats at once: one of them reads, the rest reuse it
+            catalog = self._fresh(engine)
+            if catalog is not None:
+                return catalog
+            local = local_changes(engine)  # before the read: a change after it is not lost
+            version = await read_version(session)
+            catalog = self._catalog
+            if catalog is None or catalog.version != version:
+                catalog = await load_catalog(session, version)
+                self.loads += 1
+            self._catalog, self._seen_local = catalog, local
+            self._next_check = self.clock() + self.check_every
+            return catalog
+
+    async def categories(self, session: AsyncSession) -> tuple[tuple[CategoryView, int], ...]:
+        """Enabled categories that hold at least one orderable service, with that count."""
+        return (await self.current(session)).categories
+
+    async def category_services(
+        self, session: AsyncSession, category_id: int
+    ) -> tuple[ServiceView, ...]:
+        """The orderable services of one category, by Service ID (empty if it is off)."""
+        return (await self.current(session)).category_services(category_id)
+
+    async def service(self, session: AsyncSession, service_id: int) -> ServiceView | None:
+        """The orderable service, or None (off, in a category that is off, or unknown)."""
+        return (await self.current(session)).service(service_id)
