@@ -6,7 +6,9 @@ few seconds with replicas). A lane claims due orders of its
 provider one at a time per worker (``concurrency`` workers, the provider's setting; the
 client's own lane paces the requests), so a slow, refusing or hanging provider holds up its
 own orders only. A provider in backoff or switched off is left until the periodic job, the
-safety net, wakes its lane again (restarts, providers back from backoff).
+safety net, wakes its lane again (restarts, providers back from backoff). An order that
+fails over to another provider's mapping is handed to that provider's lane (woken at once),
+so it is sent at that provider's concurrency and pace, and never from this lane's workers.
 """
 
 from __future__ import annotations
@@ -133,8 +135,10 @@ class SubmissionLanes:
                         order_id,
                         admin_ids=self.admin_ids,
                         notify_customer=True,
+                        hand_over=self.wake,  # a backup's send goes through its own lane
                     )
-                if order is not None and order.status == OrderStatus.QUEUED:
+                stayed = order is not None and order.provider_id == provider_id
+                if stayed and order.status == OrderStatus.QUEUED:
                     backoff.set()  # the provider went into backoff: the rest waits
                 return 1
 

@@ -11,6 +11,7 @@ per provider.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -75,6 +76,7 @@ async def submit_order(
     *,
     admin_ids: frozenset[int] = frozenset(),
     notify_customer: bool = True,
+    hand_over: Callable[[int], None] | None = None,
 ) -> Order | None:
     """Submit one queued order; returns it in its new state (None if it does not exist).
 
@@ -85,41 +87,58 @@ async def submit_order(
     Failover (core.failover): the order goes to its service's first ready mapping; a refusal
     about the provider sends it on to the next one at once, a refusal about the customer's
     input fails it, an ambiguous outcome sends it to review and never elsewhere.
+
+    With `hand_over` (the lanes), an order bound for another provider's mapping is queued
+    for that provider and `hand_over(provider_id)` wakes its lane after the commit: the send
+    goes through that provider's own lane, and this lane's worker never waits on a provider
+    that is not its own. The mappings already tried travel with the order. Without it (an
+    admin's resend, tests), the next mapping is sent from here at once.
     """
     now = utcnow()
     ready_providers = select(Provider.id).where(
         Provider.enabled, Provider.retry_after.is_(None) | (Provider.retry_after <= now)
     )
     async with write_tx(session):
-        await _route(session, order_id, now)
-        claimed = await session.execute(
-            update(Order)
-            .where(
-                Order.id == order_id,
-                Order.status == OrderStatus.QUEUED,
-                # A provider switched off or backing off (no funds, unreachable) keeps its
-                # orders queued; an unmapped order is claimed so that it goes to review.
-                Order.provider_id.is_(None) | Order.provider_id.in_(ready_providers),
+        routed = await _route(session, order_id, now)
+        handed = routed is not None and hand_over is not None
+        if handed:  # another provider's mapping: its lane sends it
+            order = await load_order(session, order_id)
+        else:
+            claimed = await session.execute(
+                update(Order)
+                .where(
+                    Order.id == order_id,
+                    Order.status == OrderStatus.QUEUED,
+                    # A provider switched off or backing off (no funds, unreachable) keeps its
+                    # orders queued; an unmapped order is claimed so that it goes to review.
+                    Order.provider_id.is_(None) | Order.provider_id.in_(ready_providers),
+                )
+                .values(
+                    status=OrderStatus.SUBMITTING, attempts=Order.attempts + 1, updated_at=utcnow()
+                )
             )
-            .values(status=OrderStatus.SUBMITTING, attempts=Order.attempts + 1, updated_at=utcnow())
-        )
-        order = await load_order(session, order_id, for_update=True)
-        if order is None or claimed.rowcount != 1:
-            return order
-        service, provider = order.service, order.provider
-        if provider is None or not order.provider_service_id:
-            await _to_review(
-                session,
-                order,
-                service,
-                "no_mapping",
-                "service is not mapped",
-                admin_ids,
-                notify_customer,
-            )
-            return order
-        request = add_request(order, service)
-    tried: list[str] = []
+            order = await load_order(session, order_id, for_update=True)
+            if order is None or claimed.rowcount != 1:
+                return order
+            service, provider = order.service, order.provider
+            if provider is None or not order.provider_service_id:
+                await _to_review(
+                    session,
+                    order,
+                    service,
+                    "no_mapping",
+                    "service is not mapped",
+                    admin_ids,
+                    notify_customer,
+                )
+                return order
+            request = add_request(order, service)
+            tried: list[str] = list(order.failover_tried or [])
+    if handed:
+        assert hand_over is not None and routed is not None
+        hand_over(routed)  # committed: that lane finds the order
+        return order
+    handed_to: int | None = None
     while True:
         outcome = await registry.get(provider).add(request)
         async with write_tx(session):
@@ -134,6 +153,8 @@ async def submit_order(
             if failover.decide(outcome) is Decision.NEXT:
                 tried.append(f"{order.provider_id}:{order.provider_service_id}")
                 following = await _next_mapping(session, order, outcome, tried, admin_ids)
+            if following is None or following.status == OrderStatus.QUEUED:
+                order.failover_tried = None  # the chain ends (a backup backing off: anew)
             if following is None:
                 # A customer's confirmation message shows the outcome (edited): no other one.
                 confirmed = order.confirm_message_id is not None
@@ -153,26 +174,38 @@ async def submit_order(
                 return order
             if following.status == OrderStatus.QUEUED:  # a backup will be ready later
                 return order
+            if hand_over is not None:  # the next provider's lane sends it
+                order.status, order.next_attempt_at = OrderStatus.QUEUED, None
+                order.failover_tried = list(tried)
+                handed_to = order.provider_id
+                break
             provider = order.provider
             assert provider is not None
             request = add_request(order, order.service)
+    assert handed_to is not None
+    hand_over(handed_to)  # committed: that lane finds the order
+    return order
 
 
-async def _route(session: AsyncSession, order_id: int, now: datetime) -> None:
-    """A queued order goes to its service's first ready mapping (by priority): a provider off
-    or backing off is passed over for the next one instead of holding the order."""
+async def _route(session: AsyncSession, order_id: int, now: datetime) -> int | None:
+    """A queued order goes to its service's first ready mapping (by priority) that has not
+    refused it yet: a provider off or backing off is passed over for the next one instead of
+    holding the order. Returns the provider it moved to, if it moved."""
     order = await session.scalar(
         select(Order).where(Order.id == order_id).options(selectinload(Order.service))
     )
     if order is None or order.status != OrderStatus.QUEUED or order.provider_id is None:
-        return
-    chosen = failover.choose(await mappings.candidates(session, order.service), now)
-    if chosen is not None and chosen.key != f"{order.provider_id}:{order.provider_service_id}":
-        await session.execute(
-            update(Order)
-            .where(Order.id == order_id, Order.status == OrderStatus.QUEUED)
-            .values(provider_id=chosen.provider_id, provider_service_id=chosen.provider_service_id)
-        )
+        return None
+    candidates = await mappings.candidates(session, order.service)
+    chosen = failover.choose(candidates, now, tried=order.failover_tried or ())
+    if chosen is None or chosen.key == f"{order.provider_id}:{order.provider_service_id}":
+        return None
+    await session.execute(
+        update(Order)
+        .where(Order.id == order_id, Order.status == OrderStatus.QUEUED)
+        .values(provider_id=chosen.provider_id, provider_service_id=chosen.provider_service_id)
+    )
+    return chosen.provider_id if chosen.provider_id != order.provider_id else None
 
 
 async def _next_mapping(

@@ -230,6 +230,9 @@ class Order(Timestamps, Base):
     last_error: Mapped[str | None] = mapped_column(Text)  # raw, for admins
     error_code: Mapped[str | None] = mapped_column(String(64))  # drives the customer's reason
     next_attempt_at: Mapped[datetime | None]
+    # Mappings ("provider:service") that refused this order for a reason about the provider,
+    # while it is handed from lane to lane (core.submission): none is tried twice.
+    failover_tried: Mapped[list[str] | None] = mapped_column(JSON)
     status_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Double taps and replays of one confirmation carry the same key: one order.
     idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)

@@ -3,7 +3,8 @@ the order on at once, one about the customer's input fails it, an ambiguous one 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from decimal import Decimal
 
@@ -16,10 +17,10 @@ from core.status_sync import sync_order_statuses
 from core.statuses import OrderStatus
 from core.submission import submit_order
 from db.engine import write_tx
-from db.models import AdminAlert, Order, Provider, ProviderService, ServiceMapping
+from db.models import AdminAlert, Order, Provider, ProviderService, Service, ServiceMapping
 from db.types import utcnow
 from tests.fakes.provider_server import FakeProvider
-from tests.harness.panel import Panel
+from tests.harness.panel import Panel, fast_registry
 from tests.harness.settings import ADMINS, CUSTOMER
 
 
@@ -154,3 +155,91 @@ async def test_a_lane_sends_a_new_order_to_the_backup_while_the_first_provider_b
     order = (await panel.orders())[placed.order.id]
     assert order.status == OrderStatus.PENDING and order.provider_id == b_id
     assert panel.fake.count("add") == 0 and fake_b.count("add") == 1
+
+
+async def lanes_placing(panel: Panel, *keys_services: tuple[str, int]) -> list[int]:
+    ids = []
+    async with panel.sm() as session:
+        for key, service_id in keys_services:
+            draft = OrderDraft(service_id, "https://instagram.com/p/x", 1000)
+            placed = await place_order(session, CUSTOMER, draft, key=key, admin_ids=ADMINS)
+            ids.append(placed.order.id)
+    return ids
+
+
+async def until(condition: Callable[[], Awaitable[bool]], seconds: float = 5.0) -> bool:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while asyncio.get_running_loop().time() < deadline:
+        if await condition():
+            return True
+        await asyncio.sleep(0.02)
+    return False
+
+
+async def test_a_backup_is_sent_by_its_own_lane_and_the_first_lane_goes_on(
+    panel: Panel, backup: tuple[FakeProvider, int]
+) -> None:
+    """Failover hands the order to the backup provider's lane (its concurrency and pace):
+    while the backup is slow to answer, the first provider's lane, one worker wide, sends
+    its next order at once instead of waiting on a provider that is not its own."""
+    fake_b, b_id = backup
+    async with panel.sm() as session, write_tx(session):
+        provider_a = await session.get(Provider, panel.provider_id)
+        assert provider_a is not None
+        provider_a.concurrency = 1
+        first = await session.get(Service, panel.service_id)
+        assert first is not None
+        only_a = Service(
+            category_id=first.category_id, name="Views", type="default", price=Decimal("1"),
+            min=100, max=100000, provider_id=panel.provider_id, provider_service_id="4",
+        )  # fmt: skip
+        session.add(only_a)
+    panel.fake.disabled.add("1")  # A refuses the first service: about the provider
+    fake_b.hold("add")
+    lanes = SubmissionLanes(panel.sm, fast_registry(5.0), ADMINS)
+    try:
+        [moved] = await lanes_placing(panel, ("moved", panel.service_id))
+        lanes.wake(panel.provider_id)
+        assert await until(lambda: _true(fake_b.held("add") == 1))
+        [own] = await lanes_placing(panel, ("own", only_a.id))
+        lanes.wake(panel.provider_id)
+        sent = await until(lambda: _status_is(panel, own, OrderStatus.PENDING))
+        assert sent, "the first provider's lane waited on the backup"
+        assert (await panel.orders())[moved].status == OrderStatus.SUBMITTING
+        fake_b.release("add")
+        assert await until(lambda: _status_is(panel, moved, OrderStatus.PENDING))
+    finally:
+        fake_b.release("add")
+        await lanes.stop()
+    order = (await panel.orders())[moved]
+    assert order.provider_id == b_id and order.failover_tried is None
+    assert panel.fake.count("add") == 2 and fake_b.count("add") == 1
+
+
+async def test_handed_over_orders_never_go_back_to_a_provider_that_refused_them(
+    panel: Panel, backup: tuple[FakeProvider, int]
+) -> None:
+    """A refuses for a reason about itself and stays ready; B refuses too: the order fails
+    and is refunded, each provider asked once (the mappings tried travel with the order
+    from lane to lane, so it does not bounce between them)."""
+    fake_b, _ = backup
+    refusal = {"error": "Quantity less than minimal 5000"}
+    panel.fake.respond("add", body=refusal, times=None)
+    fake_b.respond("add", body=refusal, times=None)
+    lanes = SubmissionLanes(panel.sm, panel.registry, ADMINS)
+    [order_id] = await lanes_placing(panel, ("bounce", panel.service_id))
+    lanes.wake(panel.provider_id)
+    assert await until(lambda: _status_is(panel, order_id, OrderStatus.FAILED))
+    await lanes.settled()
+    await lanes.stop()
+    order = (await panel.orders())[order_id]
+    assert order.refunded == order.charge and order.failover_tried is None
+    assert panel.fake.count("add") == 1 and fake_b.count("add") == 1
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def _status_is(panel: Panel, order_id: int, status: str) -> bool:
+    return (await panel.orders())[order_id].status == status
