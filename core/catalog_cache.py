@@ -5,7 +5,7 @@ service picked, for its card and its quote); the catalogue changes when an admin
 So each process holds one snapshot (`Catalog`: frozen dataclasses and tuples, never ORM rows
 tied to a session) and checks whether it is stale:
 
-- a change committed by this process is seen by its next read (db.catalog_version counts
+- a change committed by this process is seen by its next read (db.cache_versions counts
   them per database, in memory);
 - a change committed by another replica raises the catalogue version in the database in
   the same transaction; each replica reads that number at most once per `check_every`
@@ -26,11 +26,10 @@ from decimal import Decimal
 from types import MappingProxyType
 
 from sqlalchemy import ColumnElement, select
-from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.pricing import ORDERABLE_TYPES
-from db.catalog_version import local_changes, read_version
+from db.cache_versions import CATALOG, VersionWatch
 from db.models import Category, Service
 
 # Seconds a replica may show the catalogue as it was before another replica's change: one
@@ -144,40 +143,27 @@ class CatalogCache:
     def __init__(
         self, *, check_every: float = CHECK_EVERY, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        self.check_every = check_every
-        self.clock = clock
+        self.watch = VersionWatch(CATALOG, check_every=check_every, clock=clock)
         self.loads = 0  # how many times the catalogue was read from the database
         self._catalog: Catalog | None = None
-        self._seen_local = -1
-        self._next_check = 0.0
         self._lock = asyncio.Lock()
-
-    def _fresh(self, engine: Engine) -> Catalog | None:
-        catalog = self._catalog
-        if catalog is None or local_changes(engine) != self._seen_local:
-            return None
-        return catalog if self.clock() < self._next_check else None
 
     async def current(self, session: AsyncSession) -> Catalog:
         """The snapshot, reloaded first if this process or another replica changed the
         catalogue since it was loaded (another replica: seen within `check_every`)."""
         engine = session.get_bind()
-        assert isinstance(engine, Engine)
-        catalog = self._fresh(engine)
-        if catalog is not None:
+        catalog = self._catalog
+        if catalog is not None and not self.watch.due(engine):
             return catalog
         async with self._lock:  # many chats at once: one of them reads, the rest reuse it
-            catalog = self._fresh(engine)
-            if catalog is not None:
-                return catalog
-            local = local_changes(engine)  # before the read: a change after it is not lost
-            version = await read_version(session)
             catalog = self._catalog
+            if catalog is not None and not self.watch.due(engine):
+                return catalog
+            version = await self.watch.version(session)
             if catalog is None or catalog.version != version:
                 catalog = await load_catalog(session, version)
                 self.loads += 1
-            self._catalog, self._seen_local = catalog, local
-            self._next_check = self.clock() + self.check_every
+            self._catalog = catalog
             return catalog
 
     async def categories(self, session: AsyncSession) -> tuple[tuple[CategoryView, int], ...]:

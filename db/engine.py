@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from db.catalog_version import PanelSession
+from db.cache_versions import PanelSession
 from db.secrets import KeyRing, attach
 
 WRITE_OPTION = "panel_write"
@@ -70,7 +70,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions whose catalogue writes raise the catalogue version (db.catalog_version)."""
+    """Sessions whose writes to a cached thing raise its version (db.cache_versions)."""
     return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=PanelSession)
 
 

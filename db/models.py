@@ -192,13 +192,13 @@ class ServiceMapping(Base):
     provider: Mapped[Provider] = relationship()
 
 
-class CatalogVersion(Base):
-    """One row: a number every change to the catalogue raises in its own transaction
-    (db.catalog_version), so each replica's catalogue cache sees that it is stale."""
+class CacheVersion(Base):
+    """One row per thing the processes cache ("catalog"): a number every change to it
+    raises in its own transaction (db.cache_versions), so each replica sees it is stale."""
 
-    __tablename__ = "catalog_version"
+    __tablename__ = "cache_versions"
 
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger, default=0)
 
 

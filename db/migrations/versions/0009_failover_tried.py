@@ -1,7 +1,7 @@
 """failover tried: the mappings that refused an order while it moves from lane to lane
 
 Revision ID: 0009_failover_tried
-Revises: 0008_catalog_version
+Revises: 0008_cache_versions
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009_failover_tried"
-down_revision: str | None = "0008_catalog_version"
+down_revision: str | None = "0008_cache_versions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -13,7 +13,7 @@ import pytest
 from bot.app import App, create_app
 from core.catalog_cache import load_catalog
 from core.watch import check_balances, check_prices
-from db.catalog_version import read_version
+from db.cache_versions import CATALOG, read_version
 from handlers.order.callbacks import ServicePick
 from tests.fakes.provider_server import FakeProvider
 from tests.harness.console import API_KEY, connect_and_import, service_id_for
@@ -25,7 +25,7 @@ from tests.harness.settings import ADMIN_ID, ADMINS, CUSTOMER, make_settings
 
 async def version(app: App) -> int:
     async with app.sessionmaker() as session:
-        return await read_version(session)
+        return await read_version(session, CATALOG)
 
 
 async def instagram(customer: TgChat) -> dict[int, str]:
@@ -172,20 +172,20 @@ async def test_a_change_on_one_replica_reaches_the_other_within_the_bound(
 ) -> None:
     one, other = replicas
     now = [1000.0]
-    other.catalog.clock = lambda: now[0]  # the other replica's clock, moved by hand
+    other.catalog.watch.clock = lambda: now[0]  # the other replica's clock, moved by hand
     admin, customer = chat_on(one, ADMIN_ID), chat_on(other, CUSTOMER)
     await connect_and_import(admin, fake)
     followers = await service_id_for(one, "1")
     assert "1.35" in (await instagram(customer))[followers]
 
     await admin.send(f"/setprice {followers} 2.40")
-    now[0] += other.catalog.check_every / 2
+    now[0] += other.catalog.watch.check_every / 2
     assert "1.35" in (await instagram(customer))[followers]  # within the bound: cached
-    now[0] += other.catalog.check_every
+    now[0] += other.catalog.watch.check_every
     assert "2.40" in (await instagram(customer))[followers]  # past it: the change is seen
 
     await admin.send(f"/service {followers} off")
-    now[0] += other.catalog.check_every + 0.01
+    now[0] += other.catalog.watch.check_every + 0.01
     assert followers not in await instagram(customer)
 
 
@@ -195,7 +195,7 @@ async def test_confirm_never_charges_a_stale_price(
     """The other replica still shows the old price (within the bound); Confirm re-reads the
     service in its write transaction and shows the new charge instead of taking it."""
     one, other = replicas
-    other.catalog.clock = lambda: 0.0  # never past the bound: the snapshot stays as loaded
+    other.catalog.watch.clock = lambda: 0.0  # never past the bound: the snapshot stays as loaded
     admin, customer = chat_on(one, ADMIN_ID), chat_on(other, CUSTOMER)
     await connect_and_import(admin, fake)
     followers = await service_id_for(one, "1")
