@@ -196,18 +196,19 @@ async def test_a_backup_is_sent_by_its_own_lane_and_the_first_lane_goes_on(
         session.add(only_a)
     panel.fake.disabled.add("1")  # A refuses the first service: about the provider
     fake_b.hold("add")
-    lanes = SubmissionLanes(panel.sm, fast_registry(5.0), ADMINS)
+    # The backup's add is held far longer than the test waits for the other order.
+    lanes = SubmissionLanes(panel.sm, fast_registry(60.0), ADMINS)
     try:
         [moved] = await lanes_placing(panel, ("moved", panel.service_id))
         lanes.wake(panel.provider_id)
-        assert await until(lambda: _true(fake_b.held("add") == 1))
+        assert await until(lambda: _true(fake_b.held("add") == 1), seconds=20)
         [own] = await lanes_placing(panel, ("own", only_a.id))
         lanes.wake(panel.provider_id)
-        sent = await until(lambda: _status_is(panel, own, OrderStatus.PENDING))
+        sent = await until(lambda: _status_is(panel, own, OrderStatus.PENDING), seconds=10)
         assert sent, "the first provider's lane waited on the backup"
         assert (await panel.orders())[moved].status == OrderStatus.SUBMITTING
         fake_b.release("add")
-        assert await until(lambda: _status_is(panel, moved, OrderStatus.PENDING))
+        assert await until(lambda: _status_is(panel, moved, OrderStatus.PENDING), seconds=20)
     finally:
         fake_b.release("add")
         await lanes.stop()
