@@ -10,6 +10,8 @@ import resource
 import sys
 import tempfile
 import time
+import types
+import typing
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,8 +21,8 @@ from typing import Any
 import httpx
 from aiogram import Bot
 from aiogram.client.session.base import BaseSession
-from aiogram.methods import EditMessageText, GetMyCommands, SendMessage, TelegramMethod
-from aiogram.types import User
+from aiogram.methods import TelegramMethod
+from aiogram.types import Message, User, WebhookInfo
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -111,22 +113,40 @@ class LocalBotSession(BaseSession):
         """The answer Telegram would give, decoded the way aiogram decodes one off the wire
         (JSON text → Response[T]), so the bot's CPU per call is the real one."""
         self.calls += 1
-        result: Any = True  # what setMyCommands, answerCallbackQuery and the like answer
-        if isinstance(method, GetMyCommands):
-            result = []  # no menu yet: the app's start-up sets its own
-        elif isinstance(method, SendMessage | EditMessageText):
-            chat_id = int(method.chat_id or 0)
-            if method.reply_markup is not None:
-                self.last_markup[chat_id] = method.reply_markup
-            result = {
-                "message_id": getattr(method, "message_id", None) or next(self._ids),
-                "date": int(time.time()),
-                "chat": {"id": chat_id, "type": "private"},
-                "from": BOT_USER.model_dump(exclude_none=True),
-                "text": method.text,
-            }
+        result = self._answer(method)
         content = json.dumps({"ok": True, "result": result})
         return self.check_response(bot, method, 200, content).result
+
+    def _answer(self, method: TelegramMethod[Any]) -> Any:
+        """What Telegram answers this method with, in the shape of its declared return type
+        (a Message for a send or an edit, a list for getMyCommands, the bot for getMe,
+        True for setMyCommands, answerCallbackQuery and the like)."""
+        returning = method.__returning__
+        kinds = typing.get_args(returning) if isinstance(returning, types.UnionType) else ()
+        if Message in kinds or returning is Message:
+            return self._message(method)
+        if typing.get_origin(returning) is list:
+            return []
+        if returning is User:
+            return BOT_USER.model_dump(exclude_none=True)
+        if returning is WebhookInfo:
+            return {"url": "", "has_custom_certificate": False, "pending_update_count": 0}
+        if returning is bool:
+            return True
+        raise NotImplementedError(f"the bench's Bot API does not answer {type(method).__name__}")
+
+    def _message(self, method: TelegramMethod[Any]) -> dict[str, Any]:
+        chat_id = int(getattr(method, "chat_id", None) or 0)
+        markup = getattr(method, "reply_markup", None)
+        if markup is not None:
+            self.last_markup[chat_id] = markup
+        return {
+            "message_id": getattr(method, "message_id", None) or next(self._ids),
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private"},
+            "from": BOT_USER.model_dump(exclude_none=True),
+            "text": getattr(method, "text", None) or getattr(method, "caption", None) or "",
+        }
 
     async def stream_content(self, *args: Any, **kwargs: Any) -> AsyncGenerator[bytes, None]:
         yield b""
