@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects import registry
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -16,11 +17,13 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from db import sqlite_driver
 from db.cache_versions import PanelSession
 from db.secrets import KeyRing, attach
 
 WRITE_OPTION = "panel_write"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/bot.db"
+registry.register(sqlite_driver.DIALECT_NAME, "db.sqlite_driver", "dialect")
 
 
 def ensure_sqlite_dir(url: str) -> None:
@@ -36,8 +39,11 @@ def create_engine(url: str, *, secret_key: str | None = None, **kwargs: Any) -> 
     """
     ensure_sqlite_dir(url)
     kwargs.setdefault("hide_parameters", True)
-    if make_url(url).get_backend_name() == "sqlite":
-        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.get_driver_name() == "aiosqlite":  # one trip to its thread per statement
+            parsed = parsed.set(drivername=sqlite_driver.DIALECT_NAME.replace(".", "+"))
+        engine = create_async_engine(parsed, connect_args={"timeout": 30}, **kwargs)
         _configure_sqlite(engine)
     else:
         engine = create_async_engine(url, pool_pre_ping=True, **kwargs)
@@ -66,7 +72,12 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         immediate = conn.get_execution_options().get(WRITE_OPTION, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+        dbapi_conn = conn.connection.dbapi_connection
+        if isinstance(dbapi_conn, sqlite_driver.OneTripConnection):
+            dbapi_conn.begin_with_next(begin)  # sent in the first statement's trip
+        else:
+            conn.exec_driver_sql(begin)
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

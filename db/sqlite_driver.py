@@ -1,0 +1,166 @@
+"""SQLite through aiosqlite with one trip to the connection's thread per statement.
+
+SQLAlchemy's aiosqlite adapter makes four trips for a statement (open a cursor, execute,
+fetch the rows, close the cursor), each a hand-over to aiosqlite's thread and back through
+the event loop. Under load every trip waits for a turn of a busy loop, and a write
+transaction holds SQLite's one write lock across all of them. Here a statement is one
+function run on the thread (cursor, execute, fetch, close) and the adapter keeps the rows,
+the description, the row count and the last row id it brought back. A transaction's BEGIN
+travels with its first statement (``begin_with_next``), and a transaction that sent none
+ends without a trip. Everything else (connecting, server-side cursors for streaming) is
+SQLAlchemy's own.
+
+The URL stays `sqlite+aiosqlite://`: db.engine picks this dialect for it.
+"""
+
+from __future__ import annotations
+
+import collections
+import sqlite3
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_cursor,
+    AsyncAdapt_aiosqlite_dbapi,
+    SQLiteDialect_aiosqlite,
+)
+from sqlalchemy.util import EMPTY_DICT
+
+DIALECT_NAME = "sqlite.panel_aiosqlite"
+T = TypeVar("T")
+
+
+class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
+    """A buffered cursor whose statement is run, fetched and closed in one trip."""
+
+    __slots__ = ("_description", "_lastrowid", "_rowcount")
+
+    def __init__(self, adapt_connection: AsyncAdapt_aiosqlite_connection) -> None:
+        self._adapt_connection = adapt_connection
+        self._connection = adapt_connection._connection
+        self._cursor = None  # type: ignore[assignment]  # opened on the thread, per statement
+        self._soft_closed_memoized = EMPTY_DICT
+        self._rows = collections.deque()
+        self._description: Any = None
+        self._rowcount = -1
+        self._lastrowid: int | None = None
+
+    @property
+    def description(self) -> Any:
+        return self._description
+
+    @property
+    def rowcount(self) -> int:
+        return self._rowcount
+
+    @property
+    def lastrowid(self) -> int:
+        return self._lastrowid  # type: ignore[return-value]
+
+    async def _execute_async(self, operation: Any, parameters: Any) -> Any:
+        raw: sqlite3.Connection = self._connection._conn
+
+        def run() -> tuple[Any, list[Any], int, int | None]:
+            cursor = raw.cursor()
+            try:
+                cursor.execute(operation, () if parameters is None else parameters)
+                rows = cursor.fetchall() if cursor.description else []
+                return cursor.description, rows, cursor.rowcount, cursor.lastrowid
+            finally:
+                cursor.close()
+
+        async with self._adapt_connection._execute_mutex:
+            begin = self._adapt_connection.take_begin()
+            answer = await self._connection._execute(_after(begin, raw, run))
+        self._description, rows, self._rowcount, self._lastrowid = answer
+        self._rows = collections.deque(rows)
+
+    async def _executemany_async(self, operation: Any, seq_of_parameters: Any) -> Any:
+        raw: sqlite3.Connection = self._connection._conn
+
+        def run() -> tuple[int, int | None]:
+            cursor = raw.cursor()
+            try:
+                cursor.executemany(operation, seq_of_parameters)
+                return cursor.rowcount, cursor.lastrowid
+            finally:
+                cursor.close()
+
+        async with self._adapt_connection._execute_mutex:
+            begin = self._adapt_connection.take_begin()
+            self._rowcount, self._lastrowid = await self._connection._execute(
+                _after(begin, raw, run)
+            )
+        self._description = None
+        self._rows.clear()
+
+    async def _async_soft_close(self) -> None:
+        return None  # nothing is open between statements
+
+    def close(self) -> None:
+        self._rows.clear()
+
+
+def _after(begin: str | None, raw: sqlite3.Connection, run: Callable[[], T]) -> Callable[[], T]:
+    if begin is None:
+        return run
+
+    def begun() -> T:
+        raw.execute(begin)
+        return run()
+
+    return begun
+
+
+class OneTripConnection(AsyncAdapt_aiosqlite_connection):
+    __slots__ = ("_begin",)
+    _cursor_cls = OneTripCursor
+
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        self._begin: str | None = None
+
+    def begin_with_next(self, statement: str) -> None:
+        """BEGIN (or BEGIN IMMEDIATE) is sent with the next statement, in its trip."""
+        self._begin = statement
+
+    def take_begin(self) -> str | None:
+        begin, self._begin = self._begin, None
+        return begin
+
+    def commit(self) -> None:
+        if self._open():
+            super().commit()
+
+    def rollback(self) -> None:
+        if self._open():
+            super().rollback()
+
+    def _open(self) -> bool:
+        """A transaction is open on SQLite's side: a BEGIN still waiting for a statement was
+        never sent, and a connection back in the pool after a rollback has none to end."""
+        if self.take_begin() is not None:
+            return False
+        raw = self._connection._connection
+        return raw is None or raw.in_transaction
+
+
+class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
+    def connect(self, *arg: Any, **kw: Any) -> OneTripConnection:
+        stock = super().connect(*arg, **kw)
+        return OneTripConnection(self, stock._connection)
+
+
+class OneTripSQLiteDialect(SQLiteDialect_aiosqlite):
+    supports_statement_cache = True
+
+    @classmethod
+    def import_dbapi(cls) -> OneTripDBAPI:  # type: ignore[override]
+        return OneTripDBAPI(__import__("aiosqlite"), __import__("sqlite3"))
+
+
+dialect = OneTripSQLiteDialect
+
+__all__ = ["DIALECT_NAME", "OneTripConnection", "OneTripSQLiteDialect"]
