@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from core import alerts, failover, mappings, mass_order, notify
 from core.failover import Decision
@@ -192,7 +192,7 @@ async def _route(session: AsyncSession, order_id: int, now: datetime) -> int | N
     refused it yet: a provider off or backing off is passed over for the next one instead of
     holding the order. Returns the provider it moved to, if it moved."""
     order = await session.scalar(
-        select(Order).where(Order.id == order_id).options(selectinload(Order.service))
+        select(Order).where(Order.id == order_id).options(joinedload(Order.service))
     )
     if order is None or order.status != OrderStatus.QUEUED or order.provider_id is None:
         return None
