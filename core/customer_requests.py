@@ -54,6 +54,10 @@ async def open_refill(session: AsyncSession, order_id: int) -> bool:
 
 
 def can_cancel(order: Order) -> bool:
+    """Past queued, a cancel is asked of the provider: an order without its id (one an admin
+    moved on by hand) has nothing to ask it."""
+    if order.status != OrderStatus.QUEUED and not order.provider_order_id:
+        return False
     if subscription_of(order.extra) is not None:
         return order.service.cancel and order.status in SUBSCRIPTION_CANCELABLE
     return order.service.cancel and order.status in CANCELABLE and not order.start_count

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from sqlalchemy import delete, func, select, update
 
+from core.admin_actions import set_status
 from core.customer_requests import open_refill, request_cancel
 from core.lifecycle import apply_provider_status, partial_refund
 from core.ordering import OrderError
@@ -96,6 +97,19 @@ async def test_cancel_of_a_queued_order_refunds_at_once(panel: Panel) -> None:
         assert result.code == "canceled"
     assert await panel.balance() == Decimal("10.00")
     assert panel.fake.count("add") == 0
+
+
+async def test_cancel_of_an_order_moved_on_by_hand_without_a_provider_id(panel: Panel) -> None:
+    """An admin set a queued order to pending by hand (/setstatus, no provider id): Cancel has
+    nothing to send to the provider, so it is not offered and a press changes nothing."""
+    order_id = await place(panel)
+    async with panel.sm() as session:
+        await set_status(session, order_id, OrderStatus.PENDING, admin_id=9001)
+    async with panel.sm() as session:
+        result = await request_cancel(session, panel.registry, CUSTOMER, order_id)
+    assert result.code == "cancel_not_available"
+    assert panel.fake.count("cancel") == 0
+    assert await panel.balance() == Decimal("8.00")
 
 
 async def test_cancel_racing_the_submitter_claim_does_not_refund_a_sent_order(
