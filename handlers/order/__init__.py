@@ -43,12 +43,8 @@ def create_router() -> Router:
     on_message(steps.quantity_sent, OrderFlow.quantity, F.text, NOT_A_COMMAND)
     on_message(steps.lines_sent, OrderFlow.lines, F.text, NOT_A_COMMAND)
     on_message(extras.field_sent, StateFilter(*EXTRA_STEPS), F.text, NOT_A_COMMAND)
-    on_message(
-        steps.wrong_input,
-        StateFilter(OrderFlow.link, OrderFlow.quantity, OrderFlow.lines, OrderFlow.dripfeed),
-        NOT_A_COMMAND,
-    )
-    on_message(steps.wrong_input, StateFilter(*EXTRA_STEPS), NOT_A_COMMAND)
+    text_steps = (OrderFlow.link, OrderFlow.quantity, OrderFlow.lines, OrderFlow.dripfeed)
+    on_message(steps.wrong_input, StateFilter(*text_steps, *EXTRA_STEPS), NOT_A_COMMAND)
     on_message(steps.confirm_wrong_input, OrderFlow.confirm, NOT_A_COMMAND)
     on_callback(steps.cancel_button, FlowCallback.filter(F.action == "cancel"))
     on_callback(steps.requote, FlowCallback.filter(F.action == "requote"))
