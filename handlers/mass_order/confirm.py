@@ -85,7 +85,7 @@ async def confirm(
         return
     await state.clear()
     await query.answer()
-    orders = await orders_by_key_prefix(session, user_id, key)
+    orders = result.orders  # their services were read while placing them
     first, *rest = pages(orders)
     text, markup = placed_message(orders, first, currency)
     await show(query, bot, text, markup)

@@ -364,5 +364,5 @@ async def test_confirm_reads_each_service_once_whatever_the_lines(app, chat) -> 
     event.remove(app.engine.sync_engine, "before_cursor_execute", seen)
     assert len(await orders_of(app.sessionmaker, ALICE)) == 10
     services = [s for s in statements if s.lstrip().startswith("SELECT") and "FROM services" in s]
-    assert len(services) <= 2, f"{len(services)} service reads"  # placing + the answer's names
+    assert len(services) == 1, f"{len(services)} service reads"
     assert len(statements) <= 4 * 10 + 10, f"{len(statements)} statements"
