@@ -1,20 +1,27 @@
 """The fault matrix at the order: a customer's order submitted to a provider failing each way
-(SPEC §5): the documented status, the customer told in plain words, one add at most, money
-exact (balance == ledger). On SQLite and PostgreSQL."""
+(SPEC §5), and the customer's refill and cancel requests meeting the same failures: the
+documented outcome, the customer told in plain words, one request at most, money exact
+(balance == ledger). On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import func, select
 
 from bot.i18n import create_i18n
 from core import notify
+from core.customer_requests import request_cancel, request_refill
 from core.statuses import OrderStatus
+from db.models import Order, ProviderFailure, Refill
+from handlers.my_orders import request_result_text
 from handlers.notifications import render
 from tests.core.test_submission import place, submit
 from tests.harness.panel import Panel
-from tests.providers.test_fault_matrix import FAULTS, arrange
+from tests.harness.settings import CUSTOMER
+from tests.providers.test_fault_matrix import DEADLINE, FAULTS, MARGIN, arrange
 
 # fault → (order status, what the customer reads, balance after: 10.00 at the start)
 EXPECTED: dict[str, tuple[str, str, str]] = {
@@ -46,3 +53,49 @@ async def test_an_order_meets_each_provider_failure(panel: Panel, fault: str) ->
     text = render(create_i18n("en"), "en", note.kind, note.payload, currency="USD")
     assert told in text, text
     assert "Traceback" not in text and "HTTP" not in text and "<html" not in text
+
+
+# The customer's requests after submission: what each one asks of the provider, and the
+# status its order has when the button is offered (SPEC §3: refill once completed, cancel
+# before it started).
+REQUESTS = {
+    "refill": (request_refill, OrderStatus.COMPLETED, "Completed"),
+    "cancel": (request_cancel, OrderStatus.PENDING, "Pending"),
+}
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+@pytest.mark.parametrize("action", list(REQUESTS))
+async def test_a_customer_request_meets_each_provider_failure(
+    panel: Panel, action: str, fault: str
+) -> None:
+    """Refill or cancel pressed while the provider fails: nothing recorded as requested, the
+    order and the money as they were, one request at most, the failure kept for admins, and
+    the customer told in plain words to try again later."""
+    request, status, remote_status = REQUESTS[action]
+    [(order_id, remote)] = await panel.add_orders(1, status=status, remote_status=remote_status)
+    panel.fake.trickle_interval = 0.05
+    if fault == "timeout before send":
+        await panel.fake.stop()
+    else:
+        arrange(panel.fake, action, fault)
+    started = time.monotonic()
+    async with panel.sm() as session:
+        result = await request(session, panel.registry, CUSTOMER, order_id)
+    assert time.monotonic() - started < DEADLINE + MARGIN  # the press waits seconds at most
+
+    assert (result.ok, result.code) == (False, "provider_refused"), (fault, result)
+    sent = panel.fake.requests_for(action)
+    assert [r.form["orders"] for r in sent] == ([] if fault == "timeout before send" else [remote])
+    async with panel.sm() as session:
+        order = await session.get(Order, order_id)
+        assert order is not None and order.status == status and order.refunded == 0
+        assert await session.scalar(select(func.count()).select_from(Refill)) == 0
+        [failure] = await session.scalars(select(ProviderFailure))
+        assert (failure.action, failure.order_id) == (action, order_id)
+    assert await panel.balance() == Decimal("8.00")  # charged once, nothing moved
+    assert await panel.notifications() == []  # nothing happened to the order: no message
+    i18n = create_i18n("en")
+    with i18n.context(), i18n.use_locale("en"):
+        told = request_result_text(order_id, result, "USD", order)
+    assert told == "The provider refused the request. Please try again later."
