@@ -124,9 +124,19 @@ async def create_app(
         runs,
     )
     app = App(
-        settings, engine, sessionmaker, registry, i18n, bot, dp, scheduler, lanes, redis, crypto_pay
+        settings,
+        engine,
+        sessionmaker,
+        registry,
+        i18n,
+        bot,
+        dp,
+        scheduler,
+        lanes=lanes,
+        catalog=catalog,
+        redis=redis,
+        crypto_pay=crypto_pay,
     )
-    app.catalog = catalog
     dp.workflow_data["scheduler"] = scheduler
 
     async def on_startup() -> None:
