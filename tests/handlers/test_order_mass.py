@@ -131,11 +131,13 @@ async def test_fifty_orders_are_answered_at_once_and_refusals_shown_by_editing_t
     to a message); the lane then sends them: 50 provider refusals, each shown with its
     reason by editing the message that shows the order, money returned. The 50 answers
     coalesce into one edit per message, and no other message is sent."""
-    async with FakeProvider(api_key="k") as fake:
+    async with FakeProvider(api_key="mass-key") as fake:
         registry = ProviderRegistry(read_retries=0, requests_per_second=1000)
         app.dp.workflow_data["registry"] = registry
         app.lanes.registry = registry
-        catalog = await seed_catalog(app.sessionmaker, provider_url=fake.url, provider_key="k")
+        catalog = await seed_catalog(
+            app.sessionmaker, provider_url=fake.url, provider_key="mass-key"
+        )
         await give_money(app.sessionmaker, ALICE, "1000")
         async with app.sessionmaker() as session, write_tx(session):
             service = await session.get(Service, catalog.auto)
@@ -171,7 +173,7 @@ async def test_fifty_orders_are_answered_at_once_and_refusals_shown_by_editing_t
     assert not [c for c in calls if isinstance(c, SendMessage)]
     edited = {c.message_id: c for c in calls if isinstance(c, EditMessageText)}
     assert sorted(edited) == sorted(set(messages))
-    reason = "Failed: The provider refused the order."
+    reason = "Failed: There is already an active order for this link"
     for order in orders:
         text = edited[order.confirm_message_id].text
         assert f"#{order.id} · " in text and reason in text
