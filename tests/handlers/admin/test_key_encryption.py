@@ -136,4 +136,6 @@ def test_new_key_prints_a_usable_fernet_key() -> None:
         env=env,
         check=True,
     )
-    Fernet(done.stdout.strip().encode())
+    [line] = done.stdout.splitlines()  # the key alone, ready to paste into .env
+    key = Fernet(line.encode())  # raises on anything that is not a Fernet key
+    assert key.decrypt(key.encrypt(b"provider key")) == b"provider key"

@@ -4,16 +4,29 @@ range a clear refusal."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import select
 
+from bot.app import App, create_app
 from core.watch import check_balances
 from db.models import Provider
 from tests.fakes.provider_server import FakeProvider
 from tests.harness.console import API_KEY
 from tests.harness.ledger import balance
-from tests.harness.settings import CUSTOMER
+from tests.harness.recording_session import RecordingSession
+from tests.harness.settings import CUSTOMER, make_settings
+
+
+@pytest.fixture
+async def app(any_database_url: str) -> AsyncIterator[App]:
+    """The real app on SQLite and on PostgreSQL: the columns must hold the range on both."""
+    app = await create_app(make_settings(any_database_url), migrate=False)
+    app.bot.session = RecordingSession()
+    yield app
+    await app.close()
 
 
 async def test_a_provider_balance_of_twelve_billion_connects_and_is_watched(app, admin) -> None:
