@@ -11,10 +11,11 @@ message (`answered`, in the transaction that applies the answer).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -32,12 +33,16 @@ from core.ordering import (
 from core.pricing import charge_for, check_quantity, input_kind, parse_quantity
 from db.engine import write_tx
 from db.models import Order, Service, User
+from db.types import utcnow
 
 MAX_LINES = 50
 # Orders shown in one confirmation message: with every line's outcome (a refusal's reason)
 # it stays well under Telegram's 4096 characters, and up to this many need no extra message.
 LINES_PER_MESSAGE = 15
 KEY_PREFIX = "mass:"
+# Orders of a later confirmation message wait this long for their message (shown_in) before
+# the periodic job may send them: answered before it, they would be told by a status message.
+SHOWN_WITHIN = timedelta(seconds=30)
 
 
 def mass_key(user_id: int, nonce: str) -> str:
@@ -204,6 +209,7 @@ async def place_mass_order(
             balance = await session.scalar(select(User.balance).where(User.id == user_id))
             if (balance or ZERO) < total:
                 raise billing.InsufficientFunds(balance or ZERO, total)
+            later = utcnow() + SHOWN_WITHIN
             orders = [
                 await create_order(
                     session,
@@ -216,6 +222,8 @@ async def place_mass_order(
                 )
                 for i, draft in enumerate(drafts)
             ]
+            for order in orders[LINES_PER_MESSAGE:]:
+                order.next_attempt_at = later
             return MassPlaced(orders, new=True)
     except IntegrityError:
         # A concurrent tap committed the key between our look-up and our inserts (PostgreSQL;
@@ -265,13 +273,17 @@ def page_view(orders: list[Order], page: list[Order]) -> dict[str, Any]:
 
 async def shown_in(session: AsyncSession, user_id: int, messages: dict[int, list[int]]) -> None:
     """The orders of the later confirmation messages (message id -> order ids): answers
-    about them edit those messages."""
+    about them edit those messages, and they may be sent now."""
     async with write_tx(session):
         for message_id, order_ids in messages.items():
             await session.execute(
                 update(Order)
                 .where(Order.id.in_(order_ids), Order.user_id == user_id)
-                .values(confirm_message_id=message_id)
+                .values(
+                    confirm_message_id=message_id,
+                    # The hold ends (an order already tried keeps its own retry time).
+                    next_attempt_at=case((Order.attempts == 0, None), else_=Order.next_attempt_at),
+                )
             )
 
 

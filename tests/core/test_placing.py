@@ -8,6 +8,7 @@ from decimal import Decimal
 from core import mass_order, ordering
 from core.mass_order import place_mass_order
 from core.ordering import OrderDraft, place_order
+from core.submission import due_queued_orders
 from tests.harness.panel import Panel
 from tests.harness.settings import ADMINS, CUSTOMER
 
@@ -68,3 +69,23 @@ async def test_a_mass_order_key_places_its_orders_once(panel: Panel, monkeypatch
     assert [o.id for o in raced.orders] == [o.id for o in first.orders]
     assert len(await panel.orders()) == 2
     assert await panel.balance() == Decimal("7.00")
+
+
+async def test_later_messages_orders_wait_for_their_message(panel: Panel) -> None:
+    """Orders past the first confirmation message are not sent (not even by the periodic
+    job) until the message showing them is known: answered before, they would be told by a
+    status message instead of the edit. Once shown, they are due like any other."""
+    per = mass_order.LINES_PER_MESSAGE
+    drafts = [draft(panel, 100) for _ in range(per + 5)]
+    async with panel.sm() as session:
+        placed = await place_mass_order(
+            session, CUSTOMER, drafts, key="m", admin_ids=ADMINS, confirm_message_id=7
+        )
+        ids = [o.id for o in placed.orders]
+        assert await due_queued_orders(session, 100) == ids[:per]
+        await session.commit()
+        await mass_order.shown_in(session, CUSTOMER, {8: ids[per:]})
+        assert await due_queued_orders(session, 100) == ids
+        await session.commit()
+    shown = {o.id: o.confirm_message_id for o in (await panel.orders()).values()}
+    assert [shown[i] for i in ids] == [7] * per + [8] * 5
