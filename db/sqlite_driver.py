@@ -115,36 +115,42 @@ def _after(begin: str | None, raw: sqlite3.Connection, run: Callable[[], T]) -> 
 
 
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ("_begin",)
+    __slots__ = ("_begin", "_sent")
     _cursor_cls = OneTripCursor
 
     def __init__(self, dbapi: Any, connection: Any) -> None:
         super().__init__(dbapi, connection)
         self._begin: str | None = None
+        self._sent = False  # a statement was queued since the last commit or rollback
 
     def begin_with_next(self, statement: str) -> None:
         """BEGIN (or BEGIN IMMEDIATE) is sent with the next statement, in its trip."""
         self._begin = statement
 
     def take_begin(self) -> str | None:
+        """For a statement about to be queued: the BEGIN it carries, if any."""
         begin, self._begin = self._begin, None
+        self._sent = True
         return begin
 
     def commit(self) -> None:
-        if self._open():
+        if self._to_end():
             super().commit()
+            self._sent = False
 
     def rollback(self) -> None:
-        if self._open():
+        if self._to_end():
             super().rollback()
+            self._sent = False
 
-    def _open(self) -> bool:
-        """A transaction is open on SQLite's side: a BEGIN still waiting for a statement was
-        never sent, and a connection back in the pool after a rollback has none to end."""
-        if self.take_begin() is not None:
-            return False
-        raw = self._connection._connection
-        return raw is None or raw.in_transaction
+    def _to_end(self) -> bool:
+        """Whether a commit or rollback has anything to end: not when no statement was queued
+        since the last one that succeeded (a BEGIN still waiting was never sent; a
+        connection back in the pool after a rollback has none). Decided by what was queued,
+        not by asking the thread: a statement queued by a task cancelled meanwhile still
+        runs, and the rollback queued after it must follow it."""
+        self._begin = None
+        return self._sent
 
 
 class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):

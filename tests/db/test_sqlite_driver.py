@@ -5,6 +5,8 @@ transactions that commit, roll back and isolate)."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -110,3 +112,41 @@ async def test_a_failed_write_rolls_back_and_a_read_keeps_its_snapshot(
         assert await reader.scalar(select(func.count()).select_from(User)) == 0
     async with sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(User)) == 1
+
+
+async def test_a_write_cancelled_in_flight_leaves_no_transaction_open(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """The statement (and its BEGIN IMMEDIATE) of a task cancelled while it waits for the
+    thread still runs; the rollback must follow it, or the pooled connection would keep
+    SQLite's write lock and every later writer would wait out the busy timeout."""
+    sessionmaker = make_sessionmaker(engine)
+    async with sessionmaker() as session:  # one pooled connection, opened
+        await session.scalar(select(func.count()).select_from(User))
+    gate = threading.Event()
+
+    async def write() -> None:
+        async with sessionmaker() as session, write_tx(session):
+            conn = await session.connection()
+            raw = await conn.get_raw_connection()
+            raw.driver_connection._tx.put_nowait((None, gate.wait))  # the thread is busy
+            session.add(User(id=1, first_name="Ann", language="en"))
+            await session.flush()
+
+    task = asyncio.create_task(write())
+    try:
+        await asyncio.sleep(0.2)
+        task.cancel()  # while the INSERT (with its BEGIN IMMEDIATE) waits for the thread
+        await asyncio.sleep(0.1)
+    finally:
+        gate.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    other = sqlite3.connect(tmp_path / "panel.db", timeout=1)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # the write lock is free
+        other.rollback()
+    finally:
+        other.close()
+    async with sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(User)) == 0
