@@ -65,7 +65,9 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(run(args, settings))
     secrets = [settings.bot_token, settings.crypto_pay_token, settings.webhook_secret]
     redactor = setup_logging(
-        settings.log_level, [s.get_secret_value() for s in secrets if s is not None]
+        settings.log_level,
+        [s.get_secret_value() for s in secrets if s is not None],
+        log_format=settings.log_format,
     )
     try:
         asyncio.run(serve(settings, redactor))

@@ -14,11 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.factory import create_bot, create_dispatcher
+from bot.health import health_listener
 from bot.i18n import create_i18n
 from core import panel_settings, referrals
 from core.catalog_cache import CatalogCache
 from core.lanes import SubmissionLanes
-from core.provider_accounts import encrypt_stored_keys, stored_api_keys
+from core.provider_accounts import encrypt_stored_keys, provider_names, stored_api_keys
 from db.engine import create_engine, make_sessionmaker
 from db.migrate import upgrade
 from handlers.broadcast.views import progress_views
@@ -30,6 +31,7 @@ from providers.ratelimit import RedisSlots
 from scheduler.jobs import build_jobs, recover_on_startup
 from scheduler.pacing import SharedPacer
 from scheduler.setup import PanelScheduler, create_scheduler
+from telemetry import metrics
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +88,8 @@ async def create_app(
         if settings.secret_key:  # keys stored before SECRET_KEY was set get encrypted now
             await encrypt_stored_keys(session)
         keys = await stored_api_keys(session)  # SecretKeyError: encrypted, wrong/no key
+        for provider_id, name in await provider_names(session):
+            metrics.remember_provider(provider_id, name)  # orders placed before a first call
     for key in keys if on_secret is not None else ():
         on_secret(key)
     # The environment's defaults of the settings the owner can change from the chat.
@@ -174,8 +178,10 @@ def create_crypto_pay(settings: Settings, registry: ProviderRegistry) -> CryptoP
 
 
 async def run_polling(app: App) -> None:
-    """Long polling (the default). aiogram stops it cleanly on SIGINT/SIGTERM."""
+    """Long polling (the default). aiogram stops it cleanly on SIGINT/SIGTERM. With
+    HEALTH_PORT set, /healthz and /metrics are served meanwhile."""
     await app.bot.delete_webhook(drop_pending_updates=False)
-    await app.dp.start_polling(
-        app.bot, allowed_updates=app.dp.resolve_used_update_types(), close_bot_session=False
-    )
+    async with health_listener(app):
+        await app.dp.start_polling(
+            app.bot, allowed_updates=app.dp.resolve_used_update_types(), close_bot_session=False
+        )

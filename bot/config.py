@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     default_language: str = "en"
     submit_interval_seconds: int = Field(default=10, ge=1)
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    # Polling mode: /healthz and /metrics on this port when set (webhook mode serves them on
+    # the webhook's port). Loopback by default: metrics are for the monitoring host only.
+    health_port: int | None = Field(default=None, ge=1, le=65535)
+    health_host: str = "127.0.0.1"
     # Self-service top-ups (SPEC §10): limits in the panel currency, buttons, invoice lifetime.
     topup_min: Decimal = Field(default=Decimal(1), gt=0, le=Decimal(10) ** 8)
     topup_max: Decimal = Field(default=Decimal(1000), gt=0, le=Decimal(10) ** 8)
@@ -119,6 +124,16 @@ class Settings(BaseSettings):
         if not re.match(r"^[a-z][a-z0-9+.-]*://[^\s/]+", value):
             raise ValueError(f"{value!r} is not a URL")
         return value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("health_port", mode="before")
+    @classmethod
+    def _unset_port(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("secret_key")
     @classmethod

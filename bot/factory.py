@@ -20,6 +20,7 @@ from aiogram.utils.i18n import I18n
 
 from bot.config import Settings
 from bot.i18n import StoredLanguageMiddleware
+from bot.logging import UpdateLogContext
 from bot.middlewares import DbSessionMiddleware, UserMiddleware
 from bot.response_types import keep_response_types
 from handlers import get_routers
@@ -62,6 +63,7 @@ def create_dispatcher(settings: Settings, i18n: I18n, **workflow_data: Any) -> D
         i18n=i18n,
         **workflow_data,
     )
+    dp.update.outer_middleware(UpdateLogContext())
     dp.update.outer_middleware(DbSessionMiddleware(workflow_data["sessionmaker"]))
     dp.update.outer_middleware(UserMiddleware(i18n))
     StoredLanguageMiddleware(i18n).setup(dp)

@@ -1,4 +1,5 @@
-"""Logging set-up: one line per record, and never a provider key or the bot token in the output.
+"""Logging set-up: one line per record (text, or JSON for log shippers), and never a provider
+key or the bot token in the output.
 
 Secrets are kept out at their sources (the engines hide SQL parameters, the provider client
 scrubs its key from error texts, the driver loggers that print statement parameters are
@@ -9,13 +10,21 @@ traceback — that still carries one.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime
 from types import TracebackType
+from typing import Any
 from urllib.parse import quote, quote_plus
+
+from aiogram import BaseMiddleware
+from aiogram.types import TelegramObject
+
+from telemetry import context
 
 REDACTED = "<redacted>"
 # Bot API URLs carry a token in the path, also one we were never told about.
@@ -85,13 +94,65 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-def setup_logging(level: str, secrets: Iterable[str] = ()) -> RedactSecrets:
-    """Root logging to stderr through RedactSecrets; returns it so that the app can tell it
-    every provider key it loads."""
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, exception (when there is one)
+    and what the line is about (order_id, provider, user_id) from the task's log context or
+    the call's ``extra=``. Runs after RedactSecrets has cleaned message and traceback; the
+    fields it adds itself are passed through ``redact`` too."""
+
+    def __init__(self, redact: Callable[[str], str] = lambda text: text) -> None:
+        super().__init__()
+        self.redact = redact
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        fields = dict(context.current())
+        for name in context.FIELDS:
+            value = getattr(record, name, None)
+            if value is not None:
+                fields[name] = value
+        for name, value in fields.items():
+            line[name] = value if isinstance(value, int) else self.redact(str(value))
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.redact(self.formatException(record.exc_info))
+        if record.exc_text:
+            line["exception"] = record.exc_text
+        if record.stack_info:
+            line["stack"] = record.stack_info
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
+class UpdateLogContext(BaseMiddleware):
+    """Every line logged while an update is handled names its user (JSON logs)."""
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        user = data.get("event_from_user")
+        with context.bound(user_id=user.id if user is not None else None):
+            return await handler(event, data)
+
+
+def setup_logging(
+    level: str, secrets: Iterable[str] = (), *, log_format: str = "text"
+) -> RedactSecrets:
+    """Root logging to stderr through RedactSecrets, as text lines or JSON objects; returns
+    the filter so that the app can tell it every provider key it loads."""
     redactor = RedactSecrets(secrets)
     handler = logging.StreamHandler()
     handler.addFilter(redactor)
-    handler.setFormatter(logging.Formatter(_FORMAT))
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter(redactor.redact))
+    else:
+        handler.setFormatter(logging.Formatter(_FORMAT))
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
     for name, quiet in _QUIET.items():
         logger = logging.getLogger(name)

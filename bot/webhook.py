@@ -13,6 +13,7 @@ from aiohttp import web
 
 from bot.app import App
 from bot.config import Settings
+from bot.health import add_health_routes
 from handlers.payments.crypto_webhook import add_crypto_pay_route
 
 log = logging.getLogger(__name__)
@@ -49,19 +50,16 @@ async def ensure_webhook(app: App) -> None:
 
 
 def build_webhook_app(app: App) -> web.Application:
-    """The aiohttp app: Telegram's updates on WEBHOOK_PATH (secret checked), /healthz, and
-    Crypto Pay's updates on /cryptopay/webhook when it is configured (signature checked)."""
+    """The aiohttp app: Telegram's updates on WEBHOOK_PATH (secret checked), /healthz and
+    /metrics (bot.health; keep them off the public proxy), and Crypto Pay's updates on
+    /cryptopay/webhook when it is configured (signature checked)."""
     settings = app.settings
     assert settings.webhook_secret is not None
     web_app = web.Application()
     SimpleRequestHandler(
         dispatcher=app.dp, bot=app.bot, secret_token=settings.webhook_secret.get_secret_value()
     ).register(web_app, path=WEBHOOK_PATH)
-
-    async def health(_request: web.Request) -> web.Response:
-        return web.json_response({"ok": True})
-
-    web_app.router.add_get("/healthz", health)
+    add_health_routes(web_app, app)
     if app.crypto_pay is not None:
         add_crypto_pay_route(
             web_app,

@@ -24,6 +24,7 @@ from core.submission import RESENT_MAYBE_DELIVERED, submit_order
 from db.engine import write_tx
 from db.models import LedgerEntry, Order, Provider
 from providers import ProviderRegistry
+from telemetry import metrics
 
 # Review reasons where the provider provably never received the order: resending is safe.
 # Any other reason (timeout after sending, 5xx, unreadable answer, crash mid-submission) may
@@ -129,6 +130,7 @@ async def topup(
             {"balance": str(entry.balance_after - entry.amount)},
             {"balance": str(entry.balance_after), "amount": str(entry.amount), "note": note},
         )
+    metrics.balance_credited("admin", amount)  # committed; a debit (amount < 0) is not credit
     return entry
 
 

@@ -24,6 +24,7 @@ from core.submission import due_queued_orders, submit_order
 from db.models import Order, Provider
 from db.types import utcnow
 from providers import ProviderRegistry
+from telemetry import context as log_context
 
 log = logging.getLogger(__name__)
 
@@ -128,15 +129,16 @@ class SubmissionLanes:
             async with slots:
                 if backoff.is_set() or not self.running:
                     return 0
-                async with self.sessionmaker() as session:
-                    order = await submit_order(
-                        session,
-                        self.registry,
-                        order_id,
-                        admin_ids=self.admin_ids,
-                        notify_customer=True,
-                        hand_over=self.wake,  # a backup's send goes through its own lane
-                    )
+                with log_context.bound(order_id=order_id):
+                    async with self.sessionmaker() as session:
+                        order = await submit_order(
+                            session,
+                            self.registry,
+                            order_id,
+                            admin_ids=self.admin_ids,
+                            notify_customer=True,
+                            hand_over=self.wake,  # a backup's send goes through its own lane
+                        )
                 stayed = order is not None and order.provider_id == provider_id
                 if stayed and order.status == OrderStatus.QUEUED:
                     backoff.set()  # the provider went into backoff: the rest waits

@@ -26,6 +26,7 @@ from core.statuses import PROVIDER_TO_PANEL, OrderStatus
 from db.models import Order, OrderStatusChange
 from db.types import utcnow
 from providers import RemoteOrderStatus
+from telemetry import metrics
 
 
 async def load_order(
@@ -87,6 +88,7 @@ async def change_status(
         return refunded
     order.status = new
     order.status_changed_at = utcnow()
+    metrics.order_moved(order.provider_id, old, new, placed_at=order.created_at)
     change = OrderStatusChange(
         order_id=order.id, old_status=old, new_status=new, note=note, admin_id=admin_id
     )

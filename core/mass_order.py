@@ -34,6 +34,7 @@ from core.pricing import charge_for, check_quantity, input_kind, parse_quantity
 from db.engine import write_tx
 from db.models import Order, Service, User
 from db.types import utcnow
+from telemetry import metrics
 
 MAX_LINES = 50
 # Orders shown in one confirmation message: with every line's outcome (a refusal's reason)
@@ -224,7 +225,6 @@ async def place_mass_order(
             ]
             for order in orders[LINES_PER_MESSAGE:]:
                 order.next_attempt_at = later
-            return MassPlaced(orders, new=True)
     except IntegrityError:
         # A concurrent tap committed the key between our look-up and our inserts (PostgreSQL;
         # SQLite's write lock serialises them): the rollback undid ours, theirs stand.
@@ -232,6 +232,9 @@ async def place_mass_order(
         if not existing:
             raise
         return MassPlaced(existing, new=False)
+    for order in orders:
+        metrics.order_placed(order.provider_id)
+    return MassPlaced(orders, new=True)
 
 
 async def orders_by_key_prefix(session: AsyncSession, user_id: int, key: str) -> list[Order]:

@@ -30,6 +30,7 @@ from core.pricing import (
 from core.statuses import OrderStatus
 from db.engine import write_tx
 from db.models import Category, Order, OrderStatusChange, Service, User
+from telemetry import metrics
 
 # A service as the chat's steps hold it (cached) or as placing an order reads it.
 AnyService = Service | ServiceView
@@ -184,7 +185,6 @@ async def place_order(
                 expected_charge=expected_charge,
                 confirm_message_id=confirm_message_id,
             )
-            return Placed(order, new=True)
     except IntegrityError:
         # A concurrent tap committed the key between our look-up and our insert (PostgreSQL;
         # SQLite's write lock serialises them): the rollback undid ours, theirs stands.
@@ -192,6 +192,8 @@ async def place_order(
         if existing is None:
             raise
         return Placed(existing, new=False)
+    metrics.order_placed(order.provider_id)  # committed: a rolled-back tap is not counted
+    return Placed(order, new=True)
 
 
 async def create_order(

@@ -34,6 +34,7 @@ from core.statuses import LedgerKind, PaymentMethod, PaymentStatus
 from db.engine import write_tx
 from db.models import LedgerEntry, Payment
 from db.types import utcnow
+from telemetry import metrics
 
 PAYLOAD_PREFIX = "topup:"
 STARS_CURRENCY = "XTR"
@@ -189,6 +190,7 @@ async def credit_topup(session: AsyncSession, payment: Payment) -> LedgerEntry:
         },
         dedupe_key=f"payment:{payment.id}:paid",
     )
+    metrics.balance_credited(payment.method, payment.amount)
     # The referrer's share, keyed by this credit's own key: once per payment.
     await referrals.credit_for_topup(
         session, payment.user_id, payment.amount, topup_key=entry.idempotency_key

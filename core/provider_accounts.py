@@ -70,6 +70,11 @@ async def stored_api_keys(session: AsyncSession) -> list[str]:
     return list(await session.scalars(select(Provider.api_key)))
 
 
+async def provider_names(session: AsyncSession) -> list[tuple[int, str]]:
+    """(id, name) of every provider: what metrics label their orders with."""
+    return [(int(i), str(n)) for i, n in await session.execute(select(Provider.id, Provider.name))]
+
+
 async def clear_key_count(session: AsyncSession) -> int:
     """How many provider keys are stored in clear (all of them without SECRET_KEY)."""
     stored = await session.scalars(select(type_coerce(Provider.api_key, Text)))

@@ -60,6 +60,8 @@ from providers.wire import (
     retry_after,
     unique_ids,
 )
+from telemetry import context as log_context
+from telemetry import metrics
 
 log = logging.getLogger(__name__)
 
@@ -304,6 +306,21 @@ class SmmApiClient:
         return self.retry_backoff * (2**attempt) * random.uniform(0.75, 1.25)
 
     async def _request(self, action: str, fields: dict[str, str]) -> Any:
+        """One POST, counted by outcome (telemetry.metrics) with the provider named in the
+        log context; see _send."""
+        outcome = "error"
+        with log_context.bound(provider=self.name):
+            try:
+                body = await self._send(action, fields)
+                outcome = "ok"
+                return body
+            except ProviderError as exc:
+                outcome = _outcome(exc)
+                raise
+            finally:
+                metrics.provider_request(self.name, action, outcome)
+
+    async def _send(self, action: str, fields: dict[str, str]) -> Any:
         """One POST; returns decoded JSON of a success envelope, else raises a ProviderError.
 
         The whole exchange has a deadline and the answer a size limit; past either it is a
@@ -323,15 +340,21 @@ class SmmApiClient:
             except (*_NOT_SENT, httpx.InvalidURL) as exc:
                 raise self._transport_error(action, exc, request_sent=False) from None
             except TimeoutError:
-                raise self._transport_error(
+                error = self._transport_error(
                     action, f"no complete answer within {deadline:g} s", request_sent=True
-                ) from None
+                )
+                error.timed_out = True
+                raise error from None
             except AnswerTooLarge as exc:
                 raise self._transport_error(action, str(exc), request_sent=True) from None
             except httpx.HTTPError as exc:
                 # Read/write timeouts, resets, a keep-alive connection closed under us:
                 # the request may have been processed.
-                raise self._transport_error(action, exc, request_sent=True) from None
+                error = self._transport_error(action, exc, request_sent=True)
+                error.timed_out = isinstance(exc, httpx.TimeoutException)
+                raise error from None
+            finally:
+                metrics.provider_latency(self.name, action, time.monotonic() - started)
         elapsed_ms = (time.monotonic() - started) * 1000
         log.debug("provider %s: %s -> HTTP %d in %.0f ms", self.name, action, status, elapsed_ms)
         await self._honour_limits(action, status, headers)
@@ -425,3 +448,16 @@ class SmmApiClient:
     def _scrub(self, text: str) -> str:
         """Remove the key from any text that may end up in an exception or a log line."""
         return text.replace(self._api_key, self.masked_key) if self._api_key else text
+
+
+def _outcome(error: ProviderError) -> str:
+    """The outcome label of a failed request (telemetry.metrics.PROVIDER_REQUESTS)."""
+    if isinstance(error, RateLimited):
+        return "rate_limited"
+    if isinstance(error, ApiError):
+        return "refused"
+    if isinstance(error, NonJSONResponse):
+        return "bad_answer"
+    if isinstance(error, TransportError):
+        return "timeout" if error.timed_out else "transport"
+    return "error"

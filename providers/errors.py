@@ -74,10 +74,12 @@ class TransportError(ProviderError):
     """The HTTP exchange failed (connect, timeout, reset, 5xx without a JSON error).
 
     ``request_sent`` is False only when the request provably never left (connect refused,
-    DNS, connect/pool timeout): then even ``add`` is safe to resend.
+    DNS, connect/pool timeout): then even ``add`` is safe to resend. ``timed_out``: the
+    answer did not come (complete) within the deadline.
     """
 
     retryable = True
+    timed_out = False
 
     def __init__(
         self,

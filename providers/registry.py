@@ -16,6 +16,7 @@ from providers.client import DEFAULT_CONCURRENCY, DEFAULT_RATE, SmmApiClient
 from providers.demo import DemoProvider
 from providers.interface import ProviderAPI
 from providers.ratelimit import SlotClock
+from telemetry import metrics
 
 DEMO_URL = "demo"
 
@@ -80,6 +81,7 @@ class ProviderRegistry:
     def get(self, provider: ProviderRecord) -> ProviderAPI:
         """The cached client for this provider id (new one if its URL or key changed), paced
         as the row says (``rate_per_second`` / ``concurrency``, when set)."""
+        metrics.remember_provider(provider.id, provider.name)
         if is_demo_url(provider.api_url):
             return self.demo
         credentials = (provider.api_url.strip(), provider.api_key.strip())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,8 @@ from scheduler.payments import expire_payments, poll_crypto_invoices
 from scheduler.per_provider import PerProvider
 from scheduler.sender import Keyboard, OutboxSender
 from scheduler.setup import PeriodicJob
+from telemetry import context as log_context
+from telemetry import metrics
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -85,11 +88,16 @@ async def recover_stuck(
 async def provider_ids(
     sessionmaker: async_sessionmaker[AsyncSession], *, enabled: bool = False
 ) -> list[int]:
+    """The providers a per-provider job runs for; their names refresh the metrics' labels
+    (a provider added on another replica is named here within one tick)."""
     async with sessionmaker() as session:
-        query = select(Provider.id).order_by(Provider.id)
+        query = select(Provider.id, Provider.name).order_by(Provider.id)
         if enabled:
             query = query.where(Provider.enabled)
-        return list(await session.scalars(query))
+        rows = (await session.execute(query)).all()
+    for provider_id, name in rows:
+        metrics.remember_provider(provider_id, name)
+    return [int(provider_id) for provider_id, _ in rows]
 
 
 def build_jobs(
@@ -137,9 +145,12 @@ def build_jobs(
 
     async def sync_orders() -> None:
         async def one(provider_id: int) -> None:
-            report = await sync_order_statuses(
-                sessionmaker, registry, admin_ids=admins, provider_ids=[provider_id]
-            )
+            started = time.monotonic()
+            with log_context.bound(provider=metrics.provider_label(provider_id)):
+                report = await sync_order_statuses(
+                    sessionmaker, registry, admin_ids=admins, provider_ids=[provider_id]
+                )
+            metrics.status_sync_cycle(provider_id, time.monotonic() - started)
             if report.changed or report.errors:
                 log.info("status sync of provider %s: %s", provider_id, report)
 

@@ -31,6 +31,7 @@ from core.notify import EDITS, Render, UnknownNotification
 from db.models import Broadcast
 from scheduler import outbox
 from scheduler.pacing import Pacer
+from telemetry import metrics
 
 log = logging.getLogger(__name__)
 
@@ -263,6 +264,7 @@ class OutboxSender:
                 await send()
             except TelegramRetryAfter as exc:
                 report.waited += 1
+                metrics.TELEGRAM_RATE_LIMITED.inc()
                 self.pacer.pause(exc.retry_after)
                 if exc.retry_after > MAX_INLINE_WAIT:
                     await outbox.postpone(self.sessionmaker, row.id, exc.retry_after, exc.message)
@@ -274,12 +276,14 @@ class OutboxSender:
                 return await self._failed(row, exc, report)
             await outbox.mark_sent(self.sessionmaker, row.id)
             report.sent += 1
+            metrics.OUTBOX_SENT.inc()
             return DONE
 
     async def _failed(self, row: outbox.Outgoing, exc: Exception, report: SendReport) -> str:
         reason = f"{type(exc).__name__}: {exc}"
         if unreachable(exc):
             log.info("outbox: chat %s is unreachable (%s); marked blocked", row.chat_id, exc)
+            metrics.TELEGRAM_BLOCKED.inc()
             await outbox.mark_skipped(self.sessionmaker, row.id, reason, block_chat=row.chat_id)
             report.skipped += 1
             return BLOCKED
@@ -291,4 +295,5 @@ class OutboxSender:
         log.warning("outbox: sending notification %s failed: %s", row.id, reason)
         await outbox.mark_failed(self.sessionmaker, row, reason)
         report.failed += 1
+        metrics.OUTBOX_FAILED.inc()
         return WAIT

@@ -101,7 +101,7 @@ def test_unusable_database_is_one_line_exit_2(
         raise DBAPIError("SELECT 1", None, Exception('database "nodb" does not exist'))
 
     monkeypatch.setattr(bot.app, "create_app", refuse)
-    monkeypatch.setattr(entry, "setup_logging", lambda *_args: RedactSecrets())
+    monkeypatch.setattr(entry, "setup_logging", lambda *_args, **_kwargs: RedactSecrets())
     monkeypatch.setenv("BOT_TOKEN", "1:abc")
     monkeypatch.setenv("DATABASE_URL", "postgresql://u:p@127.0.0.1:1/nodb")
     with pytest.raises(SystemExit) as info:
