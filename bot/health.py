@@ -82,6 +82,7 @@ def add_health_routes(web_app: web.Application, app: App) -> None:
                 waiting = await backlogs(session)
             metrics.set_backlogs(
                 outbox=waiting.outbox,
+                broadcast=waiting.broadcast,
                 queued=waiting.queued,
                 review=waiting.review,
                 syncing=waiting.syncing,

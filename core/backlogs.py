@@ -17,7 +17,8 @@ from db.models import Notification, Order
 
 @dataclass(frozen=True)
 class Backlogs:
-    outbox: int  # messages not sent yet
+    outbox: int  # notifications not sent yet (order updates, receipts, alerts)
+    broadcast: int  # broadcast messages not sent yet (they go after the others)
     queued: int  # orders waiting for their provider
     review: int  # orders waiting for an admin
     syncing: int  # active orders the status sync follows
@@ -30,7 +31,8 @@ async def backlogs(session: AsyncSession) -> Backlogs:
     row = (
         await session.execute(
             select(
-                count(Notification.status == "pending"),
+                count(Notification.status == "pending", Notification.broadcast_id.is_(None)),
+                count(Notification.status == "pending", Notification.broadcast_id.is_not(None)),
                 count(Order.status == OrderStatus.QUEUED),
                 count(Order.status == OrderStatus.REVIEW),
                 count(

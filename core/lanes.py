@@ -14,6 +14,7 @@ so it is sent at that provider's concurrency and pace, and never from this lane'
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 
 from sqlalchemy import select
@@ -25,6 +26,7 @@ from db.models import Order, Provider
 from db.types import utcnow
 from providers import ProviderRegistry
 from telemetry import context as log_context
+from telemetry import metrics
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +60,12 @@ class SubmissionLanes:
         self._signal(provider_id).set()
         lane = self._lanes.get(provider_id)
         if lane is None or lane.done():
+            # A fresh context: the lane outlives the update that woke it and sends other
+            # customers' orders, so it must not carry that update's log fields.
             self._lanes[provider_id] = asyncio.create_task(
-                self._lane(provider_id), name=f"submission lane {provider_id}"
+                self._lane(provider_id),
+                name=f"submission lane {provider_id}",
+                context=contextvars.Context(),
             )
 
     async def wake_due(self) -> list[int]:
@@ -124,12 +130,13 @@ class SubmissionLanes:
             return 0
         backoff = asyncio.Event()
         slots = asyncio.Semaphore(concurrency)
+        provider = metrics.provider_label(provider_id)  # what the log lines are about
 
         async def one(order_id: int) -> int:
             async with slots:
                 if backoff.is_set() or not self.running:
                     return 0
-                with log_context.bound(order_id=order_id):
+                with log_context.bound(order_id=order_id, provider=provider):
                     async with self.sessionmaker() as session:
                         order = await submit_order(
                             session,

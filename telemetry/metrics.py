@@ -75,7 +75,10 @@ BALANCE_CREDITED = Counter(
     ["method"],
 )
 # Set per scrape from the database (see bot/health.py).
-OUTBOX_BACKLOG = Gauge("smm_outbox_backlog", "Outbox messages not sent yet (broadcasts included)")
+OUTBOX_BACKLOG = Gauge(
+    "smm_outbox_backlog", "Notifications not sent yet (order updates, receipts, alerts)"
+)
+BROADCAST_BACKLOG = Gauge("smm_broadcast_backlog", "Broadcast messages not sent yet")
 ORDERS_QUEUED = Gauge("smm_orders_queued", "Orders waiting to be sent to their provider")
 ORDERS_IN_REVIEW = Gauge("smm_orders_in_review", "Orders waiting for an admin in review")
 STATUS_SYNC_BACKLOG = Gauge(
@@ -136,8 +139,9 @@ def balance_credited(method: str, amount: Decimal) -> None:
         BALANCE_CREDITED.labels(method).inc(float(amount))
 
 
-def set_backlogs(*, outbox: int, queued: int, review: int, syncing: int) -> None:
+def set_backlogs(*, outbox: int, broadcast: int, queued: int, review: int, syncing: int) -> None:
     OUTBOX_BACKLOG.set(outbox)
+    BROADCAST_BACKLOG.set(broadcast)
     ORDERS_QUEUED.set(queued)
     ORDERS_IN_REVIEW.set(review)
     STATUS_SYNC_BACKLOG.set(syncing)

@@ -151,6 +151,38 @@ async def test_healthz_names_the_database_when_it_hangs_or_goes_away(tmp_path: P
                 await app.close()
 
 
+async def test_backlogs_are_counted_from_the_database_at_each_scrape(tmp_path: Path) -> None:
+    """Waiting work of each kind is what the gauges say, read at scrape time."""
+    from core import notify
+    from db.engine import write_tx
+    from db.models import Notification
+    from tests.harness import seed
+
+    app = await create_app(make_settings(f"sqlite+aiosqlite:///{tmp_path / 'b.db'}"))
+    try:
+        async with TestClient(TestServer(health_app(app))) as client:
+            await give_money(app.sessionmaker, CUSTOMER, "10")
+            async with app.sessionmaker() as session, write_tx(session):
+                for status, remote in (("queued", None), ("queued", None), ("review", None),
+                                       ("in_progress", "77"), ("pending", "78"), ("pending", None),
+                                       ("completed", "79")):  # fmt: skip
+                    await seed.order(session, CUSTOMER, status=status, provider_order_id=remote)
+                for n in range(3):
+                    notify.enqueue(session, CUSTOMER, notify.BALANCE_CHANGE, {"n": n})
+                for chat in (2001, 2002):
+                    session.add(
+                        Notification(chat_id=chat, kind="broadcast", payload={}, broadcast_id=1)
+                    )
+            scraped = await scrape(client)
+            assert value(scraped, "smm_orders_queued") == 2
+            assert value(scraped, "smm_orders_in_review") == 1
+            assert value(scraped, "smm_status_sync_backlog") == 2  # active, with a remote id
+            assert value(scraped, "smm_outbox_backlog") == 3
+            assert value(scraped, "smm_broadcast_backlog") == 2
+    finally:
+        await app.close()
+
+
 async def test_metrics_move_when_a_customer_orders(tmp_path: Path) -> None:
     """A restart-like start (the catalogue is there first), then a whole order in the chat:
     placed, accepted, provider requests, outbox sent, submission latency, a status-sync cycle
@@ -223,7 +255,7 @@ async def test_metrics_move_when_a_customer_orders(tmp_path: Path) -> None:
             # Backlogs from the database at scrape time: the order is followed by the sync.
             assert value(after, "smm_status_sync_backlog") == 1
             assert value(after, "smm_orders_queued") == value(after, "smm_orders_in_review") == 0
-            assert value(after, "smm_outbox_backlog") == 0
+            assert value(after, "smm_outbox_backlog") == value(after, "smm_broadcast_backlog") == 0
             assert value(after, "process_resident_memory_bytes") > 0  # the process' own, too
         finally:
             await app.close()
@@ -241,6 +273,7 @@ async def test_polling_bot_serves_health_on_its_port_and_logs_json_without_secre
     import httpx
 
     from tests.e2e.test_bot_process import start_bot, stop
+    from tests.e2e.test_secrets_in_logs import ALICE, order_followers, until
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -258,6 +291,16 @@ async def test_polling_bot_serves_health_on_its_port_and_logs_json_without_secre
                 owner = tg.user(9001, "Owner")
                 await owner.send(f"/addprovider main {provider.url} {secret_key}")
                 await owner.wait_message("connected", timeout=20)
+                await owner.send("/import main 50")
+                await owner.wait_message("Imported", timeout=20)
+                alice = tg.user(ALICE, "Alice")
+                await alice.send("/start")
+                await alice.wait_message("Hello", timeout=15)
+                await owner.send(f"/topup {ALICE} 10")
+                await owner.wait_message("Credited", timeout=15)
+                await order_followers(alice)
+                await alice.wait_message("placed", timeout=20)
+                await until(lambda: provider.count("add") == 1)
                 async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
                     health = await http.get("/healthz")
                     assert health.status_code == 200, health.text
@@ -268,6 +311,7 @@ async def test_polling_bot_serves_health_on_its_port_and_logs_json_without_secre
                     in scraped
                 )
                 assert "smm_outbox_backlog" in scraped
+                assert 'smm_orders_placed_total{provider="main"} 1.0' in scraped
             finally:
                 code, _ = await stop(process)
         assert code == 0
@@ -277,5 +321,10 @@ async def test_polling_bot_serves_health_on_its_port_and_logs_json_without_secre
         assert lines and all(
             {"time", "level", "logger", "message"} <= line.keys() for line in lines
         )
-        assert any(line.get("provider") == "main" for line in lines)
-        assert any(line.get("user_id") == 9001 for line in lines)
+        # The owner's /addprovider checks the key in the handler: user and provider named.
+        assert any(line.get("user_id") == 9001 and line.get("provider") == "main" for line in lines)
+        sending = [line for line in lines if "order_id" in line]  # the lane sending the order
+        assert sending and all(line["provider"] == "main" for line in sending), sending
+        # The lane outlives the update that woke it: it does not carry that user along.
+        assert not any("user_id" in line for line in sending), sending
+        assert any("add service=" in line["message"] for line in sending), sending
