@@ -328,3 +328,26 @@ async def test_polling_bot_serves_health_on_its_port_and_logs_json_without_secre
         # The lane outlives the update that woke it: it does not carry that user along.
         assert not any("user_id" in line for line in sending), sending
         assert any("add service=" in line["message"] for line in sending), sending
+
+
+async def test_a_stars_top_up_delivered_twice_is_credited_once_in_the_metrics(
+    database_url: str,
+) -> None:
+    from tests.e2e.test_stars_payments import buy_stars, running
+
+    async with (
+        FakeTelegram() as tg,
+        running(database_url, tg) as app,
+        TestClient(TestServer(health_app(app))) as client,
+    ):
+        before = await scrape(client)
+        alice = tg.user(CUSTOMER, "Alice")
+        invoice = await buy_stars(alice)
+        charge = await alice.pay(invoice)
+        await alice.wait_message("Payment received")
+        await alice.successful_payment(invoice.invoice_payload or "", 750, charge_id=charge)
+        await alice.send("/balance")
+        await alice.wait_message("Balance: 10.00 USD")
+        after = await scrape(client)
+    credited = value(after, "smm_balance_credited_total", method="stars")
+    assert credited - value(before, "smm_balance_credited_total", method="stars") == 10
