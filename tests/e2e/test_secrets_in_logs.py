@@ -48,12 +48,12 @@ async def order_followers(alice, quantity: str = "1000") -> None:  # type: ignor
     await alice.press("✅ Confirm", timeout=15)
 
 
-async def until(condition) -> None:  # type: ignore[no-untyped-def]
+async def until(condition, what: str) -> None:  # type: ignore[no-untyped-def]
     for _ in range(150):  # 15 s
         if condition():
             return
         await asyncio.sleep(0.1)
-    raise AssertionError("the provider got no add in 15 s")
+    raise AssertionError(f"{what} in 15 s")
 
 
 async def test_no_secret_reaches_the_output_of_a_debug_session(tmp_path: Path) -> None:
@@ -73,6 +73,7 @@ async def test_no_secret_reaches_the_output_of_a_debug_session(tmp_path: Path) -
             LOG_LEVEL="DEBUG",
             DATABASE_URL=database_url,
             SUBMIT_INTERVAL_SECONDS="1",
+            STATUS_SYNC_SECONDS="1",
         )
         try:
             await tg.wait_polling(timeout=90)  # a loaded machine starts slowly
@@ -88,7 +89,7 @@ async def test_no_secret_reaches_the_output_of_a_debug_session(tmp_path: Path) -
 
             await order_followers(alice)  # accepted
             await alice.wait_message("placed", timeout=15)
-            await until(lambda: provider.count("add") == 1)
+            await until(lambda: provider.count("add") == 1, "the provider got no add")
             provider.set_fault("add", "malformed_json", times=1)
             await order_followers(alice)  # ambiguous: review
             await alice.wait_message("awaiting review", timeout=15)
@@ -99,9 +100,11 @@ async def test_no_secret_reaches_the_output_of_a_debug_session(tmp_path: Path) -
                 "status", http_status=503, content_type="text/html",
                 body_text=f"<html>key {KEY} blocked</html>", times=None,
             )  # fmt: skip
+            polled = provider.count("status")
             await owner.send("/check")
             await owner.wait_message("main", timeout=20)
-            await asyncio.sleep(2.5)  # status sync runs into the 503s
+            # status sync runs into the 503s (the pending order is polled every second)
+            await until(lambda: provider.count("status") >= polled + 1, "status sync never asked")
 
             # A write the database refuses: the handler fails, its traceback is logged.
             await owner.send(f"/addprovider broken {other.url} {KEY2}")
@@ -112,6 +115,7 @@ async def test_no_secret_reaches_the_output_of_a_debug_session(tmp_path: Path) -
     output = log_path.read_text(encoding="utf-8", errors="replace")
     assert code == 0, output[-3000:]
     assert " DEBUG " in output and "no_space_left" in output  # the failure was logged
+    assert "503" in output  # so was the status sync's failure, which echoed the key
     token_secret = tg.token.split(":", 1)[1]
     for secret in (KEY, KEY2, token_secret):
         assert secret not in output, f"a secret reached the log: …{secret[-6:]}"
