@@ -41,7 +41,7 @@ def create_engine(url: str, *, secret_key: str | None = None, **kwargs: Any) -> 
     kwargs.setdefault("hide_parameters", True)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.get_driver_name() == "aiosqlite":  # one trip to its thread per statement
+        if parsed.get_driver_name() == "aiosqlite" and sqlite_driver.supported():
             parsed = parsed.set(drivername=sqlite_driver.DIALECT_NAME.replace(".", "+"))
         engine = create_async_engine(parsed, connect_args={"timeout": 30}, **kwargs)
         _configure_sqlite(engine)

@@ -10,7 +10,8 @@ travels with its first statement (``begin_with_next``), and a transaction that s
 ends without a trip. Everything else (connecting, server-side cursors for streaming) is
 SQLAlchemy's own.
 
-The URL stays `sqlite+aiosqlite://`: db.engine picks this dialect for it.
+The URL stays `sqlite+aiosqlite://`: db.engine picks this dialect for it when `supported()`
+(tested with SQLAlchemy 2.1 and aiosqlite 0.22; other builds keep the stock adapter).
 """
 
 from __future__ import annotations
@@ -169,4 +170,19 @@ class OneTripSQLiteDialect(SQLiteDialect_aiosqlite):
 
 dialect = OneTripSQLiteDialect
 
-__all__ = ["DIALECT_NAME", "OneTripConnection", "OneTripSQLiteDialect"]
+
+def supported() -> bool:
+    """Whether the installed SQLAlchemy and aiosqlite are built the way this driver relies on
+    (it reaches into both): else db.engine keeps SQLAlchemy's stock adapter."""
+    import aiosqlite
+
+    # the class giving the stock cursor its execute() must route it through _execute_async
+    runs = next(c for c in AsyncAdapt_aiosqlite_cursor.__mro__ if "execute" in vars(c))
+    return (
+        "_execute_async" in vars(runs)
+        and hasattr(aiosqlite.Connection, "_execute")
+        and isinstance(getattr(aiosqlite.Connection, "_conn", None), property)
+    )
+
+
+__all__ = ["DIALECT_NAME", "OneTripConnection", "OneTripSQLiteDialect", "supported"]

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from db.engine import create_engine, make_sessionmaker, write_tx
 from db.migrate import upgrade
 from db.models import User
-from db.sqlite_driver import OneTripSQLiteDialect
+from db.sqlite_driver import OneTripSQLiteDialect, supported
 
 
 @pytest.fixture
@@ -150,3 +150,7 @@ async def test_a_write_cancelled_in_flight_leaves_no_transaction_open(
         other.close()
     async with sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(User)) == 0
+
+
+def test_the_installed_sqlalchemy_and_aiosqlite_are_the_ones_the_driver_fits() -> None:
+    assert supported()  # else every SQLite engine falls back to the stock adapter
