@@ -26,6 +26,7 @@ from core.lifecycle import beyond_status_note, plan_provider_status, refund_due
 from db.models import Notification, Order, OrderStatusChange, Service
 from db.types import utcnow
 from providers import OrderLookupError, RemoteOrderStatus
+from telemetry import metrics
 
 # The columns the rules read and the ones an answer may write.
 WRITTEN = (
@@ -35,6 +36,7 @@ WRITTEN = (
 LOCKED_COLUMNS = (
     *(getattr(Order, name) for name in ("id", "user_id", "charge", "quantity", "extra")),
     Order.provider_order_id,
+    Order.provider_id,  # the metrics' label
     *(getattr(Order, name) for name in WRITTEN),
     Service.name.label("service_name"),  # for the customer's message
 )
@@ -132,6 +134,8 @@ async def apply_answers(
             change.refund = None  # already refunded under this key: nothing now
     await session.execute(_UPDATE, [{"_id": c.row.id, **c.values} for c in changes])
     await _history_and_messages(session, moved)
+    for change, new, _ in moved:
+        metrics.order_moved(change.row.provider_id, change.row.status, new, placed_at=None)
     for alert in beyond:
         await alerts.raise_alert(session, admin_ids, alert)
     result.changed = len(moved)

@@ -228,6 +228,13 @@ async def test_metrics_move_when_a_customer_orders(tmp_path: Path) -> None:
                     ):
                         break
                     await asyncio.sleep(0.1)
+                # The provider then gives up on it: the sync's answer (applied in bulk) fails
+                # and refunds it, and the failure is counted like any other.
+                [remote] = provider.orders
+                provider.set_status(remote, "Failed")
+                await job.func()
+                await tg.user(CUSTOMER, "Alice").wait_message("Failed", timeout=15)
+                failed = await scrape(client)
 
             def moved(name: str, **labels: str) -> float:
                 return value(after, name, **labels) - value(before, name, **labels)
@@ -257,6 +264,12 @@ async def test_metrics_move_when_a_customer_orders(tmp_path: Path) -> None:
             assert value(after, "smm_orders_queued") == value(after, "smm_orders_in_review") == 0
             assert value(after, "smm_outbox_backlog") == value(after, "smm_broadcast_backlog") == 0
             assert value(after, "process_resident_memory_bytes") > 0  # the process' own, too
+            assert (
+                value(failed, "smm_orders_failed_total", provider="fake")
+                - value(after, "smm_orders_failed_total", provider="fake")
+                == 1
+            )
+            assert value(failed, "smm_status_sync_backlog") == 0
         finally:
             await app.close()
 
