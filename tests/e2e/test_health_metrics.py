@@ -313,7 +313,7 @@ async def test_polling_bot_serves_health_on_its_port_and_logs_json_without_secre
                 await owner.wait_message("Credited", timeout=15)
                 await order_followers(alice)
                 await alice.wait_message("placed", timeout=20)
-                await until(lambda: provider.count("add") == 1)
+                await until(lambda: provider.count("add") == 1, "the provider got no add")
                 async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
                     health = await http.get("/healthz")
                     assert health.status_code == 200, health.text
