@@ -17,6 +17,7 @@ from db.engine import write_tx
 from db.models import Order, Refill
 from db.types import utcnow
 from providers import ProviderRegistry
+from providers.errors import ApiError, ProviderError
 
 REFILLABLE = frozenset({OrderStatus.COMPLETED})
 CANCELABLE = frozenset({OrderStatus.QUEUED, OrderStatus.PENDING})
@@ -66,7 +67,8 @@ def can_cancel(order: Order) -> bool:
 @dataclass
 class RequestResult:
     ok: bool
-    code: str  # refill_requested | cancel_requested | canceled | provider_refused | ...
+    # refill_requested | cancel_requested | canceled | provider_refused | provider_unavailable…
+    code: str
     message: str | None = None
 
 
@@ -92,7 +94,7 @@ async def request_refill(
             record_provider_failure(
                 session, provider, "refill", message, order_id=order.id, provider_level=False
             )
-            return RequestResult(False, "provider_refused", error.reason if error else None)
+            return RequestResult(False, _failure_code(error), error.reason if error else None)
         session.add(Refill(order_id=order.id, provider_refill_id=result.refill_id))
     return RequestResult(True, "refill_requested")
 
@@ -136,5 +138,13 @@ async def request_cancel(
             record_provider_failure(
                 session, provider, "cancel", message, order_id=order.id, provider_level=False
             )
-        return RequestResult(False, "provider_refused", error.reason if error else None)
+        return RequestResult(False, _failure_code(error), error.reason if error else None)
     return RequestResult(True, "cancel_requested")
+
+
+def _failure_code(error: ProviderError | None) -> str:
+    """provider_refused when the provider said no; provider_unavailable when it gave no
+    answer we could read (no connection, a timeout, 5xx, a page that is not its API)."""
+    if isinstance(error, ApiError) and (error.http_status or 200) < 500:
+        return "provider_refused"
+    return "provider_unavailable"

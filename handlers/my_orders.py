@@ -167,6 +167,8 @@ def request_result_text(order_id: int, result: RequestResult, currency: str, ord
         ).format(id=order_id)
     if result.code == "cancel_not_available":
         return _("This order can no longer be cancelled.")
+    if result.code == "provider_unavailable":
+        return _("We could not get an answer from the provider. Please try again in a few minutes.")
     return _("The provider refused the request. Please try again later.")
 
 
