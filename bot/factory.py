@@ -21,7 +21,7 @@ from aiogram.utils.i18n import I18n
 from bot.config import Settings
 from bot.i18n import StoredLanguageMiddleware
 from bot.logging import UpdateLogContext
-from bot.middlewares import DbSessionMiddleware, UserMiddleware
+from bot.middlewares import DbSessionMiddleware, UserMiddleware, UserRowMiddleware
 from bot.response_types import keep_response_types
 from handlers import get_routers
 
@@ -66,6 +66,10 @@ def create_dispatcher(settings: Settings, i18n: I18n, **workflow_data: Any) -> D
     dp.update.outer_middleware(UpdateLogContext())
     dp.update.outer_middleware(DbSessionMiddleware(workflow_data["sessionmaker"]))
     dp.update.outer_middleware(UserMiddleware(i18n))
+    rows = UserRowMiddleware(i18n)  # the `user` row, for the handlers that declare it
+    for name, observer in dp.observers.items():
+        if name not in ("update", "error"):
+            observer.middleware(rows)
     StoredLanguageMiddleware(i18n).setup(dp)
     # Every button press is answered before its handler runs (the spinner stops at once);
     # handlers marked handlers.ui.answers_itself answer with their own alert instead.

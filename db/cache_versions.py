@@ -1,4 +1,5 @@
-"""Version numbers of what each process caches (the catalogue: core.catalog_cache).
+"""Version numbers of what each process caches: the catalogue (core.catalog_cache) and the
+customers' chat facts — language, names, blocked or not (bot.middlewares.KnownUsers).
 
 Each number is raised in the same transaction as the change it stands for, so a replica can
 tell with one cheap read that what it holds is stale. Nobody raises one by hand: every
@@ -27,9 +28,11 @@ from db.models import (
     ProviderService,
     Service,
     ServiceMapping,
+    User,
 )
 
 CATALOG = "catalog"
+USERS = "users"
 CATALOG_TABLES = frozenset(
     m.__tablename__ for m in (Category, Service, ServiceMapping, ProviderService)
 )
@@ -38,6 +41,9 @@ CATALOG_TABLES = frozenset(
 PROVIDER_COLUMNS = frozenset(
     {"name", "enabled", "api_url", "currency", "fx_rate", "rate_per_second", "concurrency"}
 )
+# What a chat update needs of its customer before any handler runs (the balance is read
+# where it is shown). A new row concerns no cache: an unknown customer is never cached.
+USER_COLUMNS = frozenset({"language", "first_name", "username", "is_blocked"})
 _CHANGED = "cache_changed"  # session.info: the caches this transaction's writes concern
 _RAISED = "cache_raised"  # session.info: the numbers raised in this transaction
 
@@ -79,6 +85,9 @@ def _object_kinds(session: Session) -> set[str]:
         if isinstance(obj, Provider):
             if _changed(obj, PROVIDER_COLUMNS):
                 kinds.add(CATALOG)
+        elif isinstance(obj, User):
+            if _changed(obj, USER_COLUMNS):
+                kinds.add(USERS)
         elif obj.__tablename__ in CATALOG_TABLES and session.is_modified(obj):
             kinds.add(CATALOG)
     return kinds
@@ -104,6 +113,9 @@ def _statement_kinds(state: ORMExecuteState) -> set[str]:
             return {CATALOG}
         columns = _set_columns(state)
         return {CATALOG} if not columns or columns & PROVIDER_COLUMNS else set()
+    if name == User.__tablename__ and not state.is_insert:
+        columns = _set_columns(state) if state.is_update else set()
+        return {USERS} if not columns or columns & USER_COLUMNS else set()
     return set()
 
 

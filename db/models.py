@@ -193,7 +193,7 @@ class ServiceMapping(Base):
 
 
 class CacheVersion(Base):
-    """One row per thing the processes cache ("catalog"): a number every change to it
+    """One row per thing the processes cache ("catalog", "users"): a number every change to it
     raises in its own transaction (db.cache_versions), so each replica sees it is stale."""
 
     __tablename__ = "cache_versions"

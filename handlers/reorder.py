@@ -7,13 +7,13 @@ from aiogram import Router
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
+from aiogram.types import User as TgUser
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.catalog_cache import CatalogCache
 from core.ordering import user_order
 from core.pricing import check_quantity, input_kind, lines_field
-from db.models import User
 from handlers.order.callbacks import OrderFlow
 from handlers.order.steps import new_nonce, show_confirmation
 from handlers.ui import ButtonId, answers_itself
@@ -39,11 +39,11 @@ async def order_again(
     callback_data: OrderAgain,
     session: AsyncSession,
     catalog: CatalogCache,
-    user: User,
+    event_from_user: TgUser,
     state: FSMContext,
     currency: str,
 ) -> None:
-    order = await user_order(session, user.id, callback_data.order_id)  # only their own
+    order = await user_order(session, event_from_user.id, callback_data.order_id)  # only their own
     if order is None or not isinstance(query.message, Message):
         await query.answer(_("Order not found."), show_alert=True)
         return
@@ -61,7 +61,7 @@ async def order_again(
     data = {"flow": new_nonce(), "service_id": service.id, "link": order.link, "quantity": quantity}
     await state.set_state(OrderFlow.confirm)
     await state.set_data(data | ({"lines": lines} if lines else {}))
-    await show_confirmation(query.message, session, user, state, service, currency)
+    await show_confirmation(query.message, session, event_from_user.id, state, service, currency)
 
 
 def create_router() -> Router:

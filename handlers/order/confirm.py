@@ -14,6 +14,7 @@ from decimal import Decimal
 from aiogram import Bot
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery
+from aiogram.types import User as TgUser
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,7 +28,6 @@ from core.ordering import (
     place_order,
     quote,
 )
-from db.models import User
 from handlers.order.callbacks import FlowCallback, OrderFlow
 from handlers.order.keyboards import confirmation_keyboard
 from handlers.order.steps import draft_from, new_nonce
@@ -52,14 +52,14 @@ async def confirm(
     callback_data: FlowCallback,
     session: AsyncSession,
     catalog: CatalogCache,
-    user: User,
+    event_from_user: TgUser,
     state: FSMContext,
     bot: Bot,
     lanes: SubmissionLanes,
     admin_ids: frozenset[int],
     currency: str,
 ) -> None:
-    user_id = user.id
+    user_id = event_from_user.id
     key = confirm_key(user_id, callback_data.nonce)
     data = await confirmation_data(state, OrderFlow.confirm, "confirm", callback_data.nonce)
     if data is None:  # placed already (a double tap, a replay), or an old screen

@@ -17,6 +17,7 @@ from aiogram import Bot
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import User as TgUser
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,7 +43,6 @@ from core.order_fields import (
     parse_username,
 )
 from core.ordering import OrderDraft
-from db.models import User
 from db.types import utcnow
 from handlers.order import steps, texts
 from handlers.order.callbacks import FlowCallback, OrderFlow
@@ -99,7 +99,7 @@ async def dripfeed_chosen(
     callback_data: FlowCallback,
     session: AsyncSession,
     catalog: CatalogCache,
-    user: User,
+    event_from_user: TgUser,
     state: FSMContext,
     bot: Bot,
     currency: str,
@@ -119,7 +119,9 @@ async def dripfeed_chosen(
     await show(query, bot, _("📦 All {quantity} at once.").format(quantity=data["quantity"]))
     found = await steps.flow_service(query.message, session, catalog, state)
     if found is not None:
-        await steps.show_confirmation(query.message, session, user, state, found[1], currency)
+        await steps.show_confirmation(
+            query.message, session, event_from_user.id, state, found[1], currency
+        )
 
 
 def runs_prompt(quantity: int) -> str:
@@ -230,7 +232,7 @@ async def field_sent(
     message: Message,
     session: AsyncSession,
     catalog: CatalogCache,
-    user: User,
+    event_from_user: TgUser,
     state: FSMContext,
     currency: str,
 ) -> None:
@@ -248,7 +250,9 @@ async def field_sent(
         return
     data, service = step
     if following is None:
-        await steps.show_confirmation(message, session, user, state, service, currency)
+        await steps.show_confirmation(
+            message, session, event_from_user.id, state, service, currency
+        )
         return
     await state.set_state(following)
     await message.answer(

@@ -15,6 +15,7 @@ from typing import Any
 from aiogram import Bot
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
+from aiogram.types import User as TgUser
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,7 +23,6 @@ from core.catalog_cache import CatalogCache, ServiceView
 from core.links import accepts_username, check_link
 from core.ordering import OrderDraft, OrderError, quote
 from core.pricing import check_quantity, input_kind, lines_field, parse_quantity, split_lines
-from db.models import User
 from handlers.menu import main_menu_keyboard
 from handlers.order import extras
 from handlers.order.callbacks import FlowCallback, OrderFlow, ServicePick
@@ -160,7 +160,7 @@ async def link_sent(
     message: Message,
     session: AsyncSession,
     catalog: CatalogCache,
-    user: User,
+    event_from_user: TgUser,
     state: FSMContext,
     currency: str,
 ) -> None:
@@ -174,7 +174,7 @@ async def link_sent(
         await message.answer(lines_prompt(service), reply_markup=cancel_keyboard(data["flow"]))
     elif kind == "package":
         await state.update_data(quantity=1)
-        await show_confirmation(message, session, user, state, service, currency)
+        await show_confirmation(message, session, event_from_user.id, state, service, currency)
     else:
         await state.set_state(OrderFlow.quantity)
         await message.answer(quantity_prompt(service), reply_markup=cancel_keyboard(data["flow"]))
@@ -184,7 +184,7 @@ async def quantity_sent(
     message: Message,
     session: AsyncSession,
     catalog: CatalogCache,
-    user: User,
+    event_from_user: TgUser,
     state: FSMContext,
     currency: str,
 ) -> None:
@@ -195,26 +195,26 @@ async def quantity_sent(
     if service.dripfeed:
         await extras.offer_dripfeed(message, state, int(data["quantity"]))
         return
-    await show_confirmation(message, session, user, state, service, currency)
+    await show_confirmation(message, session, event_from_user.id, state, service, currency)
 
 
 async def lines_sent(
     message: Message,
     session: AsyncSession,
     catalog: CatalogCache,
-    user: User,
+    event_from_user: TgUser,
     state: FSMContext,
     currency: str,
 ) -> None:
     step = await text_step(message, session, catalog, state, lines_checked)
     if step is not None:
-        await show_confirmation(message, session, user, state, step[1], currency)
+        await show_confirmation(message, session, event_from_user.id, state, step[1], currency)
 
 
 async def show_confirmation(
     message: Message,
     session: AsyncSession,
-    user: User,
+    user_id: int,
     state: FSMContext,
     service: ServiceView,
     currency: str,
@@ -222,7 +222,7 @@ async def show_confirmation(
     data = await state.get_data()
     draft = draft_from(data, service)
     try:
-        q = await quote(session, user.id, draft, service=service, balance=user.balance)
+        q = await quote(session, user_id, draft, service=service)
     except OrderError:
         await state.clear()
         await message.answer(unavailable_text())
@@ -277,7 +277,7 @@ async def requote(
     callback_data: FlowCallback,
     session: AsyncSession,
     catalog: CatalogCache,
-    user: User,
+    event_from_user: TgUser,
     state: FSMContext,
     bot: Bot,
     currency: str,
@@ -291,7 +291,7 @@ async def requote(
         if service is None:
             raise OrderError("service_unavailable")
         draft = draft_from(data, service)
-        q = await quote(session, user.id, draft, service=service, balance=user.balance)
+        q = await quote(session, event_from_user.id, draft, service=service)
     except OrderError:
         await state.clear()
         await query.answer(unavailable_text(), show_alert=True)
