@@ -275,3 +275,31 @@ async def test_refill_sync_writes_only_what_changed_and_tells_once(any_panel: Pa
     assert [(n.payload["order_id"], n.payload["status"]) for n in notes] == [
         (orders[1][0], "completed")
     ]
+
+
+async def test_a_chunk_the_database_refuses_in_bulk_is_applied_order_by_order(
+    any_panel: Panel,
+) -> None:
+    """A drip-feed parent reporting more runs than its column holds (PostgreSQL's INTEGER;
+    SQLite stores it): the bulk write of the chunk is refused, the chunk is applied again
+    order by order, so only that order is noted and the others move with their refunds."""
+    panel = any_panel
+    orders = await panel.add_orders(3)
+    (first, first_remote), (bad, bad_remote), (last, last_remote) = orders
+    result = MultiStatusResult()
+    result.results[first_remote] = seen(first_remote, "canceled", "Canceled")
+    result.results[bad_remote] = seen(bad_remote, "in_progress", "Active", kind="dripfeed",
+                                      runs=2**40)  # fmt: skip
+    result.results[last_remote] = seen(last_remote, "partial", "Partial", remains=500)
+    report = await apply_status_chunk(panel.sm, panel.provider_id, orders, result)
+    after = await panel.orders()
+    assert (after[first].status, after[last].status) == ("canceled", "partial")
+    assert await panel.refunds() == {first: [Decimal("2.00")], last: [Decimal("1.00")]}
+    if panel.url.startswith("postgresql"):
+        assert after[bad].status == "pending" and after[bad].runs_done is None
+        assert "status: not applied" in (after[bad].last_error or "")
+        assert (report.changed, report.refused) == (2, 1)
+    else:
+        assert after[bad].status == "in_progress" and after[bad].runs_done == 2**40
+        assert (report.changed, report.refused) == (3, 0)
+    assert len(await panel.notifications(kind="order_status")) == report.changed
