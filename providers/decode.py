@@ -154,6 +154,7 @@ def parse_order_status(order_id: str, entry: Any) -> RemoteOrderStatus:
     if not isinstance(entry, Mapping):
         raise UnexpectedResponse("status answer is not an object", snippet=snippet(entry))
     data = ci(entry)
+    entry = data.source
     raw_status = data.get("status")
     if isinstance(raw_status, Mapping | list):  # a word was due: unreadable, not "unknown"
         raise UnexpectedResponse("status is not a status word", snippet=snippet(entry))

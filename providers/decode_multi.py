@@ -82,6 +82,8 @@ def parse_multi_status(ids: list[str], body: Any) -> MultiStatusResult:
         if value is None:
             result.missing.append(order_id)
             continue
+        if isinstance(value, Mapping):  # one case-insensitive view for the check and the parse
+            value = ci(value)
         message = entry_error(value)
         if message is None and not isinstance(value, Mapping):
             message = str(value)
@@ -142,6 +144,8 @@ def refill_entry(order_id: str, entry: Any) -> RefillResult:
         else:
             value = data["refill"]
     if isinstance(value, Mapping):
+        if isinstance(value, Mapping):  # one case-insensitive view for the check and the parse
+            value = ci(value)
         message = entry_error(value)
         if message is not None:
             return _refused_refill(order_id, message)

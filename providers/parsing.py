@@ -29,6 +29,7 @@ class CIMap(Mapping[str, Any]):
     """
 
     def __init__(self, data: Mapping[str, Any]) -> None:
+        self.source = data  # as the provider sent it (for admins' notes and snippets)
         self._data: dict[str, Any] = {}
         for key, value in data.items():
             folded = str(key).lower()
@@ -54,7 +55,10 @@ class CIMap(Mapping[str, Any]):
 
 
 def ci(data: Any) -> CIMap:
-    """A case-insensitive view of ``data`` (an empty one if it is not an object)."""
+    """A case-insensitive view of ``data`` (an empty one if it is not an object); a view
+    already made is returned as it is."""
+    if isinstance(data, CIMap):
+        return data
     return CIMap(data if isinstance(data, Mapping) else {})
 
 
