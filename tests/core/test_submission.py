@@ -131,14 +131,17 @@ async def test_with_replicas_only_stuck_claims_are_recovered(panel: Panel) -> No
 async def test_a_late_add_answer_does_not_override_review(panel: Panel) -> None:
     """An add slower than STUCK_AFTER: recovery moved it to review while it was in flight."""
     order_id = await place(panel)
-    panel.fake.set_fault("add", "timeout")
-    panel.fake.timeout_sleep = 0.3  # answers late, but well within the add's deadline
-    panel.registry = ProviderRegistry(read_timeout=3, connect_timeout=1, read_retries=0)
+    panel.fake.hold("add")  # the add arrives and waits: an answer late, within its deadline
+    panel.registry = ProviderRegistry(read_timeout=30, connect_timeout=5, read_retries=0)
 
     async def recover_meanwhile() -> None:
-        await asyncio.sleep(0.1)
+        for _ in range(600):  # until the add is in flight, however loaded the machine
+            if panel.fake.held("add"):
+                break
+            await asyncio.sleep(0.05)
         async with panel.sm() as session:
             assert await recover_interrupted(session, ADMINS) == [order_id]
+        panel.fake.release("add")
 
     try:
         order, _ = await asyncio.gather(submit(panel, order_id), recover_meanwhile())
