@@ -31,7 +31,7 @@ from aiohttp import web
 
 from tests.fakes.telegram_chats import Charge, ChatMethods
 from tests.fakes.telegram_updates import UpdateQueue
-from tests.fakes.telegram_user import FakeUser
+from tests.fakes.telegram_user import WAIT, FakeUser
 from tests.fakes.telegram_wire import (
     BLOCKED,
     CHAT_NOT_FOUND,
@@ -232,7 +232,7 @@ class FakeTelegram(UpdateQueue, ChatMethods):
         ]
 
     async def wait_call(
-        self, method: str, *, timeout: float = 5.0, count: int = 1, **params: Any
+        self, method: str, *, timeout: float = WAIT, count: int = 1, **params: Any
     ) -> Call:
         """The count-th call of `method` matching params, waiting for it if need be."""
 

@@ -17,6 +17,10 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 if TYPE_CHECKING:
     from tests.fakes.telegram_server import FakeTelegram
 
+# How long a test waits for something the bot should do. A passing test never waits this long;
+# it is sized for a loaded 2-core machine, where a few seconds were outrun.
+WAIT = 15.0
+
 
 class Button(NamedTuple):
     text: str
@@ -118,7 +122,7 @@ class FakeUser:
         messages = self.messages
         return messages[-1] if messages else None
 
-    async def wait_message(self, match: MessageMatch = None, timeout: float = 5.0) -> BotMessage:
+    async def wait_message(self, match: MessageMatch = None, timeout: float = WAIT) -> BotMessage:
         """The next message or edit the bot made in this chat after the last one consumed.
 
         `match` is a substring of the visible text or a predicate; sends and edits that do not
@@ -144,7 +148,7 @@ class FakeUser:
             )
         return found
 
-    async def wait_for_callback_answer(self, timeout: float = 5.0) -> dict[str, Any]:
+    async def wait_for_callback_answer(self, timeout: float = WAIT) -> dict[str, Any]:
         """The answerCallbackQuery params (text, show_alert, ...) for the last press."""
         query_id = self._last_callback_id
         if query_id is None:
@@ -186,7 +190,7 @@ class FakeUser:
         return message
 
     async def press(
-        self, button: ButtonMatch, message: BotMessage | int | None = None, timeout: float = 5.0
+        self, button: ButtonMatch, message: BotMessage | int | None = None, timeout: float = WAIT
     ) -> dict[str, Any]:
         """Press an inline button found by its exact text, else a unique substring of it, or
         a predicate; on `message`, or else on the newest bot message in this chat that has it.
@@ -248,7 +252,7 @@ class FakeUser:
         self.fake.enqueue_update("pre_checkout_query", query)
         return query["id"]
 
-    async def wait_pre_checkout_answer(self, timeout: float = 5.0) -> dict[str, Any]:
+    async def wait_pre_checkout_answer(self, timeout: float = WAIT) -> dict[str, Any]:
         query_id = self._last_pre_checkout_id
         if query_id is None:
             raise AssertionError(f"{self!r} has not started a payment yet")
@@ -284,7 +288,7 @@ class FakeUser:
         self.fake.enqueue_update("message", message)
         return message
 
-    async def pay(self, invoice: BotMessage | None = None, timeout: float = 5.0) -> str:
+    async def pay(self, invoice: BotMessage | None = None, timeout: float = WAIT) -> str:
         """Pay the given (or newest) invoice the way Telegram does; returns the charge id.
 
         Raises AssertionError when the bot declines the pre-checkout query.
