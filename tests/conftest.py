@@ -12,18 +12,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 if TYPE_CHECKING:
     from bot.app import App
 from db.engine import create_engine, make_sessionmaker
-from tests.harness.databases import fresh_database
+from tests.harness.databases import BACKENDS, fresh_database
 from tests.harness.dispatcher import TgChat, make_user
 from tests.harness.recording_session import RecordingSession
 from tests.harness.settings import make_settings
 
-BACKENDS = ["sqlite", "postgres"]
-
 
 @pytest.fixture
-async def database_url(tmp_path: Path) -> AsyncIterator[str]:
-    """A migrated SQLite file (the embedded default)."""
-    async with fresh_database("sqlite", tmp_path) as url:
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A migrated SQLite file (the embedded default); a test that must hold on both databases
+    says so with ``@pytest.mark.parametrize("database_url", BACKENDS, indirect=True)``."""
+    async with fresh_database(getattr(request, "param", "sqlite"), tmp_path) as url:
         yield url
 
 

@@ -14,9 +14,7 @@ from sqlalchemy.engine import make_url
 
 from db.engine import create_engine
 from db.migrate import MIGRATION_LOCK_KEY, sqlite_lock_path, upgrade
-from tests.harness.databases import fresh_database
-
-BACKENDS = ["sqlite", "postgres"]
+from tests.harness.databases import BACKENDS, fresh_database
 
 
 async def lock_is_free(url: str) -> bool:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import pytest
 from sqlalchemy import select
 
 from db.models import User
 from handlers.menu import LanguageCallback
+from tests.harness.databases import BACKENDS
 from tests.harness.dispatcher import TgChat
 
 if TYPE_CHECKING:
@@ -17,12 +19,25 @@ if TYPE_CHECKING:
 WENT_WRONG = "Something went wrong"
 
 
+pytestmark = pytest.mark.parametrize("database_url", BACKENDS, indirect=True)
+
+
 async def refuse_writes_to_users(app: App) -> None:
     """The database refuses the next write to the users table (a full disk, a lost lock...)."""
     async with app.engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            await conn.exec_driver_sql(
+                "CREATE TRIGGER refuse_users BEFORE UPDATE ON users "
+                "BEGIN INSERT INTO no_space_left VALUES (1); END"
+            )
+            return
+        await conn.exec_driver_sql(
+            "CREATE FUNCTION refuse_users() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'no space left on device'; END $$"
+        )
         await conn.exec_driver_sql(
             "CREATE TRIGGER refuse_users BEFORE UPDATE ON users "
-            "BEGIN INSERT INTO no_space_left VALUES (1); END"
+            "FOR EACH ROW EXECUTE FUNCTION refuse_users()"
         )
 
 

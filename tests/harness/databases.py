@@ -18,6 +18,8 @@ from sqlalchemy.engine import make_url
 
 from db.migrate import upgrade
 
+BACKENDS = ["sqlite", "postgres"]  # the databases a test that must hold on both runs on
+
 
 def postgres_url() -> str | None:
     url = os.environ.get("TEST_POSTGRES_URL")

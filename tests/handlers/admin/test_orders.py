@@ -16,6 +16,7 @@ from db.engine import write_tx
 from db.models import AdminAuditLog, LedgerEntry, Notification, Order
 from handlers.admin.orders.callbacks import OrderAction
 from tests.harness.console import connect_and_import, place, service_id_for
+from tests.harness.databases import BACKENDS
 from tests.harness.ledger import balance, give_money
 from tests.harness.settings import ADMIN_ID, CUSTOMER
 
@@ -88,6 +89,7 @@ async def test_resending_an_ambiguous_order_needs_a_confirmation(app, admin, fak
     assert audit is not None and audit.admin_id == ADMIN_ID and audit.before["status"] == "review"
 
 
+@pytest.mark.parametrize("database_url", BACKENDS, indirect=True)
 @pytest.mark.parametrize(
     "duplicate",
     [
