@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
+from typing import Any
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -155,16 +156,24 @@ class CatalogCache:
         catalog = self._catalog
         if catalog is not None and not self.watch.due(engine):
             return catalog
+        if session.in_transaction():
+            # This session already holds a pooled connection: waiting for the lock here while
+            # the lock's holder waits for a connection would deadlock a full pool (200 chats
+            # at once), so it reads by itself.
+            return await self._refresh(session, engine)
         async with self._lock:  # many chats at once: one of them reads, the rest reuse it
-            catalog = self._catalog
-            if catalog is not None and not self.watch.due(engine):
-                return catalog
-            version = await self.watch.version(session)
-            if catalog is None or catalog.version != version:
-                catalog = await load_catalog(session, version)
-                self.loads += 1
-            self._catalog = catalog
+            return await self._refresh(session, engine)
+
+    async def _refresh(self, session: AsyncSession, engine: Any) -> Catalog:
+        catalog = self._catalog
+        if catalog is not None and not self.watch.due(engine):
             return catalog
+        version = await self.watch.version(session)
+        if catalog is None or catalog.version != version:
+            catalog = await load_catalog(session, version)
+            self.loads += 1
+        self._catalog = catalog
+        return catalog
 
     async def categories(self, session: AsyncSession) -> tuple[tuple[CategoryView, int], ...]:
         """Enabled categories that hold at least one orderable service, with that count."""
