@@ -47,6 +47,7 @@ from db.types import utcnow
 from handlers.order import steps, texts
 from handlers.order.callbacks import FlowCallback, OrderFlow
 from handlers.order.keyboards import cancel_keyboard
+from handlers.placing import confirmation_data
 from handlers.ui import answers_itself, show
 
 
@@ -104,8 +105,8 @@ async def dripfeed_chosen(
     bot: Bot,
     currency: str,
 ) -> None:
-    data = await state.get_data()
-    if await state.get_state() != OrderFlow.dripfeed or data.get("flow") != callback_data.nonce:
+    data = await confirmation_data(state, OrderFlow.dripfeed, "flow", callback_data.nonce)
+    if data is None:
         await query.answer(texts.stale_text(), show_alert=True)
         return
     await query.answer()
