@@ -6,6 +6,8 @@ is bench.fake_provider over loopback HTTP at the production pacing (the registry
 defaults). The run ends when every order has left the panel (provider order id stored), so
 the CPU figure is per *complete* order. SQL statements per step are counted on one warm-up
 customer alone (no interleaving to attribute); under load the total per order is printed.
+The CPU is also split in two: until every customer's last step was handled (the chat, with
+the lanes already sending what was confirmed) and after it (the lanes and the outbox alone).
 
 The echo baseline is aiogram's own cost: a Dispatcher with one echo handler, fed as many
 updates through the same local session.
@@ -76,6 +78,8 @@ class FlowResult:
     orders: int = 0
     seconds: float = 0.0
     cpu_ms_per_order: float = 0.0
+    chat_cpu_ms_per_order: float = 0.0
+    after_chat_cpu_ms_per_order: float = 0.0
     orders_per_second: float = 0.0
     step_ms: dict[str, dict[str, float]] = field(default_factory=dict)
     sql_per_step: dict[str, int] = field(default_factory=dict)
@@ -180,8 +184,11 @@ async def run_order_flow(customers: int, database: str | None) -> FlowResult:
                 *(customer(app, bot_session, make_user(i), timings) for i in ids[1:]),
                 return_exceptions=True,
             )
+            chat_cpu = cpu_seconds() - cpu
             sent = await wait_all_sent(app, customers + 1) - 1
             cpu, elapsed = cpu_seconds() - cpu, time.perf_counter() - started
+            result.chat_cpu_ms_per_order = round(chat_cpu * 1000 / max(sent, 1), 1)
+            result.after_chat_cpu_ms_per_order = round((cpu - chat_cpu) * 1000 / max(sent, 1), 1)
             result.errors = sum(isinstance(o, BaseException) for o in outcomes)
             result.orders = sent
             result.seconds = round(elapsed, 2)
@@ -265,6 +272,11 @@ def print_flow(result: FlowResult) -> None:
         f"{result.seconds} s: {result.orders_per_second} orders/s, bot CPU "
         f"{result.cpu_ms_per_order} ms/order, {result.sql_per_order_under_load} SQL/order "
         f"under load, {result.errors} errors"
+    )
+    print(
+        f"  CPU per order: {result.chat_cpu_ms_per_order} ms until every customer's last step "
+        f"was handled (lanes already sending), {result.after_chat_cpu_ms_per_order} ms after "
+        "it until every order was sent"
     )
     for name in STEPS:
         ms = result.step_ms.get(name, {})
