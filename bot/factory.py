@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiogram import Bot, Dispatcher
+from aiogram import Bot, Dispatcher, Router
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
@@ -75,8 +76,36 @@ def create_dispatcher(settings: Settings, i18n: I18n, **workflow_data: Any) -> D
     # handlers marked handlers.ui.answers_itself answer with their own alert instead.
     dp.callback_query.middleware(CallbackAnswerMiddleware(pre=True))
     dp.include_routers(*get_routers())
+    run_sync_filters_inline(dp)
     dp.errors.register(_on_error, ExceptionTypeFilter(Exception))
     return dp
+
+
+def run_sync_filters_inline(router: Router) -> None:
+    """Every synchronous filter of `router` and its sub-routers is run on the event loop.
+
+    aiogram runs a filter that is a plain callable (a magic filter such as `F.text`, a
+    `State` given as a filter) through `asyncio.to_thread`, once per update that reaches it:
+    a worker thread hand-over for a check that reads an attribute. Ours are all such pure
+    checks, so each becomes a coroutine that calls it (the checked parameters stay those of
+    the original callable, which aiogram read at registration).
+    """
+    for observer in router.observers.values():
+        # `_handler` holds the observer's own filters (router.message.filter(...)).
+        for handler in (observer._handler, *observer.handlers):
+            for item in handler.filters or ():
+                if not item.awaitable:
+                    item.callback = _on_the_loop(item.callback)
+                    item.awaitable = True
+    for sub_router in router.sub_routers:
+        run_sync_filters_inline(sub_router)
+
+
+def _on_the_loop(check: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    async def run(*args: Any, **kwargs: Any) -> Any:
+        return check(*args, **kwargs)
+
+    return run
 
 
 async def _on_error(event: ErrorEvent, i18n: I18n, bot: Bot) -> bool:
