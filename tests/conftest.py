@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,9 +14,7 @@ if TYPE_CHECKING:
     from bot.app import App
 from db.engine import create_engine, make_sessionmaker
 from tests.harness.databases import BACKENDS, fresh_database
-from tests.harness.dispatcher import TgChat, make_user
-from tests.harness.recording_session import RecordingSession
-from tests.harness.settings import make_settings
+from tests.harness.dispatcher import TgChat
 
 
 @pytest.fixture
@@ -48,21 +47,25 @@ def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 @pytest.fixture
 async def app(database_url: str) -> AsyncIterator[App]:
     """The real app (dispatcher, routers, middlewares) with a Bot that records its calls."""
-    from bot.app import create_app
+    from tests.harness.apps import recording_app
 
-    app = await create_app(make_settings(database_url), migrate=False)
-    app.bot.session = RecordingSession()
+    app = await recording_app(database_url)
     yield app
     await app.close()
 
 
 @pytest.fixture
+async def replicas(any_database_url: str) -> AsyncIterator[tuple[App, App]]:
+    """Two such apps on one database (two replicas), on SQLite and on PostgreSQL."""
+    from tests.harness.apps import replicas
+
+    async with replicas(any_database_url) as apps:
+        yield apps
+
+
+@pytest.fixture
 def chat(app: App) -> Callable[..., TgChat]:
     """`chat(user_id=..)` -> a private chat with that user, driven through dp.feed_update."""
+    from tests.harness.apps import chat_on
 
-    def make(user_id: int = 1001, **kwargs: object) -> TgChat:
-        session = app.bot.session
-        assert isinstance(session, RecordingSession)
-        return TgChat(app.dp, app.bot, session, make_user(user_id, **kwargs))  # type: ignore[arg-type]
-
-    return make
+    return partial(chat_on, app)

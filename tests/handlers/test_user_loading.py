@@ -5,21 +5,18 @@ replica within the bound."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-import pytest
 from sqlalchemy import event, select, update
 
-from bot.app import App, create_app
+from bot.app import App
 from bot.middlewares import UserMiddleware
 from db.engine import write_tx
 from db.models import User
 from tests.fakes.provider_server import FakeProvider
-from tests.harness.dispatcher import TgChat, make_user
+from tests.harness.apps import chat_on
 from tests.harness.order_seed import seed_catalog
-from tests.harness.recording_session import RecordingSession
-from tests.harness.settings import make_settings
 
 ALICE = 1001
 
@@ -78,24 +75,6 @@ async def test_a_new_name_a_new_language_and_a_return_after_blocking_are_seen(ap
 
 
 # --- two replicas on one database ---------------------------------------------------------
-
-
-@pytest.fixture
-async def replicas(any_database_url: str) -> AsyncIterator[tuple[App, App]]:
-    apps = []
-    for _ in range(2):
-        app = await create_app(make_settings(any_database_url), migrate=False)
-        app.bot.session = RecordingSession()
-        apps.append(app)
-    yield apps[0], apps[1]
-    for app in apps:
-        await app.close()
-
-
-def chat_on(app: App, user_id: int = ALICE) -> TgChat:
-    session = app.bot.session
-    assert isinstance(session, RecordingSession)
-    return TgChat(app.dp, app.bot, session, make_user(user_id))  # type: ignore[arg-type]
 
 
 def known_users_of(app: App) -> Any:

@@ -5,22 +5,21 @@ within the bound, and after /import the cache holds what the database holds."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
 
-from bot.app import App, create_app
+from bot.app import App
 from core.catalog_cache import load_catalog
 from core.watch import check_balances, check_prices
 from db.cache_versions import CATALOG, read_version
 from handlers.order.callbacks import ServicePick
 from tests.fakes.provider_server import FakeProvider
+from tests.harness.apps import chat_on
 from tests.harness.console import API_KEY, connect_and_import, service_id_for
-from tests.harness.dispatcher import TgChat, make_user
+from tests.harness.dispatcher import TgChat
 from tests.harness.ledger import give_money
-from tests.harness.recording_session import RecordingSession
-from tests.harness.settings import ADMIN_ID, ADMINS, CUSTOMER, make_settings
+from tests.harness.settings import ADMIN_ID, ADMINS, CUSTOMER
 
 
 async def version(app: App) -> int:
@@ -147,24 +146,6 @@ async def test_after_import_the_cache_holds_what_the_database_holds(app, admin, 
 
 
 # --- two replicas on one database ---------------------------------------------------------
-
-
-@pytest.fixture
-async def replicas(any_database_url: str) -> AsyncIterator[tuple[App, App]]:
-    apps = []
-    for _ in range(2):
-        app = await create_app(make_settings(any_database_url), migrate=False)
-        app.bot.session = RecordingSession()
-        apps.append(app)
-    yield apps[0], apps[1]
-    for app in apps:
-        await app.close()
-
-
-def chat_on(app: App, user_id: int) -> TgChat:
-    session = app.bot.session
-    assert isinstance(session, RecordingSession)
-    return TgChat(app.dp, app.bot, session, make_user(user_id))  # type: ignore[arg-type]
 
 
 async def test_a_change_on_one_replica_reaches_the_other_within_the_bound(

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from bot.app import create_app
 from db.models import ProviderService, Service
 from tests.fakes.provider_server import FakeProvider
+from tests.harness.apps import chat_on, recording_app
 from tests.harness.console import API_KEY
-from tests.harness.dispatcher import TgChat, make_user
-from tests.harness.recording_session import RecordingSession
-from tests.harness.settings import ADMIN_ID, make_settings
+from tests.harness.settings import ADMIN_ID
 
 ODD_ROWS = [
     {"service": 91, "name": "Huge max", "type": "Default", "category": "Odd", "rate": "1",
@@ -27,9 +25,8 @@ ODD_ROWS = [
 async def test_odd_rows_are_skipped_and_listed_the_rest_imports(any_database_url: str) -> None:
     async with FakeProvider(api_key=API_KEY) as fake:
         fake.services += ODD_ROWS
-        app = await create_app(make_settings(any_database_url), migrate=False)
-        app.bot.session = RecordingSession()
-        admin = TgChat(app.dp, app.bot, app.bot.session, make_user(ADMIN_ID))
+        app = await recording_app(any_database_url)
+        admin = chat_on(app, ADMIN_ID)
         try:
             assert "connected" in (await admin.send(f"/addprovider fp {fake.url} {API_KEY}")).text
             report = (await admin.send("/import fp 50")).text

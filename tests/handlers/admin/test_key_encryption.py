@@ -14,29 +14,25 @@ from cryptography.fernet import Fernet
 from pydantic import ValidationError
 from sqlalchemy import text
 
-from bot.app import App, create_app
+from bot.app import App
 from bot.secrets import _run as run_secrets_command
 from db.engine import create_engine
 from db.secrets import SecretKeyError
 from tests.fakes.provider_server import FakeProvider
+from tests.harness.apps import chat_on, recording_app
 from tests.harness.console import API_KEY
-from tests.harness.dispatcher import TgChat, make_user
-from tests.harness.recording_session import RecordingSession
+from tests.harness.dispatcher import TgChat
 from tests.harness.settings import ADMIN_ID, make_settings
 
 K1, K2 = Fernet.generate_key().decode(), Fernet.generate_key().decode()
 
 
 async def start(database_url: str, secret_key: str | None = None) -> App:
-    app = await create_app(make_settings(database_url, secret_key=secret_key), migrate=False)
-    app.bot.session = RecordingSession()
-    return app
+    return await recording_app(database_url, secret_key=secret_key)
 
 
 def admin_of(app: App) -> TgChat:
-    session = app.bot.session
-    assert isinstance(session, RecordingSession)
-    return TgChat(app.dp, app.bot, session, make_user(ADMIN_ID, first_name="Owner"))
+    return chat_on(app, ADMIN_ID, first_name="Owner")
 
 
 async def stored_key(database_url: str) -> str:

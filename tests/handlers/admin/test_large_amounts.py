@@ -10,21 +10,20 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from bot.app import App, create_app
+from bot.app import App
 from core.watch import check_balances
 from db.models import Provider
 from tests.fakes.provider_server import FakeProvider
+from tests.harness.apps import recording_app
 from tests.harness.console import API_KEY
 from tests.harness.ledger import balance
-from tests.harness.recording_session import RecordingSession
-from tests.harness.settings import CUSTOMER, make_settings
+from tests.harness.settings import CUSTOMER
 
 
 @pytest.fixture
 async def app(any_database_url: str) -> AsyncIterator[App]:
     """The real app on SQLite and on PostgreSQL: the columns must hold the range on both."""
-    app = await create_app(make_settings(any_database_url), migrate=False)
-    app.bot.session = RecordingSession()
+    app = await recording_app(any_database_url)
     yield app
     await app.close()
 
