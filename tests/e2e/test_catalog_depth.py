@@ -12,27 +12,16 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from bot.app import create_app
 from db.models import Order, Service
 from tests.fakes.provider_server import FakeProvider
 from tests.fakes.telegram_server import FakeTelegram, run_polling
 from tests.fakes.telegram_user import FakeUser
+from tests.harness.e2e import app_on, open_followers
 from tests.harness.ledger import balance
-from tests.harness.settings import ADMIN_ID, make_settings
+from tests.harness.settings import ADMIN_ID
 
 KEY_A, KEY_B = "provider-a-key-0123456789", "provider-b-key-9876543210"
 ALICE = 1001
-
-
-async def open_followers(alice: FakeUser, quantity: str) -> None:
-    await alice.send("/neworder")
-    await alice.press("Instagram")
-    await alice.press("Instagram Followers")
-    await alice.wait_message("Service ID")
-    await alice.send("https://instagram.com/alice")
-    await alice.wait_message("How many?")
-    await alice.send(quantity)
-    await alice.wait_message("drip-feed")
 
 
 async def confirm(alice: FakeUser, charge: str) -> str:
@@ -61,11 +50,7 @@ async def test_failover_dripfeed_subscription_and_profit_in_our_currency(
         FakeProvider(api_key=KEY_B, balance="100000", currency="RUB") as b,
     ):
         b.services[0]["rate"] = "90"  # Instagram Followers: 90 RUB per 1000 at B
-        settings = make_settings(
-            database_url, telegram_api_url=tg.base_url, bot_token=tg.token, status_sync_seconds=1
-        )
-        app = await create_app(settings, migrate=False)
-        try:
+        async with app_on(database_url, tg, status_sync_seconds=1) as app:
             async with run_polling(app.dp, app.bot):
                 owner, alice = tg.user(ADMIN_ID, "Owner"), tg.user(ALICE, "Alice")
 
@@ -169,5 +154,3 @@ async def test_failover_dripfeed_subscription_and_profit_in_our_currency(
                 assert "left out" not in stats.text
             # 20 − 1.00 + 0.40 − 1.20 + 0.48 − 2.00 + 0.50
             assert await balance(app.sessionmaker, ALICE) == Decimal("17.18")
-        finally:
-            await app.close()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 
-from bot.app import create_app
-from tests.fakes.telegram_server import FakeTelegram, run_polling
-from tests.harness.settings import ADMIN_ID, make_settings
+from tests.fakes.telegram_server import FakeTelegram
+from tests.harness.e2e import app_on, polling_app
+from tests.harness.settings import ADMIN_ID
 
 DEFAULT = json.dumps({"type": "default"}, sort_keys=True)
 
@@ -21,15 +21,8 @@ def names(commands: list[dict[str, str]]) -> list[str]:
 
 
 async def start_and_stop(tg: FakeTelegram, database_url: str, admins: str) -> None:
-    settings = make_settings(
-        database_url, telegram_api_url=tg.base_url, bot_token=tg.token, admin_ids=admins
-    )
-    app = await create_app(settings, migrate=False)
-    try:
-        async with run_polling(app.dp, app.bot):
-            await asyncio.wait_for(asyncio.gather(*app.background), 10)
-    finally:
-        await app.close()
+    async with polling_app(database_url, tg, admin_ids=admins) as app:
+        await asyncio.wait_for(asyncio.gather(*app.background), 10)
 
 
 async def test_menus_are_set_once_per_language_and_admin_chat(database_url: str) -> None:
@@ -78,14 +71,8 @@ async def start_and_stop_app(tg: FakeTelegram, database_url: str) -> None:
     """A replica: the menus only (two pollers of one token would conflict)."""
     from handlers.commands import refresh_command_menus
 
-    settings = make_settings(
-        database_url, telegram_api_url=tg.base_url, bot_token=tg.token, admin_ids=str(ADMIN_ID)
-    )
-    app = await create_app(settings, migrate=False)
-    try:
-        await refresh_command_menus(app.bot, app.i18n, app.sessionmaker, settings.admin_ids)
-    finally:
-        await app.close()
+    async with app_on(database_url, tg, admin_ids=str(ADMIN_ID)) as app:
+        await refresh_command_menus(app.bot, app.i18n, app.sessionmaker, app.settings.admin_ids)
 
 
 async def test_an_admin_telegram_does_not_know_is_skipped(database_url: str) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import timedelta
 from decimal import Decimal
 
@@ -15,16 +15,17 @@ import pytest
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
-from bot.app import App, create_app
+from bot.app import App
 from bot.webhook import build_webhook_app
 from core.payments import open_invoice, payload_of
 from core.statuses import PaymentMethod
 from db.models import Notification, Payment
 from tests.fakes.cryptopay_server import FakeCryptoPay
-from tests.fakes.telegram_server import FakeTelegram, run_polling
+from tests.fakes.telegram_server import FakeTelegram
 from tests.fakes.telegram_user import BotMessage, FakeUser
+from tests.harness.e2e import app_on, polling_app
 from tests.harness.ledger import balance, give_money
-from tests.harness.settings import ADMIN_ID, make_settings
+from tests.harness.settings import ADMIN_ID
 
 ALICE = 1001
 TOKEN = "4321:AAfakeCryptoPayToken"
@@ -40,22 +41,10 @@ def crypto_settings(cp: FakeCryptoPay, **extra: object) -> dict[str, object]:
     }
 
 
-@asynccontextmanager
-async def running(
+def running(
     database_url: str, tg: FakeTelegram, cp: FakeCryptoPay, **extra: object
-) -> AsyncIterator[App]:
-    settings = make_settings(
-        database_url,
-        telegram_api_url=tg.base_url,
-        bot_token=tg.token,
-        **crypto_settings(cp, **extra),
-    )
-    app = await create_app(settings, migrate=False)
-    try:
-        async with run_polling(app.dp, app.bot):
-            yield app
-    finally:
-        await app.close()
+) -> AbstractAsyncContextManager[App]:
+    return polling_app(database_url, tg, **crypto_settings(cp, **extra))
 
 
 @pytest.fixture
@@ -153,22 +142,19 @@ async def test_unanswered_create_apologises_and_expired_invoice_is_told(
 
 @asynccontextmanager
 async def webhook_server(database_url: str, tg: FakeTelegram, cp: FakeCryptoPay):
-    settings = make_settings(
+    async with app_on(
         database_url,
-        telegram_api_url=tg.base_url,
-        bot_token=tg.token,
+        tg,
         webhook_url="https://panel.example",
         webhook_secret="s3cret-value",
         **crypto_settings(cp, crypto_pay_poll_seconds=3600),  # only the webhook this time
-    )
-    app = await create_app(settings, migrate=False)
-    server = TestServer(build_webhook_app(app), host="127.0.0.1")
-    await server.start_server()
-    try:
-        yield app, str(server.make_url("/cryptopay/webhook"))
-    finally:
-        await server.close()
-        await app.close()
+    ) as app:
+        server = TestServer(build_webhook_app(app), host="127.0.0.1")
+        await server.start_server()
+        try:
+            yield app, str(server.make_url("/cryptopay/webhook"))
+        finally:
+            await server.close()
 
 
 async def new_crypto_invoice(app: App, cp: FakeCryptoPay) -> int:

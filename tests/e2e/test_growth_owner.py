@@ -14,12 +14,13 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from bot.app import App, create_app
+from bot.app import App
 from core.statuses import LedgerKind
 from db.models import LedgerEntry, Notification
-from tests.fakes.telegram_server import FakeTelegram, run_polling
+from tests.fakes.telegram_server import FakeTelegram
+from tests.harness.e2e import polling_app
 from tests.harness.ledger import balance
-from tests.harness.settings import ADMIN_ID, make_settings
+from tests.harness.settings import ADMIN_ID
 
 ALICE, BOB = 1001, 1002
 OTHERS = range(2001, 2011)
@@ -46,99 +47,88 @@ async def broadcast_sent(app: App) -> int:
 
 async def test_owner_grows_the_panel_from_the_chat(database_url: str) -> None:
     async with FakeTelegram() as tg:
-        settings = make_settings(
-            database_url,
-            telegram_api_url=tg.base_url,
-            bot_token=tg.token,
+        settings = dict(
             broadcast_rate=2,  # slow enough to restart in the middle
             referral_percent=Decimal(10),
         )
         owner, alice, bob = tg.user(ADMIN_ID, "Owner"), tg.user(ALICE, "Alice"), tg.user(BOB, "Bob")
         others = [tg.user(user_id, f"C{user_id}") for user_id in OTHERS]
 
-        app = await create_app(settings, migrate=False)
-        try:
-            async with run_polling(app.dp, app.bot):
-                # 1. Alice invites Bob with her link.
-                await alice.send("/start")
-                await alice.press("👥 Referrals")
-                screen = await alice.wait_message("Your link")
-                link = re.search(r"https://t\.me/test_smm_bot\?start=(r[0-9a-z]+)", screen.text)
-                assert link, screen.text
-                await bob.send(f"/start {link.group(1)}")
-                await bob.wait_message("Hello")
-                await alice.wait_message("Bob joined through your link", timeout=10)
+        async with polling_app(database_url, tg, **settings) as app:
+            # 1. Alice invites Bob with her link.
+            await alice.send("/start")
+            await alice.press("👥 Referrals")
+            screen = await alice.wait_message("Your link")
+            link = re.search(r"https://t\.me/test_smm_bot\?start=(r[0-9a-z]+)", screen.text)
+            assert link, screen.text
+            await bob.send(f"/start {link.group(1)}")
+            await bob.wait_message("Hello")
+            await alice.wait_message("Bob joined through your link", timeout=10)
 
-                # 2. Bob tops up with Telegram Stars; Alice gets 10 % once, also when Telegram
-                # delivers the same payment twice.
-                await bob.send("/balance")
-                await bob.press("➕ Top up")
-                await bob.press("50.00 USD · 3750 ⭐")
-                invoice = await bob.wait_message(lambda m: m.kind == "invoice")
-                charge = await bob.pay(invoice)
-                await bob.wait_message("Payment received", timeout=10)
-                bonus = await alice.wait_message("Referral bonus", timeout=10)
-                assert "+5.00 USD" in bonus.text and "Bob" in bonus.text
-                await bob.successful_payment(invoice.invoice_payload or "", 3750, charge_id=charge)
-                await bob.send("/balance")
-                await bob.wait_message("Balance: 50.00 USD")
-                assert [r.amount for r in await referral_rows(app)] == [Decimal(5)]
+            # 2. Bob tops up with Telegram Stars; Alice gets 10 % once, also when Telegram
+            # delivers the same payment twice.
+            await bob.send("/balance")
+            await bob.press("➕ Top up")
+            await bob.press("50.00 USD · 3750 ⭐")
+            invoice = await bob.wait_message(lambda m: m.kind == "invoice")
+            charge = await bob.pay(invoice)
+            await bob.wait_message("Payment received", timeout=10)
+            bonus = await alice.wait_message("Referral bonus", timeout=10)
+            assert "+5.00 USD" in bonus.text and "Bob" in bonus.text
+            await bob.successful_payment(invoice.invoice_payload or "", 3750, charge_id=charge)
+            await bob.send("/balance")
+            await bob.wait_message("Balance: 50.00 USD")
+            assert [r.amount for r in await referral_rows(app)] == [Decimal(5)]
 
-                # An admin /topup counts only once the owner says so.
-                await owner.send(f"/topup {BOB} 10")
-                await owner.wait_message("Credited 10.00 USD")
-                await owner.send("/referrers admintopups on")
-                await owner.wait_message("Saved")
-                await owner.send(f"/topup {BOB} 20")
-                await owner.wait_message("Credited 20.00 USD")
-                await alice.wait_message("Referral bonus", timeout=10)
-                assert [r.amount for r in await referral_rows(app)] == [Decimal(5), Decimal(2)]
+            # An admin /topup counts only once the owner says so.
+            await owner.send(f"/topup {BOB} 10")
+            await owner.wait_message("Credited 10.00 USD")
+            await owner.send("/referrers admintopups on")
+            await owner.wait_message("Saved")
+            await owner.send(f"/topup {BOB} 20")
+            await owner.wait_message("Credited 20.00 USD")
+            await alice.wait_message("Referral bonus", timeout=10)
+            assert [r.amount for r in await referral_rows(app)] == [Decimal(5), Decimal(2)]
 
-                # 3. A support question and the owner's reply.
-                await bob.send("/support")
-                await bob.wait_message("Write your question")
-                await bob.send("Can I pay with crypto?")
-                ticket = await owner.wait_message("New ticket", timeout=10)
-                await owner.reply(ticket, "Yes, soon!")
-                await owner.wait_message("Sent to the customer")
-                answer = await bob.wait_message("Yes, soon!", timeout=10)
-                assert "ticket #" in answer.text
+            # 3. A support question and the owner's reply.
+            await bob.send("/support")
+            await bob.wait_message("Write your question")
+            await bob.send("Can I pay with crypto?")
+            ticket = await owner.wait_message("New ticket", timeout=10)
+            await owner.reply(ticket, "Yes, soon!")
+            await owner.wait_message("Sent to the customer")
+            answer = await bob.wait_message("Yes, soon!", timeout=10)
+            assert "ticket #" in answer.text
 
-                # 4. The broadcast starts; the app stops in the middle of it.
-                for customer in others:
-                    await customer.send("/start")
-                    await customer.wait_message("Hello")
-                await owner.send("/broadcast")
-                await owner.wait_message("Send the message")
-                await owner.send("Weekend sale: −20% on everything")
-                await owner.press("Skip ▶")
-                await owner.wait_message("Everyone")
-                await owner.press(lambda b: b.text.startswith("🚀 Send to 13"))
-                progress = await owner.wait_message("sending", timeout=10)
-                await tg.wait_for(lambda: _at_least(tg, 4), timeout=15)
-        finally:
-            await app.close()
+            # 4. The broadcast starts; the app stops in the middle of it.
+            for customer in others:
+                await customer.send("/start")
+                await customer.wait_message("Hello")
+            await owner.send("/broadcast")
+            await owner.wait_message("Send the message")
+            await owner.send("Weekend sale: −20% on everything")
+            await owner.press("Skip ▶")
+            await owner.wait_message("Everyone")
+            await owner.press(lambda b: b.text.startswith("🚀 Send to 13"))
+            progress = await owner.wait_message("sending", timeout=10)
+            await tg.wait_for(lambda: _at_least(tg, 4), timeout=15)
         sent_before_restart = await broadcast_sent(app)
         assert 4 <= sent_before_restart < 13
 
         # 5. A new process resumes without resending; the same message reaches the end.
-        app = await create_app(settings, migrate=False)
-        try:
-            async with run_polling(app.dp, app.bot):
-                done = await tg.wait_for(lambda: _done(tg, progress.message_id), timeout=30)
-                assert done is not None, tg.describe_chat(ADMIN_ID)
-                assert "Sent: 13 · Blocked: 0 · Failed: 0 · Left: 0 of 13" in done.text
-                for user_id in [ALICE, BOB, ADMIN_ID, *OTHERS]:
-                    got = [m for m in tg.history(user_id) if "Weekend sale" in m.text]
-                    # The owner also got the preview.
-                    assert len(got) == (2 if user_id == ADMIN_ID else 1), user_id
+        async with polling_app(database_url, tg, **settings) as app:
+            done = await tg.wait_for(lambda: _done(tg, progress.message_id), timeout=30)
+            assert done is not None, tg.describe_chat(ADMIN_ID)
+            assert "Sent: 13 · Blocked: 0 · Failed: 0 · Left: 0 of 13" in done.text
+            for user_id in [ALICE, BOB, ADMIN_ID, *OTHERS]:
+                got = [m for m in tg.history(user_id) if "Weekend sale" in m.text]
+                # The owner also got the preview.
+                assert len(got) == (2 if user_id == ADMIN_ID else 1), user_id
 
-                # 6. /stats is a chart with the summary as its caption.
-                await owner.send("/stats")
-                chart = await owner.wait_message(lambda m: m.kind == "photo", timeout=30)
-                assert "Panel statistics" in chart.text
-        finally:
-            await app.close()
+            # 6. /stats is a chart with the summary as its caption.
+            await owner.send("/stats")
+            chart = await owner.wait_message(lambda m: m.kind == "photo", timeout=30)
+            assert "Panel statistics" in chart.text
         assert await balance(app.sessionmaker, ALICE) == Decimal(7)
         assert await balance(app.sessionmaker, BOB) == Decimal(80)
 

@@ -24,6 +24,7 @@ from tests.fakes.provider_server import FakeProvider
 from tests.fakes.tcp_proxy import TcpProxy
 from tests.fakes.telegram_server import FakeTelegram, run_polling
 from tests.harness.databases import fresh_database
+from tests.harness.e2e import app_on, polling_app
 from tests.harness.ledger import balance, give_money
 from tests.harness.order_seed import seed_catalog
 from tests.harness.settings import ADMIN_ID, CUSTOMER, make_settings
@@ -199,79 +200,74 @@ async def test_metrics_move_when_a_customer_orders(tmp_path: Path) -> None:
         )
         await give_money(make_sessionmaker(seed_engine), CUSTOMER, "10")
         await seed_engine.dispose()
-        settings = make_settings(url, telegram_api_url=tg.base_url, bot_token=tg.token)
-        app = await create_app(settings, migrate=False, registry=registry)
-        try:
-            async with (
-                run_polling(app.dp, app.bot),
-                TestClient(TestServer(health_app(app))) as client,
-            ):
-                before = await scrape(client)
-                text, _ = await order_in_chat(
-                    tg.user(CUSTOMER, "Alice"), "https://instagram.com/alice", "1000"
-                )
-                assert "Pending" in text or "accepted" in text.lower(), text
-                owner = tg.user(ADMIN_ID, "Owner")
-                await owner.send(f"/topup {CUSTOMER} 5")
-                await owner.wait_message("5.00", timeout=10)
-                await tg.user(CUSTOMER, "Alice").wait_message(
-                    lambda m: "5.00" in m.text and not m.was_edit, timeout=15
-                )
-                assert await balance(app.sessionmaker, CUSTOMER) == Decimal("13.50")
-                job = app.scheduler.get_job("sync_order_statuses")
-                assert job is not None
-                await job.func()  # one status-sync tick now, not in a minute
-                for _ in range(100):
-                    after = await scrape(client)
-                    if value(after, "smm_status_sync_seconds_count") > value(
-                        before, "smm_status_sync_seconds_count"
-                    ):
-                        break
-                    await asyncio.sleep(0.1)
-                # The provider then gives up on it: the sync's answer (applied in bulk) fails
-                # and refunds it, and the failure is counted like any other.
-                [remote] = provider.orders
-                provider.set_status(remote, "Failed")
-                await job.func()
-                await tg.user(CUSTOMER, "Alice").wait_message("Failed", timeout=15)
-                failed = await scrape(client)
+        async with (
+            app_on(url, tg, registry=registry) as app,
+            run_polling(app.dp, app.bot),
+            TestClient(TestServer(health_app(app))) as client,
+        ):
+            before = await scrape(client)
+            text, _ = await order_in_chat(
+                tg.user(CUSTOMER, "Alice"), "https://instagram.com/alice", "1000"
+            )
+            assert "Pending" in text or "accepted" in text.lower(), text
+            owner = tg.user(ADMIN_ID, "Owner")
+            await owner.send(f"/topup {CUSTOMER} 5")
+            await owner.wait_message("5.00", timeout=10)
+            await tg.user(CUSTOMER, "Alice").wait_message(
+                lambda m: "5.00" in m.text and not m.was_edit, timeout=15
+            )
+            assert await balance(app.sessionmaker, CUSTOMER) == Decimal("13.50")
+            job = app.scheduler.get_job("sync_order_statuses")
+            assert job is not None
+            await job.func()  # one status-sync tick now, not in a minute
+            for _ in range(100):
+                after = await scrape(client)
+                if value(after, "smm_status_sync_seconds_count") > value(
+                    before, "smm_status_sync_seconds_count"
+                ):
+                    break
+                await asyncio.sleep(0.1)
+            # The provider then gives up on it: the sync's answer (applied in bulk) fails
+            # and refunds it, and the failure is counted like any other.
+            [remote] = provider.orders
+            provider.set_status(remote, "Failed")
+            await job.func()
+            await tg.user(CUSTOMER, "Alice").wait_message("Failed", timeout=15)
+            failed = await scrape(client)
 
-            def moved(name: str, **labels: str) -> float:
-                return value(after, name, **labels) - value(before, name, **labels)
+        def moved(name: str, **labels: str) -> float:
+            return value(after, name, **labels) - value(before, name, **labels)
 
-            assert moved("smm_orders_placed_total", provider="fake") == 1
-            assert moved("smm_orders_submitted_total", provider="fake") == 1
-            assert moved("smm_order_submission_seconds_count", provider="fake") == 1
-            assert (
-                moved("smm_provider_requests_total", provider="fake", action="add", outcome="ok")
-                == 1
-            )
-            assert moved("smm_provider_request_seconds_count", provider="fake", action="add") == 1
-            assert (
-                moved("smm_provider_requests_total", provider="fake", action="status", outcome="ok")
-                == 1
-            )
-            assert moved("smm_status_sync_seconds_count", provider="fake") == 1
-            assert (
-                value(after, "smm_status_sync_last_success_timestamp_seconds", provider="fake")
-                > time.time() - 60
-            )
-            assert moved("smm_outbox_sent_total") >= 2  # the confirmation edited, the top-up told
-            assert moved("smm_balance_credited_total", method="admin") == 5
-            assert moved("smm_orders_failed_total") == moved("smm_orders_review_total") == 0
-            # Backlogs from the database at scrape time: the order is followed by the sync.
-            assert value(after, "smm_status_sync_backlog") == 1
-            assert value(after, "smm_orders_queued") == value(after, "smm_orders_in_review") == 0
-            assert value(after, "smm_outbox_backlog") == value(after, "smm_broadcast_backlog") == 0
-            assert value(after, "process_resident_memory_bytes") > 0  # the process' own, too
-            assert (
-                value(failed, "smm_orders_failed_total", provider="fake")
-                - value(after, "smm_orders_failed_total", provider="fake")
-                == 1
-            )
-            assert value(failed, "smm_status_sync_backlog") == 0
-        finally:
-            await app.close()
+        assert moved("smm_orders_placed_total", provider="fake") == 1
+        assert moved("smm_orders_submitted_total", provider="fake") == 1
+        assert moved("smm_order_submission_seconds_count", provider="fake") == 1
+        assert (
+            moved("smm_provider_requests_total", provider="fake", action="add", outcome="ok") == 1
+        )
+        assert moved("smm_provider_request_seconds_count", provider="fake", action="add") == 1
+        assert (
+            moved("smm_provider_requests_total", provider="fake", action="status", outcome="ok")
+            == 1
+        )
+        assert moved("smm_status_sync_seconds_count", provider="fake") == 1
+        assert (
+            value(after, "smm_status_sync_last_success_timestamp_seconds", provider="fake")
+            > time.time() - 60
+        )
+        assert moved("smm_outbox_sent_total") >= 2  # the confirmation edited, the top-up told
+        assert moved("smm_balance_credited_total", method="admin") == 5
+        assert moved("smm_orders_failed_total") == moved("smm_orders_review_total") == 0
+        # Backlogs from the database at scrape time: the order is followed by the sync.
+        assert value(after, "smm_status_sync_backlog") == 1
+        assert value(after, "smm_orders_queued") == value(after, "smm_orders_in_review") == 0
+        assert value(after, "smm_outbox_backlog") == value(after, "smm_broadcast_backlog") == 0
+        assert value(after, "process_resident_memory_bytes") > 0  # the process' own, too
+        assert (
+            value(failed, "smm_orders_failed_total", provider="fake")
+            - value(after, "smm_orders_failed_total", provider="fake")
+            == 1
+        )
+        assert value(failed, "smm_status_sync_backlog") == 0
 
 
 async def test_polling_bot_serves_health_on_its_port_and_logs_json_without_secrets(
@@ -346,11 +342,11 @@ async def test_polling_bot_serves_health_on_its_port_and_logs_json_without_secre
 async def test_a_stars_top_up_delivered_twice_is_credited_once_in_the_metrics(
     database_url: str,
 ) -> None:
-    from tests.e2e.test_stars_payments import buy_stars, running
+    from tests.e2e.test_stars_payments import buy_stars
 
     async with (
         FakeTelegram() as tg,
-        running(database_url, tg) as app,
+        polling_app(database_url, tg) as app,
         TestClient(TestServer(health_app(app))) as client,
     ):
         before = await scrape(client)

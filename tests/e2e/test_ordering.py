@@ -9,14 +9,14 @@ from decimal import Decimal
 
 import pytest
 
-from bot.app import App, create_app
+from bot.app import App
 from providers import ProviderRegistry
 from tests.fakes.provider_server import FakeProvider
 from tests.fakes.telegram_server import FakeTelegram, run_polling
 from tests.fakes.telegram_user import FakeUser
+from tests.harness.e2e import app_on
 from tests.harness.ledger import balance, give_money
 from tests.harness.order_seed import Catalog, orders_of, seed_catalog
-from tests.harness.settings import make_settings
 
 ALICE = 1001
 KEY = "e2e-provider-key"
@@ -37,18 +37,15 @@ async def world(database_url: str) -> AsyncIterator[World]:
     registry = ProviderRegistry(
         read_timeout=0.5, connect_timeout=0.5, read_retries=0, requests_per_second=1000
     )
-    async with FakeTelegram() as tg, FakeProvider(api_key=KEY, timeout_sleep=2) as provider:
-        settings = make_settings(database_url, telegram_api_url=tg.base_url, bot_token=tg.token)
-        app = await create_app(settings, migrate=False, registry=registry)
-        try:
-            catalog = await seed_catalog(
-                app.sessionmaker, provider_url=provider.url, provider_key=KEY
-            )
-            await give_money(app.sessionmaker, ALICE, "10")
-            async with run_polling(app.dp, app.bot):
-                yield World(app, tg, provider, catalog, tg.user(ALICE, "Alice"))
-        finally:
-            await app.close()
+    async with (
+        FakeTelegram() as tg,
+        FakeProvider(api_key=KEY, timeout_sleep=2) as provider,
+        app_on(database_url, tg, registry=registry) as app,
+    ):
+        catalog = await seed_catalog(app.sessionmaker, provider_url=provider.url, provider_key=KEY)
+        await give_money(app.sessionmaker, ALICE, "10")
+        async with run_polling(app.dp, app.bot):
+            yield World(app, tg, provider, catalog, tg.user(ALICE, "Alice"))
 
 
 async def order_in_chat(alice: FakeUser, link: str, quantity: str) -> tuple[str, str]:

@@ -15,7 +15,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from bot.app import App, create_app
+from bot.app import App
 from db.engine import write_tx
 from db.models import LedgerEntry, Service
 from scheduler.payments import poll_crypto_invoices
@@ -24,9 +24,9 @@ from tests.fakes.provider_server import FakeProvider
 from tests.fakes.telegram_server import FakeTelegram, run_polling
 from tests.fakes.telegram_user import BotMessage, FakeUser
 from tests.harness import seed
+from tests.harness.e2e import app_on
 from tests.harness.ledger import balance
 from tests.harness.order_seed import orders_of
-from tests.harness.settings import make_settings
 
 IVAN, OLGA = 2001, 2002
 PROVIDER_KEY = "done-when-key"
@@ -66,24 +66,19 @@ async def world(database_url: str) -> AsyncIterator[tuple[App, FakeTelegram, Fak
         FakeTelegram() as tg,
         FakeProvider(api_key=PROVIDER_KEY) as provider,
         FakeCryptoPay(token=CRYPTO_TOKEN) as cp,
-    ):
-        settings = make_settings(
+        app_on(
             database_url,
-            telegram_api_url=tg.base_url,
-            bot_token=tg.token,
+            tg,
             crypto_pay_token=CRYPTO_TOKEN,
             crypto_pay_api_url=cp.url,
             crypto_pay_poll_seconds=1,
-        )
-        app = await create_app(settings, migrate=False)
+        ) as app,
+    ):
         async with app.sessionmaker() as session, write_tx(session):
             _, service = await seed.provider_catalog(session, provider.url, PROVIDER_KEY)
             (await session.get(Service, service.id)).name = SERVICE  # type: ignore[union-attr]
-        try:
-            async with run_polling(app.dp, app.bot):
-                yield app, tg, cp
-        finally:
-            await app.close()
+        async with run_polling(app.dp, app.bot):
+            yield app, tg, cp
 
 
 def ru(app: App, text: str) -> str:

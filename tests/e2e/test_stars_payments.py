@@ -6,31 +6,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from decimal import Decimal
 
 import pytest
 
-from bot.app import App, create_app
-from tests.fakes.telegram_server import FakeTelegram, run_polling
+from tests.fakes.telegram_server import FakeTelegram
 from tests.fakes.telegram_user import BotMessage, FakeUser
+from tests.harness.e2e import polling_app
 from tests.harness.ledger import balance
-from tests.harness.settings import ADMIN_ID, make_settings
+from tests.harness.settings import ADMIN_ID
 
 ALICE = 1001
-
-
-@asynccontextmanager
-async def running(database_url: str, tg: FakeTelegram, **settings: object) -> AsyncIterator[App]:
-    app = await create_app(
-        make_settings(database_url, telegram_api_url=tg.base_url, bot_token=tg.token, **settings),
-        migrate=False,
-    )
-    try:
-        async with run_polling(app.dp, app.bot):
-            yield app
-    finally:
-        await app.close()
 
 
 @pytest.fixture
@@ -60,7 +46,7 @@ async def buy_stars(alice: FakeUser, preset: str = "10.00 USD · 750 ⭐") -> Bo
 async def test_stars_top_up_credits_once_with_a_receipt(
     database_url: str, tg: FakeTelegram
 ) -> None:
-    async with running(database_url, tg) as app:
+    async with polling_app(database_url, tg) as app:
         alice = tg.user(ALICE, "Alice")
         invoice = await buy_stars(alice)
         [call] = tg.calls_of("sendInvoice")
@@ -90,7 +76,9 @@ async def test_stars_top_up_credits_once_with_a_receipt(
 
 
 async def test_other_amount_and_pre_checkout_refusals(database_url: str, tg: FakeTelegram) -> None:
-    async with running(database_url, tg, topup_min="2", topup_max="100", topup_presets="5") as app:
+    async with polling_app(
+        database_url, tg, topup_min="2", topup_max="100", topup_presets="5"
+    ) as app:
         alice = tg.user(ALICE, "Alice")
         await alice.send("/balance")
         await alice.press("➕ Top up")
@@ -122,18 +110,18 @@ async def test_payment_delivered_late_after_a_restart_credits_once(
     database_url: str, tg: FakeTelegram
 ) -> None:
     alice = tg.user(ALICE, "Alice")
-    async with running(database_url, tg):
+    async with polling_app(database_url, tg):
         invoice = await buy_stars(alice)
         await alice.pre_checkout(invoice.invoice_payload or "", 750)
         assert (await alice.wait_pre_checkout_answer())["ok"] is True
     # the bot is down when Telegram reports the payment; it arrives at the next start
     paid = await alice.successful_payment(invoice.invoice_payload or "", 750)
     charge = paid["successful_payment"]["telegram_payment_charge_id"]
-    async with running(database_url, tg) as app:
+    async with polling_app(database_url, tg) as app:
         await alice.wait_message("Payment received")
         assert await balance(app.sessionmaker, ALICE) == Decimal("10")
     # ...and once more after another restart (a redelivery): nothing
-    async with running(database_url, tg) as app:
+    async with polling_app(database_url, tg) as app:
         await alice.successful_payment(invoice.invoice_payload or "", 750, charge_id=charge)
         await alice.send("/balance")
         await alice.wait_message("Balance: 10.00 USD")
@@ -145,7 +133,7 @@ async def test_payment_delivered_late_after_a_restart_credits_once(
 async def test_payment_for_no_invoice_alerts_admins_and_credits_nothing(
     database_url: str, tg: FakeTelegram
 ) -> None:
-    async with running(database_url, tg) as app:
+    async with polling_app(database_url, tg) as app:
         admin = tg.user(ADMIN_ID, "Admin")
         alice = tg.user(ALICE, "Alice")
         await alice.successful_payment("topup:unknown1", 300, charge_id="stxLOST")
@@ -167,7 +155,7 @@ async def test_payment_for_no_invoice_alerts_admins_and_credits_nothing(
 async def test_admin_refund_debits_once_and_never_what_was_spent_or_refused(
     database_url: str, tg: FakeTelegram
 ) -> None:
-    async with running(database_url, tg) as app:
+    async with polling_app(database_url, tg) as app:
         admin = tg.user(ADMIN_ID, "Admin")
         alice = tg.user(ALICE, "Alice")
         charge = await alice.pay(await buy_stars(alice))
@@ -210,7 +198,7 @@ async def test_admin_refund_debits_once_and_never_what_was_spent_or_refused(
 
 
 async def test_no_top_up_button_without_a_method(database_url: str, tg: FakeTelegram) -> None:
-    async with running(database_url, tg, stars_enabled=False):
+    async with polling_app(database_url, tg, stars_enabled=False):
         alice = tg.user(ALICE, "Alice")
         await alice.send("/balance")
         screen = await alice.wait_message("Balance: 0.00 USD")
@@ -220,7 +208,7 @@ async def test_no_top_up_button_without_a_method(database_url: str, tg: FakeTele
 async def test_pay_support_shows_payments_and_reaches_the_admins(
     database_url: str, tg: FakeTelegram
 ) -> None:
-    async with running(database_url, tg):
+    async with polling_app(database_url, tg):
         admin = tg.user(ADMIN_ID, "Admin")
         alice = tg.user(ALICE, "Alice", username="alice_shop")
         await alice.send("/paysupport")

@@ -9,15 +9,15 @@ from decimal import Decimal
 
 import pytest
 
-from bot.app import create_app
 from core import billing
 from core.ordering import OrderDraft, place_order
 from db.engine import write_tx
 from db.models import User
 from tests.fakes.provider_server import FakeProvider
-from tests.fakes.telegram_server import FakeTelegram, run_polling
+from tests.fakes.telegram_server import FakeTelegram
+from tests.harness.e2e import polling_app
 from tests.harness.panel import Panel, seed_panel
-from tests.harness.settings import ADMINS, CUSTOMER, make_settings
+from tests.harness.settings import ADMINS, CUSTOMER
 
 BOB = 1002
 SEED = Decimal("100000")
@@ -29,19 +29,12 @@ async def running(database_url: str) -> AsyncIterator[tuple[Panel, FakeTelegram]
         panel = await seed_panel(database_url, provider)
         async with panel.sm() as session, write_tx(session):
             session.add(User(id=BOB, first_name="Bob", language="en", balance=Decimal(0)))
-        settings = make_settings(
-            database_url,
-            bot_token=telegram.token,
-            telegram_api_url=telegram.base_url,
-            status_sync_seconds=1,
-            submit_interval_seconds=1,
-        )
-        app = await create_app(settings, migrate=False)
         try:
-            async with run_polling(app.dp, app.bot):
+            async with polling_app(
+                database_url, telegram, status_sync_seconds=1, submit_interval_seconds=1
+            ):
                 yield panel, telegram
         finally:
-            await app.close()
             await panel.close()
 
 
