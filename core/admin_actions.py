@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import billing, notify, referrals
 from core.audit import audit
+from core.errors import Refusal
 from core.lifecycle import change_status, load_order, partial_refund
 from core.money import ZERO
 from core.statuses import LedgerKind, OrderStatus
@@ -45,13 +46,8 @@ SETTABLE = (
 CLOSED = frozenset({OrderStatus.CANCELED, OrderStatus.FAILED})
 
 
-class ActionError(Exception):
+class ActionError(Refusal):
     """A refused admin action; `code` picks the message the admin sees."""
-
-    def __init__(self, code: str, **details: Any) -> None:
-        super().__init__(code)
-        self.code = code
-        self.details = details
 
 
 def order_snapshot(order: Order) -> dict[str, Any]:

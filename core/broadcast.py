@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.errors import Refusal
 from db.engine import write_tx
 from db.models import Broadcast, Notification, Order, User
 from db.types import utcnow
@@ -29,11 +30,8 @@ MAX_CAPTION = 1024
 INSERT_CHUNK = 1000
 
 
-class BroadcastError(Exception):
-    def __init__(self, code: str, **details: Any) -> None:
-        super().__init__(code)
-        self.code = code
-        self.details = details
+class BroadcastError(Refusal):
+    """A refused broadcast (audience, text, state); `code` picks the message the admin sees."""
 
 
 def audience_filter(audience: str) -> list[ColumnElement[bool]]:

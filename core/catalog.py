@@ -17,6 +17,7 @@ from sqlalchemy.orm import selectinload
 
 from core import fx
 from core.audit import audit
+from core.errors import Refusal
 from core.pricing import input_kind, price_unit
 from core.provider_accounts import find_provider
 from db.engine import write_tx
@@ -25,13 +26,8 @@ from db.models import AdminAuditLog, Category, Provider, ProviderService, Servic
 SETPRICE_ACTION = "service.setprice"
 
 
-class CatalogError(Exception):
+class CatalogError(Refusal):
     """A refused catalogue change; `code` picks the message the admin sees."""
-
-    def __init__(self, code: str, **details: Any) -> None:
-        super().__init__(code)
-        self.code = code
-        self.details = details
 
 
 async def provider_by_name(session: AsyncSession, name: str) -> Provider:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from core.errors import Refusal
 from core.pricing import parse_quantity
 
 MIN_RUNS, MAX_RUNS = 2, 100
@@ -27,13 +28,8 @@ USERNAME_RE = re.compile(r"^@?([A-Za-z0-9._]{1,64})$")
 EXPIRY_FORMAT = "%d/%m/%Y"
 
 
-class FieldError(Exception):
+class FieldError(Refusal):
     """A value the customer typed is refused; `code` picks the message, details fill it."""
-
-    def __init__(self, code: str, **details: Any) -> None:
-        super().__init__(code)
-        self.code = code
-        self.details = details
 
 
 def _number(text: str, code: str, low: int, high: int) -> int:

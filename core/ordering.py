@@ -19,6 +19,7 @@ from sqlalchemy.orm import contains_eager, selectinload
 
 from core import alerts, billing
 from core.catalog_cache import ServiceView, orderable
+from core.errors import Refusal
 from core.money import ZERO
 from core.order_fields import MAX_POSTS, MAX_RUNS, MIN_POSTS, MIN_RUNS, dripfeed_of, subscription_of
 from core.pricing import (
@@ -36,13 +37,8 @@ from telemetry import metrics
 AnyService = Service | ServiceView
 
 
-class OrderError(Exception):
+class OrderError(Refusal):
     """A customer-facing refusal; `code` picks the message the UI shows."""
-
-    def __init__(self, code: str, **details: Any) -> None:
-        super().__init__(code)
-        self.code = code
-        self.details = details
 
 
 @dataclass

@@ -12,13 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import alerts, billing, notify
 from core.alerts import raise_alert
+from core.errors import Refusal
 from core.money import ZERO, money
 from core.payments import refund_ledger_key
 from core.statuses import LedgerKind, PaymentMethod, PaymentStatus
@@ -31,13 +31,8 @@ STALE_REFUND = timedelta(minutes=5)
 RECEIVED = (PaymentStatus.PAID, PaymentStatus.REFUNDING, PaymentStatus.REFUNDED)
 
 
-class RefundRefused(Exception):
+class RefundRefused(Refusal):
     """`code`: not_found | not_stars | not_paid | refunded | in_progress | spent."""
-
-    def __init__(self, code: str, **details: Any) -> None:
-        super().__init__(code)
-        self.code = code
-        self.details = details
 
 
 async def begin_refund(session: AsyncSession, charge_id: str) -> Payment:

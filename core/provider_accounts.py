@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import fx
 from core.audit import audit
+from core.errors import Refusal
 from core.money import in_range
 from db.engine import write_tx
 from db.models import Provider, Service, ServiceMapping
@@ -22,13 +23,8 @@ from providers import Balance, ProviderError, ProviderRegistry, mask_secret, val
 NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
-class ProviderAccountError(Exception):
+class ProviderAccountError(Refusal):
     """A refused provider-account change; `code` picks the message the admin sees."""
-
-    def __init__(self, code: str, **details: Any) -> None:
-        super().__init__(code)
-        self.code = code
-        self.details = details
 
 
 async def find_provider(session: AsyncSession, name: str) -> Provider | None:

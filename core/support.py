@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import notify
+from core.errors import Refusal
 from db.engine import write_tx
 from db.models import Order, Service, SupportMessage, SupportTicket, User
 from db.types import utcnow
@@ -37,13 +38,8 @@ async def _ticket(session: AsyncSession, ticket_id: int) -> SupportTicket | None
     return await session.get(SupportTicket, ticket_id)
 
 
-class SupportError(Exception):
+class SupportError(Refusal):
     """A refusal the chat explains; `code` picks the words."""
-
-    def __init__(self, code: str, **details: Any) -> None:
-        super().__init__(code)
-        self.code = code
-        self.details = details
 
 
 @dataclass
