@@ -11,6 +11,7 @@ from core import billing
 from db.engine import create_engine, make_sessionmaker, write_tx
 from db.models import LedgerEntry, User
 from tests.harness import seed
+from tests.harness.databases import BACKENDS
 
 
 async def make_user(sm: async_sessionmaker[AsyncSession], user_id: int, balance: str) -> None:
@@ -69,15 +70,16 @@ async def test_refund_happens_once_per_order_and_reason(sessionmaker) -> None:
     assert await balance_of(sessionmaker, 2) == Decimal("2.0")
 
 
-async def test_concurrent_duplicate_refunds_write_one_row(any_database_url: str) -> None:
-    engine = create_engine(any_database_url)
-    sm = make_sessionmaker(engine)
-    await make_user(sm, 3, "0")
-    async with sm() as session, write_tx(session):
+@pytest.mark.parametrize("database_url", BACKENDS, indirect=True)
+async def test_concurrent_duplicate_refunds_write_one_row(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    await make_user(sessionmaker, 3, "0")
+    async with sessionmaker() as session, write_tx(session):
         await seed.order(session, 3, id=5)
 
     async def attempt() -> None:
-        async with sm() as session:
+        async with sessionmaker() as session:
             try:
                 async with write_tx(session):
                     await billing.refund(session, 3, 5, Decimal("2"), reason="canceled")
@@ -85,8 +87,7 @@ async def test_concurrent_duplicate_refunds_write_one_row(any_database_url: str)
                 assert "unique" in str(exc).lower() or "duplicate" in str(exc).lower()
 
     await asyncio.gather(*(attempt() for _ in range(10)))
-    assert await balance_of(sm, 3) == Decimal(2)
-    await engine.dispose()
+    assert await balance_of(sessionmaker, 3) == Decimal(2)
 
 
 async def test_debit_never_goes_negative_and_writes_nothing(sessionmaker) -> None:

@@ -5,7 +5,6 @@ expiry, and Stars refunds that never take what was spent."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from decimal import Decimal
 
@@ -33,24 +32,26 @@ from core.payments import (
     stars_for,
 )
 from core.statuses import PaymentMethod, PaymentStatus
-from db.engine import create_engine, make_sessionmaker, write_tx
+from db.engine import write_tx
 from db.models import LedgerEntry, Notification, Payment, User
 from db.types import utcnow
+from tests.harness.databases import BACKENDS
 from tests.harness.ledger import balance
 
 ALICE, BOB = 1001, 1002
 ADMINS = frozenset({9001})
 LIMITS = (Decimal(1), Decimal(1000))
+pytestmark = pytest.mark.parametrize("database_url", BACKENDS, indirect=True)
 
 
 @pytest.fixture
-async def sm(any_database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = create_engine(any_database_url)
-    maker = make_sessionmaker(engine)
-    async with maker() as session, write_tx(session):
+async def sm(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> async_sessionmaker[AsyncSession]:
+    """Alice and Bob, on SQLite and on PostgreSQL."""
+    async with sessionmaker() as session, write_tx(session):
         session.add_all([User(id=ALICE, first_name="Alice"), User(id=BOB, first_name="Bob")])
-    yield maker
-    await engine.dispose()
+    return sessionmaker
 
 
 async def stars_invoice(

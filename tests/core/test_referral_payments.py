@@ -5,7 +5,6 @@ one bonus, each a ledger row of its own in the payment's transaction."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from decimal import Decimal
 
@@ -16,24 +15,26 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core import panel_settings, referrals
 from core.payments import Credit, open_invoice, payload_of, record_stars_payment
 from core.statuses import LedgerKind, PaymentMethod
-from db.engine import create_engine, make_sessionmaker, write_tx
+from db.engine import write_tx
 from db.models import LedgerEntry, Notification, Payment, User
+from tests.harness.databases import BACKENDS
 from tests.harness.ledger import balance
 
 ALICE, BOB = 1001, 1002
+pytestmark = pytest.mark.parametrize("database_url", BACKENDS, indirect=True)
 
 
 @pytest.fixture
-async def sm(any_database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = create_engine(any_database_url)
-    maker = make_sessionmaker(engine)
-    async with maker() as session, write_tx(session):
+async def sm(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> async_sessionmaker[AsyncSession]:
+    """Alice and Bob (Bob invited by Alice, 10 % referral bonus), on SQLite and on PostgreSQL."""
+    async with sessionmaker() as session, write_tx(session):
         session.add_all([User(id=ALICE, first_name="Alice"), User(id=BOB, first_name="Bob")])
-    async with maker() as session:
+    async with sessionmaker() as session:
         await panel_settings.store(session, referrals.env_defaults(Decimal(10), False), env=True)
         assert await referrals.attribute(session, BOB, referrals.referral_code(ALICE)) == ALICE
-    yield maker
-    await engine.dispose()
+    return sessionmaker
 
 
 async def pay(sm: async_sessionmaker[AsyncSession], amount: str, charge: str) -> Credit:
