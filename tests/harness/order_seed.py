@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.statuses import LedgerKind
 from db.engine import write_tx
-from db.models import Category, LedgerEntry, Notification, Order, Provider, Service
+from db.models import Category, LedgerEntry, Notification, Order, Service
 from tests.harness import seed
 
 
@@ -72,19 +72,12 @@ async def seed_catalog(
         hidden_category = await svc(closed, "Closed Service")
         auto = None
         if provider_url is not None:
-            provider = Provider(name="fake", api_url=provider_url, api_key=provider_key)
-            session.add(provider)
-            await session.flush()
-            auto = await svc(
-                insta,
-                "Instagram Followers Auto",
+            _, auto = await seed.provider_catalog(
+                session,
+                provider_url,
+                provider_key,
                 price=Decimal("1.50"),
-                min=50,
-                mode="auto",
-                provider_id=provider.id,
-                provider_service_id="1",
-                refill=True,
-                cancel=True,
+                name="Instagram Followers Auto",
             )
         await session.flush()
     return Catalog(

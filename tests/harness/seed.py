@@ -57,16 +57,21 @@ async def order(session: AsyncSession, user_id: int, **fields: object) -> Order:
 
 
 async def provider_catalog(
-    session: AsyncSession, api_url: str, api_key: str, *, price: Decimal = Decimal("2.00")
+    session: AsyncSession,
+    api_url: str,
+    api_key: str,
+    *,
+    price: Decimal = Decimal("2.00"),
+    name: str = "Instagram Followers",
 ) -> tuple[Provider, Service]:
-    """A provider at `api_url` and one auto service mapped to its service "1" (Instagram
-    Followers, refill and cancel): the panel most core and scheduler tests start from."""
+    """A provider at `api_url` and one auto Instagram service mapped to its service "1"
+    (followers, refill and cancel): the panel most core and scheduler tests start from."""
     provider = Provider(name="fake", api_url=api_url, api_key=api_key)
     session.add(provider)
     await session.flush()
     row = await service(
         session,
-        name="Instagram Followers",
+        name=name,
         price=price,
         min=50,
         max=10000,
