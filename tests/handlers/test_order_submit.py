@@ -28,13 +28,15 @@ async def registry(app) -> AsyncIterator[ProviderRegistry]:
     await registry.close()
 
 
-async def confirm_auto_order(app, chat) -> str:
+async def confirm_auto_order(app, chat, link: str = "https://instagram.com/alice") -> str:
+    """Alice (with 10 USD, credited once) orders 1000 of the provider-backed service; her
+    confirmation once the lanes have settled."""
     await give_money(app.sessionmaker, ALICE, "10")
     alice = chat(ALICE)
     await alice.send("/neworder")
     await alice.press_button("Instagram")
     await alice.press_button("Instagram Followers Auto")
-    await alice.send("https://instagram.com/alice")
+    await alice.send(link)
     await alice.send("1000")
     text = (await alice.press_button("Confirm")).text
     await app.lanes.settled()
@@ -68,14 +70,7 @@ async def test_provider_in_backoff_is_not_called_again_at_confirm(app, chat, reg
         fake.set_fault("add", "not_enough_funds")
         await seed_catalog(app.sessionmaker, provider_url=fake.url, provider_key="k")
         await confirm_auto_order(app, chat)
-        alice = chat(ALICE)
-        await alice.send("/neworder")
-        await alice.press_button("Instagram")
-        await alice.press_button("Instagram Followers Auto")
-        await alice.send("https://instagram.com/bob")
-        await alice.send("1000")
-        text = (await alice.press_button("Confirm")).text
-        await app.lanes.settled()
+        text = await confirm_auto_order(app, chat, "https://instagram.com/bob")
         assert fake.count("add") == 1  # the second order waits for the scheduler
     assert "Status: Queued, it will be sent shortly." in text
     assert [o.status for o in await orders_of(app.sessionmaker, ALICE)] == ["queued", "queued"]
