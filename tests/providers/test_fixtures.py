@@ -18,9 +18,10 @@ Deliberate vocabulary mappings (justified here once):
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -38,6 +39,7 @@ from tests.harness.providers import API_KEY
 
 FIXTURES_PATH = Path(__file__).resolve().parents[1] / "data" / "provider_fixtures.json"
 FIXTURES: list[dict[str, Any]] = json.loads(FIXTURES_PATH.read_text(encoding="utf-8"))["fixtures"]
+T = TypeVar("T")
 KIND = {"dripfeed_parent": "dripfeed", "subscription_parent": "subscription"}
 # Fixtures whose recorded request the client does not reproduce byte for byte, and why.
 REQUEST_SHAPE_EXEMPT = {
@@ -153,14 +155,23 @@ async def test_fixture(fixture: dict[str, Any], fake: FakeProvider, make_client:
             assert sent.method == "POST" and sent.query == ""
 
 
-async def check_services(client: SmmApiClient, form: dict[str, str], exp: Expected) -> None:
+async def answered(call: Awaitable[T], exp: Expected) -> T | None:
+    """What `call` returns when the fixture says ok; None when it expects the provider's
+    refusal, which is then checked against it."""
     try:
-        services = await client.services()
+        result = await call
     except ProviderError as error:
         assert exp.take("ok") is False
         check_top_level_error(exp, error)
-        return
+        return None
     assert exp.take("ok") is True
+    return result
+
+
+async def check_services(client: SmmApiClient, form: dict[str, str], exp: Expected) -> None:
+    services = await answered(client.services(), exp)
+    if services is None:
+        return
     expected = exp.take("services")
     assert len(services) == len(expected)
     for i, (service, spec) in enumerate(zip(services, expected, strict=True)):
@@ -204,13 +215,9 @@ async def check_status(client: SmmApiClient, form: dict[str, str], exp: Expected
     if "orders" in form:
         await check_multi_status(client, form["orders"].split(","), exp)
         return
-    try:
-        status = await client.status(form["order"])
-    except ProviderError as error:
-        assert exp.take("ok") is False
-        check_top_level_error(exp, error)
+    status = await answered(client.status(form["order"]), exp)
+    if status is None:
         return
-    assert exp.take("ok") is True
     check_order_status(status, exp)
 
 
@@ -257,17 +264,18 @@ async def check_refill(client: SmmApiClient, form: dict[str, str], exp: Expected
     if "orders" in form:
         results = await client.multi_refill(form["orders"].split(","))
         assert exp.take("ok") is True
-        for order_id, spec in exp.take("results").items():
-            check_per_id(results[order_id], Expected(spec, f"results[{order_id}]"))
+        check_results(results, exp)
         return
-    try:
-        result = await client.refill(form["order"])
-    except ProviderError as error:
-        assert exp.take("ok") is False
-        check_top_level_error(exp, error)
+    result = await answered(client.refill(form["order"]), exp)
+    if result is None:
         return
-    assert exp.take("ok") is True
     exp.attrs(result, "order_id", "refill_id", "accepted")
+
+
+def check_results(results: Mapping[str, Any], exp: Expected) -> None:
+    """The fixture's `results`, id by id, against a multi-id answer."""
+    for key, spec in exp.take("results").items():
+        check_per_id(results[key], Expected(spec, f"results[{key}]"))
 
 
 def check_per_id(result: Any, exp: Expected) -> None:
@@ -285,16 +293,11 @@ async def check_refill_status(client: SmmApiClient, form: dict[str, str], exp: E
     if "refills" in form:
         results = await client.multi_refill_status(form["refills"].split(","))
         assert exp.take("ok") is True
-        for refill_id, spec in exp.take("results").items():
-            check_per_id(results[refill_id], Expected(spec, f"results[{refill_id}]"))
+        check_results(results, exp)
         return
-    try:
-        result = await client.refill_status(form["refill"])
-    except ProviderError as error:
-        assert exp.take("ok") is False
-        check_top_level_error(exp, error)
+    result = await answered(client.refill_status(form["refill"]), exp)
+    if result is None:
         return
-    assert exp.take("ok") is True
     exp.attrs(result, "refill_id", "status", "raw_status")
 
 
@@ -303,8 +306,7 @@ async def check_cancel(client: SmmApiClient, form: dict[str, str], exp: Expected
     results = await client.cancel(ids)
     assert set(results) == set(ids)
     if exp.take("ok"):
-        for order_id, spec in exp.take("results").items():
-            check_per_id(results[order_id], Expected(spec, f"results[{order_id}]"))
+        check_results(results, exp)
         return
     # A refusal of the whole request: every id is not accepted and carries that error.
     spec = exp.take("error")
@@ -314,13 +316,9 @@ async def check_cancel(client: SmmApiClient, form: dict[str, str], exp: Expected
 
 
 async def check_balance(client: SmmApiClient, form: dict[str, str], exp: Expected) -> None:
-    try:
-        balance = await client.balance()
-    except ProviderError as error:
-        assert exp.take("ok") is False
-        check_top_level_error(exp, error)
+    balance = await answered(client.balance(), exp)
+    if balance is None:
         return
-    assert exp.take("ok") is True
     exp.attrs(balance, "amount", "currency")
 
 
