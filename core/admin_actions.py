@@ -16,12 +16,13 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import billing, notify, referrals
+from core.add_outcome import RESENT_MAYBE_DELIVERED
 from core.audit import audit
 from core.errors import Refusal
 from core.lifecycle import change_status, load_order, partial_refund
 from core.money import ZERO
 from core.statuses import LedgerKind, OrderStatus
-from core.submission import RESENT_MAYBE_DELIVERED, submit_order
+from core.submission import submit_order
 from db.engine import write_tx
 from db.models import LedgerEntry, Order, Provider
 from providers import ProviderRegistry

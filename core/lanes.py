@@ -20,8 +20,10 @@ import logging
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.claims import due_queued_orders
+from core.routing import RouteCache
 from core.statuses import OrderStatus
-from core.submission import due_queued_orders, submit_order
+from core.submission import submit
 from db.models import Order, Provider
 from db.types import utcnow
 from providers import ProviderRegistry
@@ -51,6 +53,7 @@ class SubmissionLanes:
         self._signals: dict[int, asyncio.Event] = {}
         self._lanes: dict[int, asyncio.Task[None]] = {}
         self._draining: set[int] = set()
+        self.routes = RouteCache()  # every service's mappings, for routing each order
         self.running = True
 
     def wake(self, provider_id: int | None) -> None:
@@ -138,13 +141,14 @@ class SubmissionLanes:
                     return 0
                 with log_context.bound(order_id=order_id, provider=provider):
                     async with self.sessionmaker() as session:
-                        order = await submit_order(
+                        order = await submit(
                             session,
                             self.registry,
                             order_id,
                             admin_ids=self.admin_ids,
                             notify_customer=True,
                             hand_over=self.wake,  # a backup's send goes through its own lane
+                            routes=self.routes,
                         )
                 stayed = order is not None and order.provider_id == provider_id
                 if stayed and order.status == OrderStatus.QUEUED:

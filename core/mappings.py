@@ -3,8 +3,8 @@
 Priority 1 is the service's own mapping (Service.provider_id / provider_service_id, set by
 /map without a priority, /import, or core.catalog.map_service); priorities 2, 3 ... are
 ServiceMapping rows. A backup must take the same order fields as the service (same type),
-or the add request built for the first would be wrong for it. Submission reads
-`candidates()` and leaves the choice to core.failover.
+or the add request built for the first would be wrong for it. Submission reads them as
+routes (core.routing) and leaves the choice to core.failover.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from core import fx
-from core.failover import Candidate
 from db.models import Category, Provider, ProviderService, Service, ServiceMapping
 
 PRIMARY = 1
@@ -84,21 +83,6 @@ async def mappings_for(
 
 async def mappings_of(session: AsyncSession, service: Service) -> list[Mapping]:
     return (await mappings_for(session, [service]))[service.id]
-
-
-async def candidates(session: AsyncSession, service: Service) -> list[Candidate]:
-    """The service's mappings as submission weighs them (core.failover.choose)."""
-    return [
-        Candidate(
-            priority=m.priority,
-            provider_id=m.provider.id,
-            provider_service_id=m.provider_service_id,
-            provider_enabled=m.provider.enabled,
-            retry_after=m.provider.retry_after,
-            offered=not m.dropped,
-        )
-        for m in await mappings_of(session, service)
-    ]
 
 
 async def services_mapped_to(session: AsyncSession, provider_id: int) -> list[tuple[Service, str]]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError
@@ -51,7 +51,14 @@ def mass_key(user_id: int, nonce: str) -> str:
     return f"{KEY_PREFIX}{user_id}:{nonce}"
 
 
-def is_mass(order: Order) -> bool:
+class Keyed(Protocol):
+    """An order as is_mass reads it: an Order, or a claim's columns."""
+
+    @property
+    def idempotency_key(self) -> str | None: ...
+
+
+def is_mass(order: Keyed) -> bool:
     return (order.idempotency_key or "").startswith(KEY_PREFIX)
 
 

@@ -117,14 +117,35 @@ def order_status_row(
     return {"chat_id": order.user_id, "kind": ORDER_STATUS, "payload": payload, "dedupe_key": key}
 
 
-def order_placed(session: AsyncSession, order: Order) -> None:
+class PlacedFacts(Protocol):
+    """What of an order its confirmation's edit reads: an Order, or the claim's columns."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def user_id(self) -> int: ...
+
+    @property
+    def confirm_message_id(self) -> int | None: ...
+
+
+def order_placed(
+    session: AsyncSession,
+    order: PlacedFacts,
+    *,
+    service_name: str,
+    status: str,
+    error_code: str | None,
+    refunded: Any,
+) -> None:
     """Edit the customer's confirmation message to show the provider's answer (once)."""
     payload = {
         "order_id": order.id,
-        "service": order.service.name,
-        "status": order.status,
-        "error_code": order.error_code,
-        "refunded": str(order.refunded),
+        "service": service_name,
+        "status": status,
+        "error_code": error_code,
+        "refunded": str(refunded),
         "message_id": order.confirm_message_id,
     }
     enqueue(session, order.user_id, ORDER_PLACED, payload, dedupe_key=f"placed:{order.id}")

@@ -18,11 +18,11 @@ from aiogram import Bot
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.claims import STUCK_AFTER, recover_interrupted
 from core.lanes import SubmissionLanes
 from core.notify import Render
 from core.refill_sync import sync_refill_statuses
 from core.status_sync import sync_order_statuses
-from core.submission import STUCK_AFTER, recover_interrupted
 from core.watch import check_balances, check_prices, check_stale_orders
 from db.models import Provider
 from payments import CryptoPayClient

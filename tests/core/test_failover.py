@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from core.lanes import SubmissionLanes
 from core.ordering import OrderDraft, place_order
+from core.routing import RouteCache
 from core.status_sync import sync_order_statuses
 from core.statuses import OrderStatus
 from core.submission import submit_order
@@ -244,3 +245,42 @@ async def _true(value: bool) -> bool:
 
 async def _status_is(panel: Panel, order_id: int, status: str) -> bool:
     return (await panel.orders())[order_id].status == status
+
+
+async def test_the_lanes_see_a_backup_mapped_on_another_replica_within_the_bound(
+    panel: Panel,
+) -> None:
+    """The lanes route from a snapshot of the mappings (core.routing.RouteCache): a backup
+    mapped on another replica, while the first provider backs off, takes the next order
+    once the snapshot's check interval has passed, never later."""
+    lanes = SubmissionLanes(panel.sm, panel.registry, ADMINS)
+    lanes.routes = RouteCache(check_every=0.2)
+    try:
+        [first] = await lanes_placing(panel, ("before", panel.service_id))
+        lanes.wake(panel.provider_id)
+        assert await until(lambda: _status_is(panel, first, OrderStatus.PENDING))
+        assert lanes.routes.loads == 1
+        other = panel.reopen()  # another replica's process
+        async with FakeProvider(api_key="b-key") as fake_b:
+            async with other.sm() as session, write_tx(session):
+                provider_b = Provider(name="b", api_url=fake_b.url, api_key="b-key")
+                session.add(provider_b)
+                await session.flush()
+                session.add(
+                    ServiceMapping(
+                        service_id=panel.service_id, provider_id=provider_b.id,
+                        provider_service_id="1", priority=2,
+                    )
+                )  # fmt: skip
+                provider_a = await session.get(Provider, panel.provider_id)
+                assert provider_a is not None
+                provider_a.retry_after = utcnow() + timedelta(minutes=10)
+            await asyncio.sleep(0.3)
+            [second] = await lanes_placing(panel, ("after", panel.service_id))
+            lanes.wake(panel.provider_id)
+            assert await until(lambda: _status_is(panel, second, OrderStatus.PENDING))
+            assert (await panel.orders())[second].provider_id == provider_b.id
+            assert fake_b.count("add") == 1 and panel.fake.count("add") == 1
+    finally:
+        await lanes.stop()
+    assert lanes.routes.loads == 2

@@ -6,7 +6,8 @@ import pytest
 
 from core.catalog import CatalogError
 from core.mapping_admin import parse_priority, remove_mapping, set_mapping
-from core.mappings import candidates, mappings_of
+from core.mappings import mappings_of
+from core.routing import candidates
 from db.engine import write_tx
 from db.models import Provider, ProviderService, Service
 from tests.harness.panel import Panel
@@ -51,7 +52,7 @@ async def test_backups_are_listed_after_the_service_own_mapping(panel: Panel) ->
         found = [(m.priority, m.provider.name, m.provider_service_id)
                  for m in await mappings_of(session, service)]  # fmt: skip
         assert found == [(1, "fake", "1"), (2, "backup", "7")]
-        assert [c.key for c in await candidates(session, service)][1].endswith(":7")
+        assert [c.key for c in await candidates(session, service.id)][1].endswith(":7")
 
         for args, code in (
             (("backup", "8", 3), "backup_type"),

@@ -36,11 +36,12 @@ from sqlalchemy import delete, func, select
 
 from core import billing
 from core.admin_actions import ActionError, refund_order, set_status, topup
+from core.claims import recover_interrupted
 from core.customer_requests import request_cancel
 from core.ordering import OrderDraft, OrderError, place_order
 from core.status_sync import apply_status_chunk
 from core.statuses import ACTIVE_STATUSES, PROVIDER_TO_PANEL, LedgerKind, OrderStatus
-from core.submission import recover_interrupted, submit_order
+from core.submission import submit_order
 from db.engine import create_engine, make_sessionmaker, write_tx
 from db.models import Base, LedgerEntry, Order, Provider, User
 from providers import AddOutcome, RemoteOrderStatus

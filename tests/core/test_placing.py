@@ -6,9 +6,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 from core import mass_order, ordering
+from core.claims import due_queued_orders
 from core.mass_order import place_mass_order
 from core.ordering import OrderDraft, place_order
-from core.submission import due_queued_orders
 from tests.harness.panel import Panel
 from tests.harness.settings import ADMINS, CUSTOMER
 

@@ -6,9 +6,10 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
+from core.claims import STUCK_AFTER, due_queued_orders, recover_interrupted
 from core.ordering import OrderDraft, place_order
 from core.statuses import OrderStatus
-from core.submission import STUCK_AFTER, due_queued_orders, recover_interrupted, submit_order
+from core.submission import submit_order
 from db.engine import write_tx
 from db.models import AdminAlert, Notification, Order, Provider, Service
 from db.types import utcnow
