@@ -14,6 +14,7 @@ import httpx
 
 from providers.client import DEFAULT_CONCURRENCY, DEFAULT_RATE, SmmApiClient
 from providers.demo import DemoProvider
+from providers.http_pool import default_http_client
 from providers.interface import ProviderAPI
 from providers.ratelimit import SlotClock
 from telemetry import metrics
@@ -43,18 +44,6 @@ def valid_api_url(api_url: str) -> bool:
     except (httpx.InvalidURL, TypeError):
         return False
     return url.scheme in ("http", "https") and bool(url.host)
-
-
-def default_http_client() -> httpx.AsyncClient:
-    """The shared pool. Keep-alive expiry is below common server idle timeouts (Apache: 5 s):
-    a pooled connection the server already closed would turn an ``add`` ambiguous."""
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(20.0, connect=10.0),
-        limits=httpx.Limits(
-            max_connections=100, max_keepalive_connections=20, keepalive_expiry=4.0
-        ),
-        follow_redirects=False,  # a 301/302 would silently turn the POST into a GET without form
-    )
 
 
 class ProviderRegistry:
