@@ -146,17 +146,15 @@ def unwrap_single(order_id: str, body: Any) -> Any:
     return body
 
 
-_COUNTS = ("start_count", "remains", "runs", "posts")
-
-
 def parse_order_status(order_id: str, entry: Any) -> RemoteOrderStatus:
     """One order's status; drip-feed and subscription parents are told apart by their keys."""
     if not isinstance(entry, Mapping):
         raise UnexpectedResponse("status answer is not an object", snippet=snippet(entry))
-    data = ci(entry)
-    entry = data.source
+    view = ci(entry)
+    entry, data = view.source, view.folded
     raw_status = data.get("status")
-    if isinstance(raw_status, Mapping | list):  # a word was due: unreadable, not "unknown"
+    if type(raw_status) is not str and isinstance(raw_status, Mapping | list):
+        # a word was due: unreadable, not "unknown"
         raise UnexpectedResponse("status is not a status word", snippet=snippet(entry))
     status = normalize_order_status(raw_status)
     kind: OrderKind = "order"
@@ -166,26 +164,32 @@ def parse_order_status(order_id: str, entry: Any) -> RemoteOrderStatus:
         parent_keys = ("posts", "expiry", "old_orders")
         kind = "subscription" if any(key in data for key in parent_keys) else "dripfeed"
     expiry = data.get("expiry")
+    counts = {
+        "start_count": to_int(data.get("start_count")),
+        "remains": to_remains(data.get("remains")),
+        "runs": to_int(data.get("runs")),
+        "posts": to_int(data.get("posts")),
+    }
+    # A number was sent that no count can hold ("1e30"): read as unknown, named for admins.
     unstored = tuple(
-        key for key in _COUNTS if (value := data.get(key)) is not None and out_of_range(value)
+        key
+        for key, number in counts.items()
+        if number is None and (value := data.get(key)) is not None and out_of_range(value)
     )
     return RemoteOrderStatus(
         order_id=order_id,
         status=status,
         raw_status=None if raw_status is None else str(raw_status),
         charge=to_decimal(data.get("charge")),
-        start_count=to_int(data.get("start_count")),
-        remains=to_remains(data.get("remains")),
         currency=to_text(data.get("currency")),
         kind=kind,
         child_order_ids=children,
-        runs=to_int(data.get("runs")),
-        posts=to_int(data.get("posts")),
         # SmartPanel sends a boolean "not yet expired" here; only a date string is an expiry.
         expiry=(expiry.strip() or None) if isinstance(expiry, str) else None,
         terminal=is_terminal(status),
         unstored=unstored,
-        raw=dict(entry),
+        raw=entry if type(entry) is dict else dict(entry),
+        **counts,
     )
 
 

@@ -25,33 +25,37 @@ _NOT_IDS = frozenset({"null", "none", "nil", "undefined", "nan", "false", "true"
 class CIMap(Mapping[str, Any]):
     """Read-only, case-insensitive view of a JSON object ("Start_Count" == "start_count").
 
-    An exact lower-case key wins over a differently-cased duplicate.
+    An exact lower-case key wins over a differently-cased duplicate. ``folded`` is the
+    object with its keys in lower case: a reader asking for fixed lower-case names reads it
+    directly (status sync reads ~15 keys of each of 100,000 entries).
     """
 
     def __init__(self, data: Mapping[str, Any]) -> None:
         self.source = data  # as the provider sent it (for admins' notes and snippets)
-        self._data: dict[str, Any] = {}
-        for key, value in data.items():
-            folded = str(key).lower()
-            if folded not in self._data or str(key) == folded:
-                self._data[folded] = value
+        folded = {str(key).lower(): value for key, value in data.items()}
+        if len(folded) != len(data):  # keys differing only in case: the lower-case one wins
+            folded = {}
+            for key, value in data.items():
+                name = str(key).lower()
+                if name not in folded or str(key) == name:
+                    folded[name] = value
+        self.folded: dict[str, Any] = folded
 
     def __getitem__(self, key: str) -> Any:
-        return self._data[key.lower()]
+        return self.folded[key.lower()]
 
     def __iter__(self):  # type: ignore[no-untyped-def]
-        return iter(self._data)
+        return iter(self.folded)
 
     def __len__(self) -> int:
-        return len(self._data)
+        return len(self.folded)
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and key.lower() in self._data
+        return isinstance(key, str) and key.lower() in self.folded
 
     def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
-        # Mapping.get goes through a KeyError per absent key: a status sync reads ~10
-        # keys of each of 100,000 entries, most of them absent.
-        return self._data.get(key.lower(), default)
+        # Mapping.get goes through a KeyError per absent key.
+        return self.folded.get(key.lower(), default)
 
 
 def ci(data: Any) -> CIMap:
@@ -96,7 +100,9 @@ def to_decimal(value: Any) -> Decimal | None:
 def to_int(value: Any) -> int | None:
     """A count from "157", 157, 157.0, "157.0"; null, "", "Unknown" and counts beyond a
     signed 64-bit integer ("1e30") give None."""
-    if type(value) is int:  # the common shapes first (status sync reads ~4 per order)
+    if value is None:  # the common shapes first (status sync reads ~4 per order)
+        return None
+    if type(value) is int:
         return value if abs(value) <= INT64_MAX else None
     if type(value) is str and value.isascii() and value.isdigit():
         number = int(value)
@@ -189,7 +195,7 @@ def error_message(body: Any) -> str | None:
     """
     if not isinstance(body, Mapping):
         return None
-    data = ci(body)
+    data = ci(body).folded
     error = data.get("error")
     message = to_text(data.get("message")) or to_text(data.get("msg"))
     if error not in (None, "", False, 0, [], {}):

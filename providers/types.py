@@ -36,11 +36,13 @@ class RemoteService:
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class RemoteOrderStatus:
     """The provider's view of one order, or of a drip-feed / subscription parent (Q29).
 
-    Parents carry no charge/remains; their child orders are normal orders to poll.
+    Parents carry no charge/remains; their child orders are normal orders to poll. Not a
+    frozen dataclass (never changed after parsing all the same): status sync builds one per
+    active order every cycle, and a frozen one costs three times as much to build.
     """
 
     order_id: str

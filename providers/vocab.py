@@ -72,12 +72,22 @@ def fold(raw: Any) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
+# Status words as providers spelled them → their normal word: a panel uses a handful of
+# spellings, read 100,000 times a status-sync cycle. Bounded (a hostile provider's words).
+_SPELLED: dict[str, str] = {}
+_SPELLED_MAX = 1024
+
+
 def normalize_order_status(raw: Any) -> str:
     """One of ORDER_STATUSES; unrecognised input gives "unknown" (logged, never raised)."""
+    if type(raw) is str and (known := _SPELLED.get(raw)) is not None:
+        return known
     normal = _ORDER_WORDS.get(fold(raw))
     if normal is None:
         log.warning("unknown provider order status %r; treating it as unknown", raw)
         return "unknown"
+    if type(raw) is str and len(_SPELLED) < _SPELLED_MAX:
+        _SPELLED[raw] = normal
     return normal
 
 
