@@ -5,7 +5,9 @@ peak RSS is the memory figure of a bot process (the whole app imported) holding 
 after its sync cycles. The provider (bench.fake_provider, another process) answers at once
 and the pacing is lifted, so the times are ours. Three cycles: every order moves (Pending →
 In progress: a history row and a notification each), nothing moves (the steady state),
-every order finishes (half Partial with a refund, half Completed).
+every order finishes (half Partial with a refund, half Completed). Each cycle's wall time
+comes with the CPU time this process spent in it (every thread: SQLite works in one), the
+figure to compare on a shared machine; the fake provider's own CPU is not in it.
 """
 
 from __future__ import annotations
@@ -86,13 +88,14 @@ async def seed(url: str, provider_url: str, api_key: str, count: int) -> None:
     await engine.dispose()
 
 
-async def cycle(url: str, registry: ProviderRegistry) -> tuple[float, int]:
+async def cycle(url: str, registry: ProviderRegistry) -> tuple[float, float, int]:
+    """One status-sync cycle: (wall seconds, CPU seconds of this process, orders moved)."""
     engine = create_engine(url)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     report = await sync_order_statuses(make_sessionmaker(engine), registry)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     await engine.dispose()
-    return round(elapsed, 2), report.changed
+    return round(elapsed, 2), round(cpu, 2), report.changed
 
 
 async def refunds_ok(url: str, count: int) -> bool:
@@ -117,8 +120,9 @@ async def run(count: int, database: str | None) -> dict[str, Any]:
             for name, phase in (("moved", "progress"), ("unchanged", "progress"),
                                 ("finished", "finish")):  # fmt: skip
                 await provider.control(phase=phase)
-                seconds, changed = await cycle(url, registry)
+                seconds, cpu, changed = await cycle(url, registry)
                 figures[f"{name}_s"] = seconds
+                figures[f"{name}_cpu_s"] = cpu
                 figures[f"{name}_changed"] = changed
         figures["refunds_exactly_once"] = await refunds_ok(url, count)
     figures["peak_rss_mb"] = round(peak_rss_mb(), 1)
@@ -142,10 +146,14 @@ def print_sync(figures: dict[str, Any]) -> None:
     if "error" in figures:
         print(f"status_sync {figures['orders']}: failed ({figures['error']})")
         return
+
+    def timed(name: str) -> str:
+        return f"{figures[f'{name}_s']:.2f} s ({figures[f'{name}_cpu_s']:.2f} s CPU)"
+
     print(
-        f"status_sync {figures['orders']:>7} active orders: all moved {figures['moved_s']:7.2f} s"
-        f", nothing changed {figures['unchanged_s']:6.2f} s, all finished (half Partial) "
-        f"{figures['finished_s']:7.2f} s; refunds exactly once: "
+        f"status_sync {figures['orders']:>7} active orders: all moved {timed('moved')}"
+        f", nothing changed {timed('unchanged')}, all finished (half Partial) "
+        f"{timed('finished')}; refunds exactly once: "
         f"{figures['refunds_exactly_once']}; peak RSS {figures['peak_rss_mb']} MB"
     )
 

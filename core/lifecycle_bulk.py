@@ -14,7 +14,9 @@ answer finds them moved already.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import functools
+from collections import namedtuple
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,32 +30,50 @@ from db.types import utcnow
 from providers import OrderLookupError, RemoteOrderStatus
 from telemetry import metrics
 
-# The columns the rules read and the ones an answer may write.
+_orders = Order.__table__
+
+# The columns the rules read and the ones an answer may write (table columns: plain Core
+# statements, no ORM work per row).
 WRITTEN = (
     "status", "provider_status", "start_count", "remains", "cost", "runs_done", "posts_done",
     "last_error", "error_code", "refunded", "status_changed_at",
 )  # fmt: skip
+_READ = ("id", "provider_order_id", "charge", "quantity", "extra")  # plan_provider_status's
+# What changes_order compares: the rule's inputs and the columns an answer sets.
+SEEN_COLUMNS = tuple(_orders.c[name] for name in (*_READ, *WRITTEN[:-2]))
 LOCKED_COLUMNS = (
-    *(getattr(Order, name) for name in ("id", "user_id", "charge", "quantity", "extra")),
-    Order.provider_order_id,
-    Order.provider_id,  # the metrics' label
-    *(getattr(Order, name) for name in WRITTEN),
-    Service.name.label("service_name"),  # for the customer's message
+    *(_orders.c[name] for name in (*_READ, "user_id")),
+    _orders.c.provider_id,  # the metrics' label
+    *(_orders.c[name] for name in WRITTEN),
+    Service.__table__.c.name.label("service_name"),  # for the customer's message
 )
+_WRITTEN_AT = slice(len(_READ) + 2, len(_READ) + 2 + len(WRITTEN))  # in LOCKED_COLUMNS
+# Rows are read into plain named tuples: a name is an index there, while a database row
+# finds it by a lookup (~10× slower, and a chunk reads ~15 names of each of its rows).
+Seen = namedtuple("Seen", [column.name for column in SEEN_COLUMNS])  # type: ignore[misc]
+Locked = namedtuple("Locked", [column.key for column in LOCKED_COLUMNS])  # type: ignore[misc]
 
-_orders = Order.__table__
-_UPDATE = (
-    update(_orders)
-    .where(_orders.c.id == bindparam("_id"))
-    .values({name: bindparam(name, type_=_orders.c[name].type) for name in WRITTEN})
-)
+
+def seen_rows(rows: Iterable[Row[Any]]) -> Iterator[Any]:
+    """SEEN_COLUMNS rows as Seen tuples."""
+    return map(Seen._make, rows)
+
+
+@functools.cache
+def _update(columns: tuple[str, ...]) -> Any:
+    """One executemany UPDATE of these columns (of WRITTEN), keyed by "_id"."""
+    return (
+        update(_orders)
+        .where(_orders.c.id == bindparam("_id"))
+        .values({name: bindparam(name, type_=_orders.c[name].type) for name in columns})
+    )
 
 
 @dataclass(slots=True)
 class _Change:
     """One order of the chunk: its row and the values it will have."""
 
-    row: Row[Any]
+    row: Any  # Locked
     values: dict[str, Any]
     refund: billing.Refund | None = None
 
@@ -85,6 +105,19 @@ def refused_note(error: OrderLookupError) -> str:
     return f"status: {error.message}"[:2000]
 
 
+def changes_order(row: Any, entry: RemoteOrderStatus | OrderLookupError | None) -> bool:
+    """Whether applying `entry` would change the order `row` (a Seen row): the rule that
+    applies it (plan_provider_status) asked, its outcome compared with the row's columns."""
+    if entry is None:
+        return False
+    if not isinstance(entry, RemoteOrderStatus):
+        return bool(row.last_error != refused_note(entry))
+    move = plan_provider_status(row, entry)
+    if move.new is not None:
+        return True
+    return any(getattr(row, name) != value for name, value in move.fields.items())
+
+
 async def apply_answers(
     session: AsyncSession,
     rows: Iterable[Row[Any]],
@@ -99,11 +132,11 @@ async def apply_answers(
     changes: list[_Change] = []
     moved: list[tuple[_Change, str, str | None]] = []  # (order, new status, history note)
     beyond: list[alerts.Alert] = []
-    for row in rows:
+    for row in map(Locked._make, rows):
         entry = answers.get(row.provider_order_id or "")
         if entry is None:
             continue
-        change = _Change(row, {name: getattr(row, name) for name in WRITTEN})
+        change = _Change(row, dict(zip(WRITTEN, row[_WRITTEN_AT], strict=True)))
         changes.append(change)
         if not isinstance(entry, RemoteOrderStatus):  # refused: noted, the order kept
             change.values["last_error"] = refused_note(entry)
@@ -132,7 +165,7 @@ async def apply_answers(
             change.values["refunded"] = change.row.refunded + change.refund.amount
         else:
             change.refund = None  # already refunded under this key: nothing now
-    await session.execute(_UPDATE, [{"_id": c.row.id, **c.values} for c in changes])
+    await _write_orders(session, changes)
     await _history_and_messages(session, moved)
     for change, new, _ in moved:
         metrics.order_moved(change.row.provider_id, change.row.status, new, placed_at=None)
@@ -140,6 +173,22 @@ async def apply_answers(
         await alerts.raise_alert(session, admin_ids, alert)
     result.changed = len(moved)
     return result
+
+
+async def _write_orders(session: AsyncSession, changes: list[_Change]) -> None:
+    """Each order's columns that differ from its row, in one UPDATE per set of columns (a
+    chunk has a few: the columns an unchanged value would rewrite cost the most to send)."""
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for change in changes:
+        old = change.row[_WRITTEN_AT]
+        new = change.values
+        columns = tuple(name for name, was in zip(WRITTEN, old, strict=True) if new[name] != was)
+        if columns:
+            params = {name: new[name] for name in columns}
+            params["_id"] = change.row.id
+            by_columns.setdefault(columns, []).append(params)
+    for columns, params in by_columns.items():
+        await session.execute(_update(columns), params)
 
 
 async def _history_and_messages(
@@ -174,4 +223,12 @@ async def _history_and_messages(
     await session.execute(insert(Notification.__table__), messages)
 
 
-__all__ = ["LOCKED_COLUMNS", "Applied", "apply_answers", "refused_note"]
+__all__ = [
+    "LOCKED_COLUMNS",
+    "SEEN_COLUMNS",
+    "Applied",
+    "apply_answers",
+    "changes_order",
+    "refused_note",
+    "seen_rows",
+]

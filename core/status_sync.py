@@ -2,10 +2,13 @@
 (sync_in_chunks) is shared with refill sync (core.refill_sync).
 
 Per provider the ids go out in chunks of at most MAX_IDS_PER_REQUEST (one request each) and
-the answer for a chunk is applied in one short write transaction; no transaction is open
-while a provider is being asked. The orders are read again inside that transaction (locked
-with FOR UPDATE SKIP LOCKED on PostgreSQL, so two replicas never apply the same row at once)
-and only while still active, and the orders the answer changes are written in bulk
+the answer for a chunk is compared in bulk with the orders' columns, read a window of
+chunks ahead (ReadAhead: one read per WINDOW orders, not one per chunk); only a chunk whose
+answer changes something is applied, in one short write transaction, and a cycle where
+nothing changed writes nothing. No transaction is open while a provider is being asked.
+The orders are read again inside the write transaction (locked with FOR UPDATE SKIP LOCKED
+on PostgreSQL, so two replicas never apply the same row at once) and only while still
+active, and the orders the answer changes are written in bulk
 (core.lifecycle_bulk: a few statements per chunk, not per order): a status seen twice, a
 retry, a restart or a second replica changes nothing the second time, and every refund is
 keyed per order and reason.
@@ -21,6 +24,7 @@ cycle.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -32,16 +36,23 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from core.lifecycle import apply_provider_status
-from core.lifecycle_bulk import LOCKED_COLUMNS, Applied, apply_answers, refused_note
+from core.lifecycle_bulk import (
+    LOCKED_COLUMNS,
+    SEEN_COLUMNS,
+    Applied,
+    apply_answers,
+    changes_order,
+    refused_note,
+    seen_rows,
+)
 from core.provider_failures import record_provider_failure
-from core.statuses import ACTIVE_STATUSES, PROVIDER_TO_PANEL
+from core.statuses import ACTIVE_STATUSES
 from db.engine import write_tx
 from db.models import Order, Provider, Service
 from providers import (
     MAX_IDS_PER_REQUEST,
     TERMINAL_STATUSES,
     MultiStatusResult,
-    OrderLookupError,
     ProviderAPI,
     ProviderError,
     ProviderRegistry,
@@ -49,8 +60,11 @@ from providers import (
 )
 
 log = logging.getLogger(__name__)
+_orders = Order.__table__
+_services = Service.__table__
 
 CHUNK_CONCURRENCY = 4  # chunks of one provider in flight at once (the client paces anyway)
+WINDOW = 1000  # orders whose columns are compared are read this many at a time (ReadAhead)
 
 T = TypeVar("T")
 A = TypeVar("A")
@@ -165,8 +179,12 @@ async def sync_order_statuses(
     """One cycle over every active order with a provider order id (of `provider_ids` only,
     when given: the scheduler runs each provider on its own)."""
 
+    ahead: dict[int, ReadAhead] = {}
+
     async def list_open(session: AsyncSession) -> dict[int, list[Open]]:
-        return await active_remote_ids(session, provider_ids)
+        grouped = await active_remote_ids(session, provider_ids)
+        ahead.update((p, ReadAhead(p, items)) for p, items in grouped.items())
+        return grouped
 
     async def ask(api: ProviderAPI, chunk: list[Open]) -> MultiStatusResult:
         result = await api.multi_status([remote for _, remote in chunk])
@@ -175,7 +193,7 @@ async def sync_order_statuses(
 
     async def apply(provider_id: int, chunk: list[Open], result: MultiStatusResult) -> SyncReport:
         return await apply_status_chunk(
-            sessionmaker, provider_id, chunk, result, admin_ids=admin_ids
+            sessionmaker, provider_id, chunk, result, admin_ids=admin_ids, ahead=ahead[provider_id]
         )
 
     return await sync_in_chunks(sessionmaker, registry, list_open, ask, apply, chunk_size)
@@ -214,43 +232,69 @@ async def _confirm_positional(api: ProviderAPI, result: MultiStatusResult) -> No
             result.missing.append(remote)
 
 
-_SEEN = (
-    Order.id, Order.status, Order.provider_status, Order.start_count, Order.remains, Order.cost,
-    Order.provider_order_id, Order.last_error, Order.runs_done, Order.posts_done,
-)  # fmt: skip
+class ReadAhead:
+    """The columns a chunk's answer is compared with (SEEN_COLUMNS), read for WINDOW orders
+    of one provider at once when the first chunk of a window is compared: a cycle where
+    nothing changed costs one read per window, not one per chunk. Each row is handed out
+    once and then dropped, so a window or two is held, never the whole cycle.
 
+    The rows are read outside the write transaction, like a chunk's own read: a row that
+    moved meanwhile is read again, locked, before anything is written."""
 
-def _moves(row: Any, entry: RemoteOrderStatus | OrderLookupError | None) -> bool:
-    """Whether applying this answer would change the order (compared on plain columns)."""
-    if entry is None:
-        return False
-    if not isinstance(entry, RemoteOrderStatus):
-        return row.last_error != refused_note(entry)
-    new = PROVIDER_TO_PANEL.get(entry.status)
-    return (
-        (new is not None and new != row.status)
-        or row.provider_status != (entry.raw_status or entry.status)[:64]
-        or (entry.start_count is not None and entry.start_count != row.start_count)
-        or (entry.remains is not None and entry.remains != row.remains)
-        or (entry.charge is not None and entry.charge != row.cost)
-        # drip-feed runs done, subscription posts served (core.parents)
-        or (entry.runs is not None and entry.runs != row.runs_done)
-        or (entry.posts is not None and entry.posts != row.posts_done)
-    )
+    def __init__(self, provider_id: int, items: list[Open]) -> None:
+        self.provider_id = provider_id
+        self._items = items  # the provider's active orders in id order (active_remote_ids)
+        self._read: set[int] = set()  # windows read
+        self._rows: dict[int, Any] = {}
+
+    async def rows(self, session: AsyncSession, chunk: list[Open]) -> list[Any]:
+        """The chunk's orders still active (Seen rows)."""
+        if not chunk:
+            return []
+        for window in range(self._window(chunk[0][0]), self._window(chunk[-1][0]) + 1):
+            if window not in self._read:
+                self._read.add(window)
+                start = window * WINDOW
+                await self._read_window(session, self._items[start : start + WINDOW])
+        return [row for order_id, _ in chunk if (row := self._rows.pop(order_id, None)) is not None]
+
+    def _window(self, order_id: int) -> int:
+        return bisect.bisect_left(self._items, order_id, key=lambda item: item[0]) // WINDOW
+
+    async def _read_window(self, session: AsyncSession, items: list[Open]) -> None:
+        wanted = {order_id for order_id, _ in items}
+        rows = await session.execute(
+            select(*SEEN_COLUMNS).where(
+                _orders.c.id.between(items[0][0], items[-1][0]),
+                _orders.c.status.in_(list(ACTIVE_STATUSES)),
+                _orders.c.provider_id == self.provider_id,
+            )
+        )
+        self._rows.update((row.id, row) for row in seen_rows(rows) if row.id in wanted)
 
 
 async def changed_in_chunk(
-    session: AsyncSession, provider_id: int, chunk: list[Open], result: MultiStatusResult
+    session: AsyncSession,
+    provider_id: int,
+    chunk: list[Open],
+    result: MultiStatusResult,
+    ahead: ReadAhead | None = None,
 ) -> list[int]:
-    """The orders of a chunk the answer changes: one plain SELECT, compared in memory."""
-    rows = await session.execute(
-        select(*_SEEN).where(
-            Order.id.in_([order_id for order_id, _ in chunk]),
-            Order.status.in_(list(ACTIVE_STATUSES)),
-            Order.provider_id == provider_id,
+    """The orders of a chunk the answer changes: their columns (read ahead, or in one plain
+    SELECT), compared in memory by the rule that applies it (lifecycle_bulk.changes_order)."""
+    if ahead is not None:
+        rows: Iterable[Any] = await ahead.rows(session, chunk)
+    else:
+        found = await session.execute(
+            select(*SEEN_COLUMNS).where(
+                _orders.c.id.in_([order_id for order_id, _ in chunk]),
+                _orders.c.status.in_(list(ACTIVE_STATUSES)),
+                _orders.c.provider_id == provider_id,
+            )
         )
-    )
-    return [row.id for row in rows if _moves(row, result.results.get(row.provider_order_id or ""))]
+        rows = seen_rows(found)
+    answers = result.results
+    return [r.id for r in rows if changes_order(r, answers.get(r.provider_order_id or ""))]
 
 
 async def apply_status_chunk(
@@ -260,6 +304,7 @@ async def apply_status_chunk(
     result: MultiStatusResult,
     *,
     admin_ids: frozenset[int] = frozenset(),
+    ahead: ReadAhead | None = None,
 ) -> SyncReport:
     """Apply one chunk's answer: compared in bulk first, then only the orders it changes are
     read again, locked, and written in bulk (core.lifecycle_bulk), in one transaction (all
@@ -270,7 +315,7 @@ async def apply_status_chunk(
     instead of the chunk failing every cycle."""
     report = SyncReport(missing=len(result.missing), failed=len(result.failed))
     async with sessionmaker() as session:
-        changed = await changed_in_chunk(session, provider_id, chunk, result)
+        changed = await changed_in_chunk(session, provider_id, chunk, result, ahead)
         if not changed and not result.failed:
             return report
         try:
@@ -294,14 +339,14 @@ def _locked(provider_id: int, ids: list[int], *columns: Any) -> Any:
     PostgreSQL: a row another replica is applying is left to it)."""
     return (
         select(*columns)
-        .join(Service, Service.id == Order.service_id)
+        .join(_services, _services.c.id == _orders.c.service_id)
         .where(
-            Order.id.in_(ids),
-            Order.status.in_(list(ACTIVE_STATUSES)),
-            Order.provider_id == provider_id,
+            _orders.c.id.in_(ids),
+            _orders.c.status.in_(list(ACTIVE_STATUSES)),
+            _orders.c.provider_id == provider_id,
         )
-        .order_by(Order.id)
-        .with_for_update(skip_locked=True, of=Order)
+        .order_by(_orders.c.id)
+        .with_for_update(skip_locked=True, of=_orders)
     )
 
 
@@ -365,6 +410,7 @@ async def _note_failed_chunk(
 
 __all__ = [
     "Open",
+    "ReadAhead",
     "SyncReport",
     "apply_status_chunk",
     "record_failure",

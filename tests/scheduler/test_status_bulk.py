@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -18,7 +20,7 @@ import core.status_sync
 from core.admin_actions import refund_order
 from core.customer_requests import request_refill
 from core.refill_sync import REFILL_STATUS, sync_refill_statuses
-from core.status_sync import SyncReport, apply_status_chunk
+from core.status_sync import SyncReport, apply_status_chunk, sync_order_statuses
 from core.statuses import OrderStatus
 from db.engine import write_tx
 from db.models import LedgerEntry, Notification, Order, OrderStatusChange, Refill
@@ -210,17 +212,80 @@ async def test_a_mixed_chunk_in_bulk_ends_as_the_per_order_lifecycle(
     ]
 
 
+@contextmanager
+def statements(panel: Panel) -> Iterator[list[str]]:
+    """The SQL statements the panel's engine sends meanwhile."""
+    sent: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        sent.append(" ".join(statement.split()).upper())
+
+    event.listen(panel.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        yield sent
+    finally:
+        event.remove(panel.engine.sync_engine, "before_cursor_execute", seen)
+
+
+def writes(sent: list[str]) -> list[str]:
+    return [s for s in sent if s.startswith(("UPDATE", "INSERT", "DELETE"))]
+
+
 async def test_the_same_answer_again_changes_nothing(
     any_panel: Panel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Every kind of answer, applied a second time: the comparison finds nothing to do,
+    so not a single statement writes."""
     panel = any_panel
     bulk_only(monkeypatch)
     orders = await mixed_orders(panel, CUSTOMER)
     await sync_chunk(panel, orders)
     once = await state(panel, CUSTOMER)
-    again = await sync_chunk(panel, orders)
+    with statements(panel) as sent:
+        again = await sync_chunk(panel, orders)
+    assert writes(sent) == []
     assert await state(panel, CUSTOMER) == once
     assert again.changed == 0
+
+
+async def test_a_cycle_where_nothing_changed_reads_the_orders_once_and_writes_nothing(
+    any_panel: Panel,
+) -> None:
+    """250 active orders, three status requests: their columns are compared from one read
+    (a window of up to core.status_sync.WINDOW orders), not one read per request."""
+    panel = any_panel
+    orders = await panel.add_orders(250)
+    for _, remote in orders:
+        panel.fake.set_status(remote, "In progress", start_count=10, remains=900)
+    first = await sync_order_statuses(panel.sm, panel.registry)
+    assert first.changed == 250
+    with statements(panel) as sent:
+        report = await sync_order_statuses(panel.sm, panel.registry)
+    assert (report.requests, report.changed) == (3, 0)
+    assert writes(sent) == []
+    order_reads = [s for s in sent if s.startswith("SELECT") and " FROM ORDERS" in s]
+    assert len(order_reads) == 2  # the active orders listed, then their columns compared
+
+
+async def test_what_the_rule_does_not_store_is_not_written_again(any_panel: Panel) -> None:
+    """A count a drip-feed parent reports but the rule keeps only when it ends (remains),
+    and a charge no column can hold: the second cycle with the same answer writes nothing
+    (the comparison asks the rule that applies the answer, not a copy of it)."""
+    panel = any_panel
+    (order, order_remote), (parent, parent_remote) = await panel.add_orders(2)
+    answer = {
+        order_remote: {"status": "In progress", "charge": "1e30", "remains": "100"},
+        parent_remote: {"status": "In progress", "runs": "2", "orders": [], "remains": "300"},
+    }
+    panel.fake.respond("status", body=answer, times=None)
+    await sync_order_statuses(panel.sm, panel.registry)
+    after = await panel.orders()
+    assert after[order].status == after[parent].status == OrderStatus.IN_PROGRESS
+    assert "charge" in (after[order].last_error or "") and after[order].cost is None
+    assert after[parent].runs_done == 2 and after[parent].remains is None
+    with statements(panel) as sent:
+        report = await sync_order_statuses(panel.sm, panel.registry)
+    assert report.changed == 0 and writes(sent) == []
 
 
 async def test_two_replicas_applying_one_chunk_at_once_write_it_once(
