@@ -9,8 +9,7 @@ import pytest
 from aiogram.fsm.storage.base import StorageKey
 from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
 
-from bot.app import create_app
-from tests.harness.settings import make_settings
+from tests.harness.apps import replicas
 
 
 def redis_url() -> str:
@@ -23,22 +22,17 @@ def redis_url() -> str:
 
 
 async def test_replicas_share_fsm_state_through_redis(database_url: str, tmp_path: Path) -> None:
-    settings = make_settings(database_url, redis_url=redis_url())
-    first, second = (
-        await create_app(settings, migrate=False),
-        await create_app(settings, migrate=False),
-    )
-    try:
-        assert isinstance(first.dp.storage, RedisStorage)
-        assert isinstance(first.dp.fsm.events_isolation, RedisEventIsolation)
-        key = StorageKey(bot_id=first.bot.id, chat_id=4242, user_id=4242)
-        await first.dp.storage.set_state(key, "OrderFlow:link")
-        await first.dp.storage.set_data(key, {"service_id": 7})
-        assert await second.dp.storage.get_state(key) == "OrderFlow:link"
-        assert await second.dp.storage.get_data(key) == {"service_id": 7}
-        await second.dp.storage.set_state(key, None)
-        await second.dp.storage.set_data(key, {})
-    finally:
-        for app in (first, second):
-            await app.dp.storage.close()
-            await app.close()
+    async with replicas(database_url, redis_url=redis_url()) as (first, second):
+        try:
+            assert isinstance(first.dp.storage, RedisStorage)
+            assert isinstance(first.dp.fsm.events_isolation, RedisEventIsolation)
+            key = StorageKey(bot_id=first.bot.id, chat_id=4242, user_id=4242)
+            await first.dp.storage.set_state(key, "OrderFlow:link")
+            await first.dp.storage.set_data(key, {"service_id": 7})
+            assert await second.dp.storage.get_state(key) == "OrderFlow:link"
+            assert await second.dp.storage.get_data(key) == {"service_id": 7}
+            await second.dp.storage.set_state(key, None)
+            await second.dp.storage.set_data(key, {})
+        finally:
+            for app in (first, second):
+                await app.dp.storage.close()

@@ -28,12 +28,12 @@ def chat_on(app: App, user_id: int = CUSTOMER, **user: Any) -> TgChat:
 
 
 @asynccontextmanager
-async def replicas(database_url: str) -> AsyncIterator[tuple[App, App]]:
+async def replicas(database_url: str, **settings: object) -> AsyncIterator[tuple[App, App]]:
     """Two recording apps on one database, as two replicas of the panel see it."""
     async with AsyncExitStack() as stack:
         apps = []
         for _ in range(2):
-            app = await recording_app(database_url)
+            app = await recording_app(database_url, **settings)
             stack.push_async_callback(app.close)
             apps.append(app)
         yield apps[0], apps[1]
