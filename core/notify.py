@@ -6,12 +6,15 @@ in the recipient's language at send time.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import event, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session
 
+from db.cache_versions import PanelSession
 from db.models import LedgerEntry, Notification, Order
 from db.types import utcnow
 
@@ -22,6 +25,8 @@ ORDER_PLACED = "order_placed"  # the provider's answer, shown by editing the con
 MASS_PLACED = "mass_placed"  # the same for a message of a mass confirmation
 EDITS = frozenset({ORDER_PLACED, MASS_PLACED})  # kinds that edit payload["message_id"]
 
+log = logging.getLogger(__name__)
+
 # What the sender calls to word a row: (language, kind, payload) -> text. The Telegram UI
 # provides it (handlers.notifications.renderer); the scheduler only receives it.
 Render = Callable[[str | None, str, dict[str, Any]], str]
@@ -29,6 +34,51 @@ Render = Callable[[str | None, str, dict[str, Any]], str]
 
 class UnknownNotification(ValueError):
     """A kind (or alert kind) the renderer cannot word: the row is skipped, not retried."""
+
+
+# --- the outbox bell: an in-process signal that rows were committed ---------------------
+_BELL = "outbox_bell"  # session info: what to call after a commit that inserted outbox rows
+_RANG = "outbox_inserted"  # session info: this transaction inserted outbox rows
+
+
+def ring_on_insert(
+    sessionmaker: async_sessionmaker[AsyncSession], bell: Callable[[], None]
+) -> None:
+    """Every session of `sessionmaker` calls `bell` after committing a transaction that
+    inserted outbox rows (objects or INSERT statements alike, whichever core path wrote
+    them), so the sender sends them at once instead of at its next tick. Rows committed by
+    another process ring nothing here: the sender's periodic look finds those."""
+    info = dict(sessionmaker.kw.get("info") or {})
+    info[_BELL] = bell
+    sessionmaker.configure(info=info)
+
+
+@event.listens_for(PanelSession, "after_flush")
+def _rows_flushed(session: Session, _context: Any) -> None:
+    if _BELL in session.info and any(isinstance(o, Notification) for o in session.new):
+        session.info[_RANG] = True
+
+
+@event.listens_for(PanelSession, "do_orm_execute")
+def _rows_inserted(state: ORMExecuteState) -> None:
+    if state.is_insert and _BELL in state.session.info:
+        table = getattr(state.statement, "table", None)
+        if getattr(table, "name", None) == Notification.__tablename__:
+            state.session.info[_RANG] = True
+
+
+@event.listens_for(PanelSession, "after_commit")
+def _ring(session: Session) -> None:
+    if session.info.pop(_RANG, False):
+        try:
+            session.info[_BELL]()
+        except Exception:  # the rows are committed: the periodic look still finds them
+            log.exception("outbox: ringing the sender failed")
+
+
+@event.listens_for(PanelSession, "after_rollback")
+def _not_rung(session: Session) -> None:
+    session.info.pop(_RANG, None)
 
 
 def enqueue(

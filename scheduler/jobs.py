@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ from aiogram import Bot
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core import notify
 from core.claims import STUCK_AFTER, recover_interrupted
 from core.lanes import SubmissionLanes
 from core.notify import Render
@@ -48,6 +50,7 @@ PRICE_INTERVAL = 3600.0
 STALE_INTERVAL = 1800.0
 STUCK_INTERVAL = 60.0
 PAYMENT_EXPIRY_INTERVAL = 60.0
+PROGRESS_LOOK = 30.0  # broadcast progress with no broadcast rows sent here (another replica's)
 REPLICA_POLL = 2.0  # with replicas the submit job is how a lane sees another's orders
 SYNC_BOUND = 600.0  # a provider's sync run longer than this is cut (its chunks so far kept)
 WATCH_BOUND = 300.0
@@ -164,12 +167,29 @@ def build_jobs(
 
         refill_syncs.launch(await provider_ids(sessionmaker), one)
 
-    async def send() -> None:
-        await sender.run()
+    def send_at_once(run_soon: Callable[[], None]) -> None:
+        """Rows committed in this process start the sender now (see OutboxSender.wake)."""
+
+        def ring() -> None:
+            if sender.wake():
+                run_soon()
+
+        notify.ring_on_insert(sessionmaker, ring)
+
+    progress_cue, next_progress_look = -1, 0.0
 
     async def broadcast_progress() -> None:
-        if progress_view is not None:
-            await update_progress(bot, sessionmaker, progress_view)
+        """Asks the database while broadcast rows are being sent here, once more after each
+        edit (the last rows' outcomes), and every PROGRESS_LOOK seconds otherwise."""
+        nonlocal progress_cue, next_progress_look
+        now = time.monotonic()
+        if progress_view is None or (
+            sender.broadcast_passes == progress_cue and now < next_progress_look
+        ):
+            return
+        progress_cue = sender.broadcast_passes
+        edited = await update_progress(bot, sessionmaker, progress_view)
+        next_progress_look = now if edited else now + PROGRESS_LOOK
 
     async def balances() -> None:
         async def one(provider_id: int) -> None:
@@ -208,7 +228,7 @@ def build_jobs(
         PeriodicJob("submit_orders", submit, submit_interval),
         PeriodicJob("sync_order_statuses", sync_orders, settings.status_sync_seconds),
         PeriodicJob("sync_refill_statuses", sync_refills, settings.status_sync_seconds),
-        PeriodicJob("send_notifications", send, SEND_INTERVAL),
+        PeriodicJob("send_notifications", sender.drain, SEND_INTERVAL, woken_by=send_at_once),
         PeriodicJob("broadcast_progress", broadcast_progress, PROGRESS_INTERVAL),
         PeriodicJob("watch_provider_balances", balances, BALANCE_INTERVAL),
         PeriodicJob("watch_provider_prices", prices, PRICE_INTERVAL),

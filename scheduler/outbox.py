@@ -5,7 +5,8 @@ short transaction (rows selected FOR UPDATE SKIP LOCKED on PostgreSQL), so anoth
 or the next run does not take them while they are being sent. The lease is short and the
 sender renews it while it works, so a process that dies while sending (kill -9, a lost
 machine) holds its rows only until the lease runs out; a lone process that restarts takes
-its own stale claims back at once (release_stale_claims). Every outcome ends the lease.
+its own stale claims back at once (release_stale_claims). Every outcome ends the lease;
+outcomes are written in batches (Outcomes), a sent row keeping its lease until then.
 Rows of a chat wait behind an earlier row of that chat that is waiting for a retry or being
 sent, so a chat reads its messages in order and at the pace of one sender.
 """
@@ -93,18 +94,18 @@ _CANDIDATES = {False: _candidates(False), True: _candidates(True)}
 _IDS = bindparam("ids", expanding=True)
 _LEASE = update(_N).where(_N.c.id.in_(_IDS)).values(leased_until=bindparam("until"))
 _PENDING_ROWS = (_N.c.id.in_(_IDS), _N.c.status == PENDING)
+_ONE_PENDING = (_N.c.id == bindparam("row"), _N.c.status == PENDING)
 _SENT = (
     update(_N)
-    .where(*_PENDING_ROWS)
+    .where(*_ONE_PENDING)
     .values(
         status=SENT,
-        sent_at=bindparam("now"),
+        sent_at=bindparam("at"),
         attempts=_N.c.attempts + 1,
         last_error=None,
         leased_until=None,
     )
 )
-_ONE_PENDING = (_N.c.id == bindparam("row"), _N.c.status == PENDING)
 _SKIPPED = (
     update(_N)
     .where(*_ONE_PENDING)
@@ -140,12 +141,12 @@ _RENEW = (
 @dataclass
 class Outcomes:
     """What happened to claimed rows, written later in one transaction (``record``, or the
-    next claim's): one UPDATE for every row sent, one statement per kind of the rarer
-    outcomes. Until then the rows stay leased to this sender, so no replica takes them; a
-    write that fails keeps the outcomes for the next one (nothing is lost, nothing sent
-    twice). Each outcome applies only to a row still pending, as each did one by one."""
+    next claim's): one statement (executemany) per kind of outcome, all sent rows in one.
+    Until then the rows stay leased to this sender, so no replica takes them; a write that
+    fails keeps the outcomes for the next one (nothing is lost, nothing sent twice). Each
+    outcome applies only to a row still pending, as each did one by one."""
 
-    sent: list[int] = field(default_factory=list)
+    sent: list[dict[str, Any]] = field(default_factory=list)
     skipped: list[dict[str, Any]] = field(default_factory=list)
     failed: list[dict[str, Any]] = field(default_factory=list)
     postponed: list[dict[str, Any]] = field(default_factory=list)
@@ -155,11 +156,11 @@ class Outcomes:
         return bool(self.sent or self.skipped or self.failed or self.postponed)
 
     def row_ids(self) -> set[int]:
-        rows = (*self.skipped, *self.failed, *self.postponed)
-        return {*self.sent, *(outcome["row"] for outcome in rows)}
+        rows = (*self.sent, *self.skipped, *self.failed, *self.postponed)
+        return {outcome["row"] for outcome in rows}
 
     def mark_sent(self, row_id: int) -> None:
-        self.sent.append(row_id)
+        self.sent.append({"row": row_id, "at": utcnow()})
 
     def mark_skipped(self, row_id: int, reason: str, *, block_chat: int | None = None) -> None:
         """Never sent and never retried, the reason kept on the row; `block_chat` marks that
@@ -197,13 +198,14 @@ class Outcomes:
     async def write(self, session: AsyncSession) -> None:
         """Inside the caller's write transaction."""
         connection = await session.connection()
-        if self.sent:
-            await connection.execute(_SENT, {"ids": self.sent, "now": utcnow()})
-        for statement, rows in ((_SKIPPED, self.skipped), (_FAILED, self.failed)):
-            if rows:
+        for statement, rows in (
+            (_SENT, self.sent),
+            (_SKIPPED, self.skipped),
+            (_FAILED, self.failed),
+            (_POSTPONED, self.postponed),
+        ):
+            if rows:  # one statement (executemany) for every row of an outcome
                 await connection.execute(statement, rows)
-        if self.postponed:
-            await connection.execute(_POSTPONED, self.postponed)
         if self.blocked_chats:  # through the session: the users' cache version sees it
             await session.execute(
                 update(User).where(User.id.in_(sorted(self.blocked_chats))).values(is_blocked=True)

@@ -132,6 +132,7 @@ class OutboxSender:
         self._next_look = 0.0  # the tick asks the database from then on
         self._next_broadcasts = 0.0  # broadcast rows: broadcast_rate per second at most
         self._retry_at: float | None = None  # the earliest retry or postponement set here
+        self.broadcast_passes = 0  # passes that took broadcast rows (the progress job's cue)
 
     def wake(self) -> bool:
         """Rows were just committed in this process. Returns True when no drain is running
@@ -189,6 +190,7 @@ class OutboxSender:
         self._broadcasts = taken.broadcasts
         report.claimed = len(taken.rows) + len(taken.broadcast_rows)
         report.broadcast_rows = len(taken.broadcast_rows)
+        self.broadcast_passes += bool(taken.broadcast_rows)
         if report.claimed:
             ids = [row.id for row in (*taken.rows, *taken.broadcast_rows)]
             renewing = asyncio.create_task(self._renew(ids))

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.schedulers.base import STATE_RUNNING
 
 log = logging.getLogger(__name__)
 
@@ -21,15 +24,28 @@ class PeriodicJob:
     func: JobFunc
     seconds: float
     kwargs: dict[str, Any] = field(default_factory=dict)
+    # Handed the scheduler's way to start this job at once (between its ticks), to give it
+    # to whatever signals new work for it.
+    woken_by: Callable[[Callable[[], None]], None] | None = None
 
 
-def guarded(job_id: str, func: JobFunc, running: set[asyncio.Task[Any]] | None = None) -> JobFunc:
+def guarded(
+    job_id: str,
+    func: JobFunc,
+    running: set[asyncio.Task[Any]] | None = None,
+    busy: set[str] | None = None,
+) -> JobFunc:
     """A failing job logs and tries again next time; it never takes the bot down.
 
-    `running` tracks the runs in flight, so that shutdown can wait for them.
+    `running` tracks the runs in flight, so that shutdown can wait for them; `busy` the
+    jobs in flight, so that a run started at once never overlaps a tick's run.
     """
 
     async def run() -> None:
+        if busy is not None:
+            if job_id in busy:
+                return
+            busy.add(job_id)
         task = asyncio.current_task()
         if running is not None and task is not None:
             running.add(task)
@@ -40,6 +56,8 @@ def guarded(job_id: str, func: JobFunc, running: set[asyncio.Task[Any]] | None =
         finally:
             if running is not None and task is not None:
                 running.discard(task)
+            if busy is not None:
+                busy.discard(job_id)
 
     run.__name__ = run.__qualname__ = f"job_{job_id}"
     return run
@@ -62,6 +80,30 @@ class PanelScheduler(AsyncIOScheduler):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self.runs: set[asyncio.Task[Any]] = set()
+        self.busy: set[str] = set()
+        self._now: dict[str, JobFunc] = {}  # the jobs that can be started at once
+
+    def add_periodic(self, job: PeriodicJob) -> None:
+        run = guarded(job.id, job.func, self.runs, self.busy)
+        if job.woken_by is not None:
+            self._now[job.id] = run
+            job.woken_by(partial(self.run_soon, job.id))
+        self.add_job(
+            run, "interval", seconds=job.seconds, id=job.id, name=job.id, replace_existing=True
+        )
+
+    def run_soon(self, job_id: str) -> None:
+        """Start a run of the job now, unless one is in flight (it sees the new work itself)
+        or the scheduler is not running (not started, or stopping)."""
+        run = self._now.get(job_id)
+        if run is None or self.state != STATE_RUNNING or job_id in self.busy:
+            return
+        # A fresh context: the run must not carry the log fields of whoever woke it.
+        task = asyncio.get_running_loop().create_task(
+            run(), name=f"job {job_id}", context=contextvars.Context()
+        )
+        self.runs.add(task)
+        task.add_done_callback(self.runs.discard)
 
     async def stop(self, grace: float = 10.0) -> None:
         """No new runs, then let the runs in flight finish their transaction (bounded), so
@@ -95,12 +137,5 @@ def create_scheduler(
     if runs is not None:
         scheduler.runs = runs
     for job in jobs:
-        scheduler.add_job(
-            guarded(job.id, job.func, scheduler.runs),
-            "interval",
-            seconds=job.seconds,
-            id=job.id,
-            name=job.id,
-            replace_existing=True,
-        )
+        scheduler.add_periodic(job)
     return scheduler

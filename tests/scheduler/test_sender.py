@@ -17,12 +17,14 @@ import pytest
 from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
 from aiogram.enums import ParseMode
+from aiogram.methods import EditMessageText
 from aiogram.utils.i18n import I18n
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import event, select, text, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.app import App
 from bot.i18n import create_i18n
 from core import notify
 from core.alerts import AlertKind
@@ -33,6 +35,7 @@ from db.types import utcnow
 from handlers.notifications import renderer
 from scheduler.jobs import recover_on_startup
 from scheduler.outbox import claim_due
+from scheduler.pacing import Pacer
 from scheduler.sender import OutboxSender
 from tests.fakes.telegram_server import CHAT_NOT_FOUND, DEACTIVATED, FakeTelegram
 
@@ -460,3 +463,150 @@ async def test_an_abandoned_claim_is_free_again_after_the_short_lease(outbox: Ou
     assert (await outbox.sender().run()).claimed == 0
     await asyncio.sleep(1.2)
     assert (await outbox.sender().run()).sent == 1
+
+
+def fast_pacer() -> Pacer:
+    """Telegram's limits scaled up: these tests are about bookkeeping, not pace."""
+    return Pacer(per_second=5000, chat_interval=0.001)
+
+
+async def test_two_draining_senders_never_send_a_row_twice(any_database_url: str) -> None:
+    """Two replicas, each woken by its own commits and drained like its job does (outcomes
+    written by the next claim or after a short linger), while both keep inserting: every
+    row goes once, each chat's rows in their order, and every row ends `sent`."""
+    chats = list(range(5001, 5021))
+    engines = [create_engine(any_database_url) for _ in range(2)]
+    async with FakeTelegram() as fake:
+        bots = [fake.create_bot() for _ in engines]
+        replicas = [
+            Outbox(fake, bot, make_sessionmaker(engine), create_i18n("en"))
+            for bot, engine in zip(bots, engines, strict=True)
+        ]
+        senders = [r.sender(batch=7, pacer=fast_pacer()) for r in replicas]
+        for replica, sender in zip(replicas, senders, strict=True):
+            notify.ring_on_insert(replica.sm, sender.wake)
+        try:
+            await replicas[0].users(*chats)
+            stop = asyncio.Event()
+
+            async def ticking(sender: OutboxSender) -> None:
+                while not stop.is_set():
+                    await sender.drain()
+                    await asyncio.sleep(0.01)
+
+            tickers = [asyncio.create_task(ticking(s)) for s in senders]
+            for order_id in range(1, 4):
+                for n, chat in enumerate(chats):
+                    await replicas[n % 2].enqueue(chat, payload=status_payload(order_id))
+
+            async def all_sent() -> bool:
+                rows = await replicas[0].rows()
+                return {n.status for n in rows.values()} == {"sent"}
+
+            deadline = time.monotonic() + 30
+            while not await all_sent():
+                assert time.monotonic() < deadline, "not everything was sent"
+                await asyncio.sleep(0.1)
+            stop.set()
+            await asyncio.gather(*tickers)
+        finally:
+            for bot in bots:
+                await bot.session.close()
+            for engine in engines:
+                await engine.dispose()
+    calls = fake.calls_of("sendMessage")
+    assert sorted(c.params["chat_id"] for c in calls) == sorted(chats * 3)
+    for chat in chats:
+        assert [m.text.split(" ·")[0] for m in fake.history(chat)] == ["#1", "#2", "#3"]
+
+
+async def test_a_failure_in_the_middle_of_a_batch_loses_no_other_outcome(
+    outbox: Outbox, engine: AsyncEngine
+) -> None:
+    """One chat's send fails in the middle of a pass of four: the other three are sent and
+    recorded, the failed one waits for its retry with its attempt counted; all outcomes of
+    the pass are written by a fixed number of statements, however many rows it sent."""
+    chats = [ALICE, BOB, CAROL, ADMIN]
+    await outbox.users(*chats)
+    ids = {chat: await outbox.enqueue(chat) for chat in chats}
+    outbox.fake.fail_next("sendMessage", chat_id=BOB, error_code=500)
+    updates: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("UPDATE NOTIFICATIONS"):
+            updates.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        report = await outbox.sender(pacer=fast_pacer()).run()
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", seen)
+    assert (report.sent, report.failed) == (3, 1)
+    assert len(updates) == 3  # the lease, the three sent rows, the failed one
+    rows = await outbox.rows()
+    for chat in (ALICE, CAROL, ADMIN):
+        row = rows[ids[chat]]
+        assert row.status == "sent" and row.attempts == 1 and row.leased_until is None
+    failed = rows[ids[BOB]]
+    assert failed.status == "pending" and failed.attempts == 1 and failed.leased_until is None
+    assert failed.next_attempt_at > utcnow() + timedelta(seconds=3)
+    assert len(outbox.fake.calls_of("sendMessage", chat_id=ALICE)) == 1
+
+
+async def test_outcomes_the_database_refuses_are_kept_and_written_by_the_next_pass(
+    outbox: Outbox,
+) -> None:
+    """The write of a pass's outcomes fails (the database refuses it): the rows stay leased
+    to this sender, so nobody sends them again, and its next pass writes them."""
+    await outbox.users(ALICE, BOB)
+    alice, bob = await outbox.enqueue(ALICE), await outbox.enqueue(BOB)
+    async with outbox.sm() as session, write_tx(session):
+        await session.execute(text(
+            "CREATE TRIGGER refuse_sent BEFORE UPDATE OF status ON notifications "
+            "WHEN NEW.status = 'sent' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        ))  # fmt: skip
+    sender = outbox.sender(pacer=fast_pacer())
+    assert (await sender.run()).sent == 2
+    rows = await outbox.rows()
+    assert rows[alice].status == rows[bob].status == "pending"
+    assert rows[alice].leased_until is not None and rows[bob].leased_until is not None
+    assert (await outbox.sender().run()).claimed == 0  # another replica: still leased
+    async with outbox.sm() as session, write_tx(session):
+        await session.execute(text("DROP TRIGGER refuse_sent"))
+    assert (await sender.run()).claimed == 0  # writes what it kept, claims nothing new
+    rows = await outbox.rows()
+    assert rows[alice].status == rows[bob].status == "sent"
+    assert rows[alice].attempts == rows[bob].attempts == 1
+    assert len(outbox.texts(ALICE)) == len(outbox.texts(BOB)) == 1
+
+
+async def test_a_committed_row_is_sent_at_once_not_at_the_next_tick(app: App) -> None:
+    """The sender is woken by the commit that inserted the row (an order's outcome, here
+    the edit of its confirmation): with the tick an hour away, the edit still leaves within
+    a moment, and its outcome is written soon after."""
+    session_calls = app.bot.session.calls  # type: ignore[attr-defined]
+    app.scheduler.start()
+    try:
+        app.scheduler.reschedule_job("send_notifications", trigger="interval", seconds=3600)
+        async with app.sessionmaker() as session, write_tx(session):
+            session.add(User(id=ALICE, first_name="Alice", language="en"))
+        payload = {"order_id": 42, "service": "Instagram Followers", "status": "pending",
+                   "error_code": None, "refunded": "0", "message_id": 77}  # fmt: skip
+        async with app.sessionmaker() as session, write_tx(session):
+            notify.enqueue(session, ALICE, notify.ORDER_PLACED, payload)
+        committed = time.monotonic()
+        while not any(isinstance(c, EditMessageText) for c in session_calls):
+            assert time.monotonic() - committed < 5, "the edit waited for the tick"
+            await asyncio.sleep(0.01)
+        [edit] = [c for c in session_calls if isinstance(c, EditMessageText)]
+        assert edit.chat_id == ALICE and edit.message_id == 77 and "#42" in edit.text
+
+        async def recorded() -> bool:  # within the short linger, not at the tick
+            async with app.sessionmaker() as session:
+                return await session.scalar(select(Notification.status)) == "sent"
+
+        while not await recorded():
+            assert time.monotonic() - committed < 5, "the outcome waited for the tick"
+            await asyncio.sleep(0.05)
+    finally:
+        await app.scheduler.stop()
