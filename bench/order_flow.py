@@ -39,11 +39,13 @@ from bench.common import (
 from bot.app import App, create_app
 from bot.config import Settings
 from core import billing
+from core.notify import ORDER_PLACED
 from core.statuses import OrderStatus
 from db.engine import write_tx
-from db.models import Category, Order, Provider, Service
+from db.models import Category, Notification, Order, Provider, Service
 from db.models import User as UserRow
 
+IDLE_SECONDS = 5.0
 STEPS = ("neworder", "category", "service", "link", "quantity", "confirm")
 FIRST_CUSTOMER = 10_000_000
 _update_ids = itertools.count(1)
@@ -84,6 +86,8 @@ class FlowResult:
     step_ms: dict[str, dict[str, float]] = field(default_factory=dict)
     sql_per_step: dict[str, int] = field(default_factory=dict)
     sql_per_order_under_load: float = 0.0
+    edit_delay_ms: dict[str, float] = field(default_factory=dict)
+    idle_cpu_ms_per_second: float = 0.0
     echo_cpu_ms_per_update: float = 0.0
     flow_cpu_ms_per_update: float = 0.0
     ratio_to_echo: float = 0.0
@@ -150,6 +154,29 @@ async def wait_all_sent(app: App, orders: int, limit: float = 600.0) -> int:
         await asyncio.sleep(0.5)
 
 
+async def edit_delays(app: App, limit: float = 120.0) -> dict[str, float]:
+    """Once every outcome edit has gone: p50/p99 ms from the provider's answer (the edit's
+    outbox row, written with the order's outcome) to the edit sent."""
+    deadline = time.monotonic() + limit
+    placed = Notification.kind == ORDER_PLACED
+    while True:
+        async with app.sessionmaker() as session:
+            rows = (await session.execute(
+                select(Notification.created_at, Notification.sent_at).where(placed)
+            )).all()  # fmt: skip
+        if all(sent for _, sent in rows) or time.monotonic() > deadline:
+            delays = [(s - c).total_seconds() * 1000 for c, s in rows if s]
+            return {"p50": round(percentile(delays, 0.5)), "p99": round(percentile(delays, 0.99))}
+        await asyncio.sleep(0.5)
+
+
+async def idle_cpu(seconds: float) -> float:
+    """CPU ms per second of the bot with nothing to do (its jobs ticking)."""
+    cpu = cpu_seconds()
+    await asyncio.sleep(seconds)
+    return round((cpu_seconds() - cpu) * 1000 / seconds, 1)
+
+
 def make_user(user_id: int) -> User:
     return User(id=user_id, is_bot=False, first_name="Bench", language_code="en")
 
@@ -196,6 +223,8 @@ async def run_order_flow(customers: int, database: str | None) -> FlowResult:
             result.orders_per_second = round(sent / elapsed, 1)
             result.sql_per_order_under_load = round((counter.count - statements) / max(sent, 1), 1)
             result.flow_cpu_ms_per_update = round(cpu * 1000 / (customers * len(STEPS)), 2)
+            result.edit_delay_ms = await edit_delays(app)
+            result.idle_cpu_ms_per_second = await idle_cpu(IDLE_SECONDS)
             result.step_ms = {
                 name: {
                     "p50": round(percentile(values, 0.50), 1),
@@ -277,6 +306,11 @@ def print_flow(result: FlowResult) -> None:
         f"  CPU per order: {result.chat_cpu_ms_per_order} ms until every customer's last step "
         f"was handled (lanes already sending), {result.after_chat_cpu_ms_per_order} ms after "
         "it until every order was sent"
+    )
+    print(
+        f"  outcome edit p50 {result.edit_delay_ms.get('p50')} ms p99 "
+        f"{result.edit_delay_ms.get('p99')} ms after the provider's answer; idle "
+        f"{result.idle_cpu_ms_per_second} ms CPU per second ({IDLE_SECONDS:.0f} s, all sent)"
     )
     for name in STEPS:
         ms = result.step_ms.get(name, {})
