@@ -171,8 +171,8 @@ def build_jobs(
         """Rows committed in this process start the sender now (see OutboxSender.wake)."""
 
         def ring() -> None:
-            if sender.wake():
-                run_soon()
+            sender.wake()
+            run_soon()
 
         notify.ring_on_insert(sessionmaker, ring)
 

@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 MAX_INLINE_WAIT = 20.0  # a longer retry_after releases the row instead of holding the lease
 LINGER = 0.25  # after a pass that sent, how long its outcomes wait for the next claim
 MAX_LOOK = 10.0  # the longest the safety net goes without asking the database
+BROADCAST_EVERY = 0.95  # broadcast rows are claimed at most once in this many seconds
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 # The buttons sent with a row, if any (injected like Render, in the recipient's language).
 Keyboard = Callable[[str | None, str, dict[str, Any]], InlineKeyboardMarkup | None]
@@ -134,12 +135,11 @@ class OutboxSender:
         self._retry_at: float | None = None  # the earliest retry or postponement set here
         self.broadcast_passes = 0  # passes that took broadcast rows (the progress job's cue)
 
-    def wake(self) -> bool:
-        """Rows were just committed in this process. Returns True when no drain is running
-        to see them (the caller starts one)."""
+    def wake(self) -> None:
+        """Rows were just committed in this process: a running drain looks again at once
+        (the caller also starts one, in case none is running)."""
         self._woken = True
         self._bell.set()
-        return not self._draining
 
     async def drain(self) -> None:
         """Passes while rows come: after a pass that sent something, the next one follows a
@@ -156,17 +156,20 @@ class OutboxSender:
                 started = self.clock()
                 broadcasts = started >= self._next_broadcasts
                 report = await self.run(broadcasts=broadcasts, record=False)
-                if broadcasts:
-                    self._next_broadcasts = started + 1.0
+                if broadcasts:  # a little under a second: a tick's jitter must skip none
+                    self._next_broadcasts = started + BROADCAST_EVERY
                 found += report.claimed
-                if not (self._woken or report.claimed - report.broadcast_rows):
-                    break
-                if not self._woken:  # more may follow: the next claim records these
+                if self._woken:
+                    continue
+                if report.claimed - report.broadcast_rows:  # more may follow at once
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._bell.wait(), LINGER)
+                    continue
+                await self.record()
+                if not self._woken:
+                    break
         finally:
             self._draining = False
-            await self.record()
         self._plan(found)
 
     async def run(self, *, broadcasts: bool = True, record: bool = True) -> SendReport:

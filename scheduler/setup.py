@@ -34,11 +34,13 @@ def guarded(
     func: JobFunc,
     running: set[asyncio.Task[Any]] | None = None,
     busy: set[str] | None = None,
+    again: set[str] | None = None,
 ) -> JobFunc:
     """A failing job logs and tries again next time; it never takes the bot down.
 
     `running` tracks the runs in flight, so that shutdown can wait for them; `busy` the
-    jobs in flight, so that a run started at once never overlaps a tick's run.
+    jobs in flight, so that a run started at once never overlaps a tick's run; a job put in
+    `again` meanwhile runs once more before its run ends (its wake is never lost).
     """
 
     async def run() -> None:
@@ -50,7 +52,11 @@ def guarded(
         if running is not None and task is not None:
             running.add(task)
         try:
-            await func()
+            while True:
+                await func()
+                if again is None or job_id not in again:
+                    break
+                again.discard(job_id)
         except Exception:
             log.exception("job %s failed; it runs again at its next interval", job_id)
         finally:
@@ -81,10 +87,11 @@ class PanelScheduler(AsyncIOScheduler):
         super().__init__(**options)
         self.runs: set[asyncio.Task[Any]] = set()
         self.busy: set[str] = set()
+        self.again: set[str] = set()
         self._now: dict[str, JobFunc] = {}  # the jobs that can be started at once
 
     def add_periodic(self, job: PeriodicJob) -> None:
-        run = guarded(job.id, job.func, self.runs, self.busy)
+        run = guarded(job.id, job.func, self.runs, self.busy, self.again)
         if job.woken_by is not None:
             self._now[job.id] = run
             job.woken_by(partial(self.run_soon, job.id))
@@ -93,10 +100,13 @@ class PanelScheduler(AsyncIOScheduler):
         )
 
     def run_soon(self, job_id: str) -> None:
-        """Start a run of the job now, unless one is in flight (it sees the new work itself)
-        or the scheduler is not running (not started, or stopping)."""
+        """Start a run of the job now; one in flight runs the job once more instead. Nothing
+        when the scheduler is not running (not started, or stopping)."""
         run = self._now.get(job_id)
-        if run is None or self.state != STATE_RUNNING or job_id in self.busy:
+        if run is None or self.state != STATE_RUNNING:
+            return
+        if job_id in self.busy:
+            self.again.add(job_id)
             return
         # A fresh context: the run must not carry the log fields of whoever woke it.
         task = asyncio.get_running_loop().create_task(
