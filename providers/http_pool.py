@@ -5,7 +5,9 @@ connection the server already closed would turn an ``add`` ambiguous): a poll of
 httpcore finds that socket through anyio's attribute lookup, which builds a table of
 attribute getters (and asks the kernel for the peer address) on every call: with a few
 connections pooled that was a tenth of the CPU of a provider request. The streams here keep
-their socket from the connect, so the same readability check costs one poll.
+their socket from the connect, so the same readability check costs one poll. Everything else
+is httpx's own pool (TLS, limits, proxies from the environment): only its network backend is
+wrapped.
 """
 
 from __future__ import annotations
@@ -57,8 +59,10 @@ class _Stream(httpcore.AsyncNetworkStream):
 
 
 class _Backend(httpcore.AsyncNetworkBackend):
-    def __init__(self) -> None:
-        self._inner = httpcore.AnyIOBackend()
+    """httpx's own network backend, its streams wrapped."""
+
+    def __init__(self, inner: httpcore.AsyncNetworkBackend) -> None:
+        self._inner = inner
 
     async def connect_tcp(
         self,
@@ -88,21 +92,23 @@ class _Backend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
-class _Transport(httpx.AsyncHTTPTransport):
-    """httpx's own transport over a pool whose streams keep their socket."""
-
-    def __init__(self, limits: httpx.Limits) -> None:
-        super().__init__(limits=limits)
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=_Backend(),
-        )
+def keep_sockets(client: httpx.AsyncClient) -> bool:
+    """Puts the client's direct pool on streams that keep their socket. The pool is httpx's
+    own (its TLS, limits, and proxies from the environment as httpx sets them up); only its
+    network backend is wrapped, reached through httpx's and httpcore's internals, so a build
+    where they are not where this expects keeps the stock streams (False)."""
+    pool = getattr(getattr(client, "_transport", None), "_pool", None)
+    backend = getattr(pool, "_network_backend", None)
+    if not isinstance(pool, httpcore.AsyncConnectionPool) or backend is None:
+        return False
+    if not isinstance(backend, _Backend):
+        pool._network_backend = _Backend(backend)
+    return True
 
 
 def default_http_client() -> httpx.AsyncClient:
     """The shared pool; never follows a redirect (a 301/302 would silently turn the POST
     into a GET without its form)."""
-    return httpx.AsyncClient(timeout=TIMEOUT, transport=_Transport(LIMITS), follow_redirects=False)
+    client = httpx.AsyncClient(timeout=TIMEOUT, limits=LIMITS, follow_redirects=False)
+    keep_sockets(client)
+    return client
