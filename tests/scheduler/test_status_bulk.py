@@ -267,6 +267,28 @@ async def test_a_cycle_where_nothing_changed_reads_the_orders_once_and_writes_no
     assert len(order_reads) == 2  # the active orders listed, then their columns compared
 
 
+async def test_a_request_whose_orders_span_two_read_windows_is_compared_whole(
+    panel: Panel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Windows of 150 orders, requests of 100: the second request's orders lie in two
+    windows; every order is still compared, moved once, and left alone the next time."""
+    monkeypatch.setattr(core.status_sync, "WINDOW", 150)
+    orders = await panel.add_orders(250)
+    for _, remote in orders:
+        panel.fake.set_status(remote, "In progress", start_count=10)
+    with statements(panel) as sent:
+        report = await sync_order_statuses(panel.sm, panel.registry)
+    assert (report.requests, report.changed) == (3, 250)
+    compared = [s for s in sent if s.startswith("SELECT") and "BETWEEN" in s]
+    assert len(compared) == 2  # two windows, each read once
+    after = await panel.orders()
+    assert {(o.status, o.start_count) for o in after.values()} == {(OrderStatus.IN_PROGRESS, 10)}
+    assert await panel.history_count() == 500  # the seeded row and one move each
+    with statements(panel) as sent:
+        again = await sync_order_statuses(panel.sm, panel.registry)
+    assert again.changed == 0 and writes(sent) == []
+
+
 async def test_what_the_rule_does_not_store_is_not_written_again(any_panel: Panel) -> None:
     """A count a drip-feed parent reports but the rule keeps only when it ends (remains),
     and a charge no column can hold: the second cycle with the same answer writes nothing
