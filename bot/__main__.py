@@ -14,6 +14,7 @@ from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
 
+from bot import lean_aiogram
 from bot.config import Settings, describe_error
 from bot.logging import RedactSecrets, setup_logging
 from db.secrets import SecretKeyError
@@ -69,6 +70,7 @@ def main(argv: list[str] | None = None) -> None:
         [s.get_secret_value() for s in secrets if s is not None],
         log_format=settings.log_format,
     )
+    log.debug("%s", lean_aiogram.describe())
     try:
         asyncio.run(serve(settings, redactor))
     except KeyboardInterrupt:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import bot  # noqa: F401  (first: aiogram's validators are built lazily, see bot.lean_aiogram)
+
+# isort: split
 from aiogram import Router
 
 from handlers import (
