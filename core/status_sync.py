@@ -65,6 +65,7 @@ _services = Service.__table__
 
 CHUNK_CONCURRENCY = 4  # chunks of one provider in flight at once (the client paces anyway)
 WINDOW = 1000  # orders whose columns are compared are read this many at a time (ReadAhead)
+LIST_PAGE = 10_000  # active orders listed per statement (active_remote_ids)
 
 T = TypeVar("T")
 A = TypeVar("A")
@@ -202,19 +203,27 @@ async def sync_order_statuses(
 async def active_remote_ids(
     session: AsyncSession, provider_ids: Iterable[int] | None = None
 ) -> dict[int, list[Open]]:
-    """(order id, provider order id) of the active orders, per provider: plain tuples, so
-    100,000 active orders cost a few MB, not 100,000 ORM objects."""
+    """(order id, provider order id) of the active orders, per provider, in id order: plain
+    tuples (~15 MB at 100,000 active orders, not 100,000 ORM objects), read LIST_PAGE orders
+    at a time, so the driver's rows of one page are held at once, not of all of them (read
+    in one statement, 100,000 orders took the process ~12 MB higher)."""
     query = (
         select(Order.id, Order.provider_id, Order.provider_order_id)
         .where(Order.status.in_(list(ACTIVE_STATUSES)), Order.provider_order_id.is_not(None))
         .order_by(Order.id)
+        .limit(LIST_PAGE)
     )
     if provider_ids is not None:
         query = query.where(Order.provider_id.in_(list(provider_ids)))
     grouped: dict[int, list[Open]] = {}
-    for order_id, provider_id, remote in await session.execute(query):
-        grouped.setdefault(provider_id or 0, []).append((order_id, remote or ""))
-    return grouped
+    after = 0
+    while True:
+        rows = (await session.execute(query.where(Order.id > after))).all()
+        for order_id, provider_id, remote in rows:
+            grouped.setdefault(provider_id or 0, []).append((order_id, remote or ""))
+        if len(rows) < LIST_PAGE:
+            return grouped
+        after = rows[-1][0]
 
 
 async def _confirm_positional(api: ProviderAPI, result: MultiStatusResult) -> None:

@@ -7,7 +7,7 @@ import asyncio
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 import core.status_sync
 from core.customer_requests import request_refill
@@ -36,6 +36,36 @@ async def test_250_active_orders_take_three_status_requests_per_cycle(panel: Pan
     assert asked == {remote for _, remote in orders}
     await cycle(panel)
     assert panel.fake.count("status") == 6
+
+
+async def test_active_orders_are_listed_a_page_at_a_time(
+    any_panel: Panel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cycle's list of active orders is read LIST_PAGE orders per statement (only one
+    page of the driver's rows is held at once); every active order is on it once, in id
+    order, a finished one never, and a whole cycle asks the provider for each."""
+    panel = any_panel
+    monkeypatch.setattr(core.status_sync, "LIST_PAGE", 7)
+    active = await panel.add_orders(10)
+    await panel.add_orders(3, status=OrderStatus.COMPLETED)
+    active += await panel.add_orders(10)
+    listings: list[str] = []
+
+    def seen(conn, cursor, statement: str, *args: object) -> None:
+        if "LIMIT" in statement and "provider_order_id" in statement:
+            listings.append(statement)
+
+    event.listen(panel.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        async with panel.sm() as session:
+            listed = await core.status_sync.active_remote_ids(session)
+    finally:
+        event.remove(panel.engine.sync_engine, "before_cursor_execute", seen)
+    assert listed == {panel.provider_id: active}
+    assert len(listings) == 3  # 7 + 7 + 6
+    report = await cycle(panel)
+    asked = [i for r in panel.fake.requests_for("status") for i in r.form["orders"].split(",")]
+    assert sorted(asked) == sorted(remote for _, remote in active) and report.items == 20
 
 
 async def test_a_bad_id_in_a_batch_never_blocks_the_others(any_panel: Panel) -> None:
