@@ -10,12 +10,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import case, func, insert, literal, select, update
+from sqlalchemy import bindparam, case, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.money import ZERO, money
 from core.statuses import LedgerKind
 from db.models import LedgerEntry, User
+from db.types import Money, utcnow
+
+# The statements of every balance change, built once (a statement built per call costs more
+# Python than its trip to the database): the balance moved (a debit only if it covers it)
+# and the ledger row.
+_users, _ledger = User.__table__, LedgerEntry.__table__
+_ADD = (
+    update(_users)
+    .where(_users.c.id == bindparam("user"))
+    .values(balance=_users.c.balance + bindparam("amount", type_=Money()))
+    .returning(_users.c.balance)
+)
+_TAKE = _ADD.where(_users.c.balance >= bindparam("needed", type_=Money()))
+_WRITE_ENTRY = insert(_ledger).returning(_ledger.c.id)
 
 
 class BillingError(Exception):
@@ -61,30 +75,30 @@ async def _apply(
     existing = None if fresh else await find_entry(session, key)
     if existing is not None:
         return existing
-    stmt = update(User).where(User.id == user_id)
+    moved = {"user": user_id, "amount": amount}
     if amount < 0:
-        stmt = stmt.where(User.balance >= -amount)
-    new_balance = await session.scalar(
-        stmt.values(balance=User.balance + amount).returning(User.balance)
-    )
+        new_balance = await session.scalar(_TAKE, {**moved, "needed": -amount})
+    else:
+        new_balance = await session.scalar(_ADD, moved)
     if new_balance is None:
         balance = await session.scalar(select(User.balance).where(User.id == user_id))
         if balance is None:
             raise UnknownUser(user_id)
         raise InsufficientFunds(balance, -amount)
-    entry = LedgerEntry(
-        user_id=user_id,
-        kind=kind,
-        amount=amount,
-        balance_after=new_balance,
-        order_id=order_id,
-        admin_id=admin_id,
-        note=note,
-        idempotency_key=key,
-    )
-    session.add(entry)
-    await session.flush()
-    return entry
+    row = {
+        "user_id": user_id,
+        "kind": kind,
+        "amount": amount,
+        "balance_after": new_balance,
+        "order_id": order_id,
+        "admin_id": admin_id,
+        "note": note,
+        "idempotency_key": key,
+        "created_at": utcnow(),
+    }
+    entry_id = await session.scalar(_WRITE_ENTRY, row)
+    # The row as written (not attached to the session: read it, never add it).
+    return LedgerEntry(id=entry_id, **row)
 
 
 async def credit(

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.pricing import ORDERABLE_TYPES
@@ -99,21 +99,46 @@ class Catalog:
         return self.by_category.get(category_id, ())
 
 
+# The columns of an orderable service with its category, as a view is built from them.
+_COLUMNS = (
+    Category.id, Category.name, Category.platform, Category.sort,
+    Service.id, Service.name, Service.description, Service.type, Service.price,
+    Service.rate_basis, Service.min, Service.max, Service.step, Service.mode,
+    Service.provider_id, Service.provider_service_id, Service.refill,
+    Service.cancel, Service.dripfeed,
+)  # fmt: skip
+
+
+def _orderable_rows() -> Select[Any]:
+    return select(*_COLUMNS).join(Service, Service.category_id == Category.id).where(*orderable())
+
+
+def _service_view(category: CategoryView, rest: Sequence[Any]) -> ServiceView:
+    s_id, name, description, type_, price, basis, low, high, step, mode, *more = rest
+    provider_id, provider_service_id, refill, cancel, dripfeed = more
+    return ServiceView(
+        s_id, category, name, description, type_, price, basis, low, high, step, mode,
+        provider_id, provider_service_id, bool(refill), bool(cancel), bool(dripfeed),
+    )  # fmt: skip
+
+
+_SERVICE_NOW = _orderable_rows().where(Service.id == bindparam("service_id"))  # built once
+
+
+async def read_service(session: AsyncSession, service_id: int) -> ServiceView | None:
+    """One orderable service as it is now (one statement, columns): what Confirm charges
+    from, in its write transaction, instead of the snapshot."""
+    rows = await session.execute(_SERVICE_NOW, {"service_id": service_id})
+    row = rows.first()
+    if row is None:
+        return None
+    c_id, c_name, platform, sort, *rest = row
+    return _service_view(CategoryView(c_id, c_name, platform, sort), rest)
+
+
 async def load_catalog(session: AsyncSession, version: int) -> Catalog:
     """The orderable catalogue in one statement (columns, no ORM objects)."""
-    columns = (
-        Category.id, Category.name, Category.platform, Category.sort,
-        Service.id, Service.name, Service.description, Service.type, Service.price,
-        Service.rate_basis, Service.min, Service.max, Service.step, Service.mode,
-        Service.provider_id, Service.provider_service_id, Service.refill,
-        Service.cancel, Service.dripfeed,
-    )  # fmt: skip
-    rows = await session.execute(
-        select(*columns)
-        .join(Service, Service.category_id == Category.id)
-        .where(*orderable())
-        .order_by(Service.id)
-    )
+    rows = await session.execute(_orderable_rows().order_by(Service.id))
     categories: dict[int, CategoryView] = {}
     services: dict[int, ServiceView] = {}
     grouped: dict[int, list[ServiceView]] = {}
@@ -121,13 +146,8 @@ async def load_catalog(session: AsyncSession, version: int) -> Catalog:
         category = categories.get(c_id)
         if category is None:
             category = categories[c_id] = CategoryView(c_id, c_name, platform, sort)
-        s_id, name, description, type_, price, basis, low, high, step, mode, *more = rest
-        provider_id, provider_service_id, refill, cancel, dripfeed = more
-        service = ServiceView(
-            s_id, category, name, description, type_, price, basis, low, high, step, mode,
-            provider_id, provider_service_id, bool(refill), bool(cancel), bool(dripfeed),
-        )  # fmt: skip
-        services[s_id] = service
+        service = _service_view(category, rest)
+        services[service.id] = service
         grouped.setdefault(c_id, []).append(service)
     ordered = sorted(categories.values(), key=lambda c: (c.sort, c.name))
     return Catalog(

@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, insert, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager, selectinload
 
 from core import alerts, billing
-from core.catalog_cache import ServiceView, orderable
+from core.catalog_cache import ServiceView, orderable, read_service
 from core.errors import Refusal
 from core.money import ZERO
 from core.order_fields import MAX_POSTS, MAX_RUNS, MIN_POSTS, MIN_RUNS, dripfeed_of, subscription_of
@@ -31,6 +32,7 @@ from core.pricing import (
 from core.statuses import OrderStatus
 from db.engine import write_tx
 from db.models import Category, Order, OrderStatusChange, Service, User
+from db.types import utcnow
 from telemetry import metrics
 
 # A service as the chat's steps hold it (cached) or as placing an order reads it.
@@ -166,30 +168,96 @@ async def place_order(
     With `expected_charge` (what the customer confirmed) a different charge now (the price
     changed meanwhile) raises OrderError("price_changed", charge=...) instead of charging it.
     Raises OrderError or billing.InsufficientFunds, leaving nothing behind.
+
+    One write transaction of five statements: the service as it is now, the order (its
+    insert finds a key placed before, so there is no look-up first), the debit, its ledger
+    row and the order's first history row.
     """
-    try:
-        async with write_tx(session):
-            existing = await order_by_key(session, user_id, key)
-            if existing is not None:
-                return Placed(existing, new=False)
-            order = await create_order(
-                session,
-                user_id,
-                draft,
-                key=key,
-                admin_ids=admin_ids,
-                expected_charge=expected_charge,
-                confirm_message_id=confirm_message_id,
-            )
-    except IntegrityError:
-        # A concurrent tap committed the key between our look-up and our insert (PostgreSQL;
-        # SQLite's write lock serialises them): the rollback undid ours, theirs stands.
+    async with write_tx(session):
+        service = await read_service(session, draft.service_id)
+        if service is None or input_kind(service.type) is None:
+            raise OrderError("service_unavailable", service_id=draft.service_id)
+        values = new_order_values(service, user_id, draft, key, expected_charge, confirm_message_id)
+        insert_order = _INSERT_ORDER[session.get_bind().dialect.name]
+        order_id = await session.scalar(insert_order, values)
+        if order_id is not None:
+            # The row as written (not attached to the session: read it, never add it).
+            order = Order(id=order_id, **values)
+            await _charge_and_record(session, order, service.name, admin_ids)
+    if order_id is None:  # the key placed an order before (a double tap, a concurrent tap)
         existing = await order_by_key(session, user_id, key)
         if existing is None:
-            raise
+            raise OrderError("service_unavailable", service_id=draft.service_id)
         return Placed(existing, new=False)
     metrics.order_placed(order.provider_id)  # committed: a rolled-back tap is not counted
     return Placed(order, new=True)
+
+
+# INSERT INTO orders ... ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, per dialect:
+# a key committed by a concurrent tap (waited for, on PostgreSQL) inserts nothing and returns
+# no row instead of failing the transaction. Built once, like core.billing's statements.
+_INSERT_ORDER = {
+    name: build(Order.__table__)
+    .on_conflict_do_nothing(index_elements=[Order.__table__.c.idempotency_key])
+    .returning(Order.__table__.c.id)
+    for name, build in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
+}
+_RECORD_NEW = insert(OrderStatusChange.__table__)
+
+
+def new_order_values(
+    service: AnyService,
+    user_id: int,
+    draft: OrderDraft,
+    key: str,
+    expected_charge: Decimal | None,
+    confirm_message_id: int | None,
+) -> dict[str, Any]:
+    """The new order's row, the draft checked against the service and charged from it."""
+    validate_draft(service, draft)
+    charge = draft_charge(service, draft)
+    if expected_charge is not None and charge != expected_charge:
+        raise OrderError("price_changed", charge=charge)
+    manual = service.mode == "manual" or service.provider_id is None
+    now = utcnow()
+    return {
+        "user_id": user_id,
+        "service_id": service.id,
+        "provider_id": service.provider_id,
+        "provider_service_id": service.provider_service_id,
+        "link": draft.link,
+        "quantity": draft.units,
+        "extra": draft.extra or None,
+        "charge": charge,
+        "status": OrderStatus.MANUAL if manual else OrderStatus.QUEUED,
+        "idempotency_key": key,
+        "confirm_message_id": confirm_message_id,
+        "refunded": ZERO,
+        "attempts": 0,
+        "created_at": now,
+        "updated_at": now,
+        "status_changed_at": now,
+    }
+
+
+async def _charge_and_record(
+    session: AsyncSession, order: Order, service_name: str, admin_ids: frozenset[int]
+) -> None:
+    """What follows the new order's insert: its charge, its first history row, and the
+    admins' alert for a manual one."""
+    if order.charge > 0:  # a free service (a provider rate of 0 imported) moves no money
+        await billing.debit(
+            session,
+            order.user_id,
+            order.charge,
+            key=f"charge:{order.id}",
+            order_id=order.id,
+            fresh=True,
+        )
+    history = {"order_id": order.id, "old_status": None, "new_status": order.status}
+    await session.execute(_RECORD_NEW, {**history, "created_at": utcnow()})
+    if order.status == OrderStatus.MANUAL:
+        await alerts.raise_alert(session, admin_ids, alerts.orders_manual(order.id, service_name))
 
 
 async def create_order(
@@ -199,40 +267,17 @@ async def create_order(
     *,
     key: str,
     admin_ids: frozenset[int],
-    expected_charge: Decimal | None = None,
     confirm_message_id: int | None = None,
     service: Service | None = None,
 ) -> Order:
-    """Charge and create one order in the caller's write transaction (no key check);
-    `service`: the draft's orderable service when the caller has loaded it already."""
+    """Charge and create one order of a mass order in the caller's write transaction (no
+    key check); `service`: the draft's orderable service when the caller has loaded it."""
     service = service or await orderable_service(session, draft.service_id)
-    validate_draft(service, draft)
-    charge = draft_charge(service, draft)
-    if expected_charge is not None and charge != expected_charge:
-        raise OrderError("price_changed", charge=charge)
-    manual = service.mode == "manual" or service.provider_id is None
-    order = Order(
-        user_id=user_id,
-        service=service,  # held: the caller renders the order with its service's name
-        provider_id=service.provider_id,
-        provider_service_id=service.provider_service_id,
-        link=draft.link,
-        quantity=draft.units,
-        extra=draft.extra or None,
-        charge=charge,
-        status=OrderStatus.MANUAL if manual else OrderStatus.QUEUED,
-        idempotency_key=key,
-        confirm_message_id=confirm_message_id,
-    )
+    values = new_order_values(service, user_id, draft, key, None, confirm_message_id)
+    order = Order(**values, service=service)  # held: the caller renders its service's name
     session.add(order)
     await session.flush()
-    if order.charge > 0:  # a free service (a provider rate of 0 imported) moves no money
-        await billing.debit(
-            session, user_id, order.charge, key=f"charge:{order.id}", order_id=order.id, fresh=True
-        )
-    session.add(OrderStatusChange(order_id=order.id, old_status=None, new_status=order.status))
-    if manual:
-        await alerts.raise_alert(session, admin_ids, alerts.orders_manual(order.id, service.name))
+    await _charge_and_record(session, order, service.name, admin_ids)
     return order
 
 

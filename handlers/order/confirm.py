@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.billing import InsufficientFunds
 from core.catalog_cache import CatalogCache
 from core.lanes import SubmissionLanes
+from core.money import ZERO
 from core.ordering import (
     OrderDraft,
     OrderError,
@@ -31,7 +32,7 @@ from core.ordering import (
 from handlers.order.callbacks import FlowCallback, OrderFlow
 from handlers.order.keyboards import confirmation_keyboard
 from handlers.order.steps import draft_from, new_nonce
-from handlers.order.texts import confirmation_text, placed_text, stale_text, unavailable_text
+from handlers.order.texts import confirmation_text, placed_words, stale_text, unavailable_text
 from handlers.order_views import after_order_keyboard, not_enough_text
 from handlers.placing import (
     answer_already_placed,
@@ -97,7 +98,9 @@ async def confirm(
         return
     await state.clear()
     await query.answer()
-    await show(query, bot, placed_text(result.order, currency), after_order_keyboard())
+    order = result.order
+    text = placed_words(order.id, service.name, order.status, None, ZERO, currency)
+    await show(query, bot, text, after_order_keyboard())
     wake_lanes(lanes, [result.order])
 
 

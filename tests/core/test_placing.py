@@ -3,9 +3,11 @@ tap wins the unique key between our look-up and our insert (on every database)."
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
+from typing import Any
 
-from core import mass_order, ordering
+from core import billing, mass_order, ordering
 from core.claims import due_queued_orders
 from core.mass_order import place_mass_order
 from core.ordering import OrderDraft, place_order
@@ -27,22 +29,41 @@ async def test_the_same_key_returns_the_order_it_placed(panel: Panel) -> None:
     assert await panel.balance() == Decimal("8.00")
 
 
-async def test_a_lost_unique_key_race_returns_the_winners_order(panel: Panel, monkeypatch) -> None:
+async def test_a_key_another_tap_committed_returns_the_winners_order(panel: Panel) -> None:
+    """No look-up before the insert: the insert itself meets the key a concurrent tap
+    committed (here or on another replica), inserts nothing and charges nothing."""
     async with panel.sm() as other:  # the concurrent tap commits first
         winner = await place_order(other, CUSTOMER, draft(panel), key="k", admin_ids=ADMINS)
-    real = ordering.order_by_key
-    looked: list[str] = []
-
-    async def stale_snapshot(session, user_id, key):
-        """Our look-up ran before the other commit; the one after the conflict sees it."""
-        looked.append(key)
-        return None if len(looked) == 1 else await real(session, user_id, key)
-
-    monkeypatch.setattr(ordering, "order_by_key", stale_snapshot)
     async with panel.sm() as session:
         placed = await place_order(session, CUSTOMER, draft(panel), key="k", admin_ids=ADMINS)
-    assert len(looked) == 2  # the insert hit the unique key and core looked again
     assert not placed.new and placed.order.id == winner.order.id
+    assert len(await panel.orders()) == 1
+    assert await panel.balance() == Decimal("8.00")
+
+
+async def test_two_taps_at_once_place_and_charge_one_order(panel: Panel, monkeypatch) -> None:
+    """The second tap's insert runs while the first tap's transaction still holds the key
+    uncommitted (PostgreSQL: the insert waits for it, then inserts nothing; SQLite: the
+    write lock makes it wait before its transaction starts)."""
+    real_debit = billing.debit
+    inside = asyncio.Event()
+
+    async def held_debit(*args: Any, **kwargs: Any) -> Any:
+        inside.set()
+        await asyncio.sleep(0.5)  # the other tap reaches its insert meanwhile
+        return await real_debit(*args, **kwargs)
+
+    monkeypatch.setattr(billing, "debit", held_debit)
+
+    async def tap() -> ordering.Placed:
+        async with panel.sm() as session:
+            return await place_order(session, CUSTOMER, draft(panel), key="k", admin_ids=ADMINS)
+
+    first = asyncio.create_task(tap())
+    await inside.wait()
+    second = await tap()
+    placed = await first
+    assert placed.new and not second.new and second.order.id == placed.order.id
     assert len(await panel.orders()) == 1
     assert await panel.balance() == Decimal("8.00")
 
