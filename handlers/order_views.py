@@ -10,13 +10,12 @@ from decimal import Decimal
 
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from core.order_fields import dripfeed_of, subscription_of
 from core.statuses import OrderStatus
 from db.models import Order
 from handlers.menu import MenuCallback
-from handlers.ui import money_text
+from handlers.ui import button, keyboard, money_text
 
 STATUS_EMOJI = {
     OrderStatus.QUEUED: "🕓",
@@ -72,11 +71,12 @@ def failure_reason(error_code: str | None) -> str:
 
 
 def after_order_keyboard() -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
-    kb.button(text=_("📦 My orders"), callback_data=MenuCallback(action="orders"))
-    kb.button(text=_("🛒 New order"), callback_data=MenuCallback(action="new_order"))
-    kb.adjust(2)
-    return kb.as_markup()
+    return keyboard(
+        [
+            button(_("📦 My orders"), MenuCallback(action="orders")),
+            button(_("🛒 New order"), MenuCallback(action="new_order")),
+        ]
+    )
 
 
 def not_enough_text(missing: Decimal, currency: str) -> str:

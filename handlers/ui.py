@@ -3,7 +3,7 @@ the pressed message, money. Pure helpers (plus `show`, which talks to Telegram).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
@@ -73,6 +73,16 @@ def payload_money(value: Any, currency: str) -> str:
         return format_money(Decimal(str(value)), currency)
     except (InvalidOperation, ValueError):
         return html.quote(str(value))
+
+
+def button(text: str, data: CallbackData) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=text, callback_data=data.pack())
+
+
+def keyboard(*rows: Sequence[InlineKeyboardButton]) -> InlineKeyboardMarkup:
+    """An inline keyboard from its rows (empty rows left out). Built directly: aiogram's
+    InlineKeyboardBuilder deep-copies every button once more when it exports them."""
+    return InlineKeyboardMarkup(inline_keyboard=[list(row) for row in rows if row])
 
 
 def page_count(total: int, per_page: int = PER_PAGE) -> int:

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from core.catalog_cache import CategoryView, ServiceView
 from core.ordering import Quote
 from handlers.menu import MenuCallback
 from handlers.order.callbacks import CategoriesPage, CategoryPick, FlowCallback, ServicePick
 from handlers.order.texts import service_button_text
-from handlers.ui import PER_PAGE, clip, page_count, pager_row
+from handlers.ui import PER_PAGE, button, clip, keyboard, page_count, pager_row
 
 
 def categories_keyboard(
@@ -21,15 +20,19 @@ def categories_keyboard(
 ) -> InlineKeyboardMarkup:
     pages = page_count(len(categories))
     page = min(max(page, 0), pages - 1)
-    kb = InlineKeyboardBuilder()
-    for category, count in categories[page * PER_PAGE : (page + 1) * PER_PAGE]:
-        kb.button(
-            text=f"{clip(category.name, 40)} ({count})",
-            callback_data=CategoryPick(category_id=category.id, page=0),
-        )
-    kb.adjust(1)
-    kb.row(*pager_row(page, pages, lambda p: CategoriesPage(page=p)))
-    return kb.as_markup()
+    shown = categories[page * PER_PAGE : (page + 1) * PER_PAGE]
+    return keyboard(
+        *(
+            [
+                button(
+                    f"{clip(category.name, 40)} ({count})",
+                    CategoryPick(category_id=category.id, page=0),
+                )
+            ]
+            for category, count in shown
+        ),
+        pager_row(page, pages, lambda p: CategoriesPage(page=p)),
+    )
 
 
 def services_keyboard(
@@ -37,44 +40,40 @@ def services_keyboard(
 ) -> InlineKeyboardMarkup:
     pages = page_count(len(services))
     page = min(max(page, 0), pages - 1)
-    kb = InlineKeyboardBuilder()
-    for service in services[page * PER_PAGE : (page + 1) * PER_PAGE]:
-        kb.button(
-            text=service_button_text(service, currency),
-            callback_data=ServicePick(service_id=service.id),
-        )
-    kb.adjust(1)
-    kb.row(*pager_row(page, pages, lambda p: CategoryPick(category_id=category_id, page=p)))
-    kb.row(
-        InlineKeyboardButton(text=_("◀ Categories"), callback_data=CategoriesPage(page=0).pack())
+    shown = services[page * PER_PAGE : (page + 1) * PER_PAGE]
+    return keyboard(
+        *(
+            [button(service_button_text(service, currency), ServicePick(service_id=service.id))]
+            for service in shown
+        ),
+        pager_row(page, pages, lambda p: CategoryPick(category_id=category_id, page=p)),
+        [button(_("◀ Categories"), CategoriesPage(page=0))],
     )
-    return kb.as_markup()
 
 
 def link_keyboard(service: ServiceView, nonce: str) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
-    kb.button(
-        text=_("◀ Services"), callback_data=CategoryPick(category_id=service.category_id, page=0)
+    return keyboard(
+        [
+            button(_("◀ Services"), CategoryPick(category_id=service.category_id, page=0)),
+            button(_("✖ Cancel"), FlowCallback(action="cancel", nonce=nonce)),
+        ]
     )
-    kb.button(text=_("✖ Cancel"), callback_data=FlowCallback(action="cancel", nonce=nonce))
-    return kb.as_markup()
 
 
 def cancel_keyboard(nonce: str) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
-    kb.button(text=_("✖ Cancel"), callback_data=FlowCallback(action="cancel", nonce=nonce))
-    return kb.as_markup()
+    return keyboard([button(_("✖ Cancel"), FlowCallback(action="cancel", nonce=nonce))])
 
 
 def confirmation_keyboard(q: Quote, flow: str, confirm: str) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
+    cancel = button(_("✖ Cancel"), FlowCallback(action="cancel", nonce=flow))
     if q.missing > 0:
-        kb.button(
-            text=_("🔄 Check again"), callback_data=FlowCallback(action="requote", nonce=confirm)
+        return keyboard(
+            [
+                button(_("🔄 Check again"), FlowCallback(action="requote", nonce=confirm)),
+                button(_("💰 Balance"), MenuCallback(action="balance")),
+            ],
+            [cancel],
         )
-        kb.button(text=_("💰 Balance"), callback_data=MenuCallback(action="balance"))
-    else:
-        kb.button(text=_("✅ Confirm"), callback_data=FlowCallback(action="confirm", nonce=confirm))
-    kb.button(text=_("✖ Cancel"), callback_data=FlowCallback(action="cancel", nonce=flow))
-    kb.adjust(2)
-    return kb.as_markup()
+    return keyboard(
+        [button(_("✅ Confirm"), FlowCallback(action="confirm", nonce=confirm)), cancel]
+    )
