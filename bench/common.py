@@ -4,6 +4,7 @@ API session, a SQL statement counter and percentiles."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import json
 import resource
@@ -98,7 +99,9 @@ class LocalBotSession(BaseSession):
     def __init__(self) -> None:
         super().__init__()
         self.calls = 0
-        self.last_markup: dict[int, Any] = {}
+        # Each chat's last keyboards, newest last: an order's outcome edit (the outbox) may
+        # land between a step's answer and the press of one of its buttons.
+        self.markups: dict[int, collections.deque[Any]] = {}
         self._ids = itertools.count(1_000_000)
 
     async def close(self) -> None:
@@ -139,7 +142,7 @@ class LocalBotSession(BaseSession):
         chat_id = int(getattr(method, "chat_id", None) or 0)
         markup = getattr(method, "reply_markup", None)
         if markup is not None:
-            self.last_markup[chat_id] = markup
+            self.markups.setdefault(chat_id, collections.deque(maxlen=3)).append(markup)
         return {
             "message_id": getattr(method, "message_id", None) or next(self._ids),
             "date": int(time.time()),
@@ -152,13 +155,13 @@ class LocalBotSession(BaseSession):
         yield b""
 
     def button(self, chat_id: int, label: str) -> str:
-        """callback_data of the button of the chat's last keyboard whose text has `label`."""
-        markup = self.last_markup.get(chat_id)
-        rows = getattr(markup, "inline_keyboard", None) or []
-        for row in rows:
-            for button in row:
-                if label in button.text and button.callback_data:
-                    return str(button.callback_data)
+        """callback_data of the button whose text has `label`, on the chat's newest keyboard
+        that has one."""
+        for markup in reversed(self.markups.get(chat_id, ())):
+            for row in getattr(markup, "inline_keyboard", None) or []:
+                for button in row:
+                    if label in button.text and button.callback_data:
+                        return str(button.callback_data)
         raise LookupError(f"chat {chat_id}: no button {label!r}")
 
 
