@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -140,8 +140,11 @@ async def quote(
         service = await orderable_service(session, draft.service_id)
     validate_draft(service, draft)
     if balance is None:
-        balance = await session.scalar(select(User.balance).where(User.id == user_id)) or ZERO
+        balance = await session.scalar(_BALANCE, {"user_id": user_id}) or ZERO
     return Quote(service, draft.units, draft_charge(service, draft), balance)
+
+
+_BALANCE = select(User.balance).where(User.id == bindparam("user_id"))  # built once
 
 
 @dataclass(frozen=True)
