@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -132,7 +133,7 @@ class OutboxSender:
         self._quiet = 0  # empty looks in a row
         self._next_look = 0.0  # the tick asks the database from then on
         self._next_broadcasts = 0.0  # broadcast rows: broadcast_rate per second at most
-        self._retry_at: float | None = None  # the earliest retry or postponement set here
+        self._retries: list[float] = []  # a heap: when rows this sender put off are due
         self.broadcast_passes = 0  # passes that took broadcast rows (the progress job's cue)
 
     def wake(self) -> None:
@@ -226,14 +227,14 @@ class OutboxSender:
 
     def _look_due(self) -> bool:
         now = self.clock()
-        return now >= self._next_look or (self._retry_at is not None and now >= self._retry_at)
+        return now >= self._next_look or bool(self._retries and now >= self._retries[0])
 
     def _plan(self, found: int) -> None:
         """When the tick asks the database next: at once after work (rows may wait behind
         their chat, broadcasts go on), then after 1, 2, 4 … MAX_LOOK seconds of nothing."""
         now = self.clock()
-        if self._retry_at is not None and now >= self._retry_at:
-            self._retry_at = None
+        while self._retries and now >= self._retries[0]:
+            heapq.heappop(self._retries)
         self._quiet = 0 if found else self._quiet + 1
         self._next_look = now + min(MAX_LOOK, 2.0 ** (self._quiet - 1)) if self._quiet else now
 
@@ -241,8 +242,7 @@ class OutboxSender:
         """A row of ours is due again at `at`: the tick looks then, whatever the backoff."""
         if at is None:
             return
-        when = self.clock() + max((at - utcnow()).total_seconds(), 0.0)
-        self._retry_at = when if self._retry_at is None else min(self._retry_at, when)
+        heapq.heappush(self._retries, self.clock() + max((at - utcnow()).total_seconds(), 0))
 
     async def _send_rows(self, rows: list[outbox.Outgoing], report: SendReport) -> None:
         by_chat: dict[int, list[outbox.Outgoing]] = {}

@@ -610,3 +610,42 @@ async def test_a_committed_row_is_sent_at_once_not_at_the_next_tick(app: App) ->
             await asyncio.sleep(0.05)
     finally:
         await app.scheduler.stop()
+
+
+async def test_an_idle_tick_asks_the_database_only_when_something_may_be_due(
+    outbox: Outbox, engine: AsyncEngine
+) -> None:
+    """With nothing to send, the tick looks after 1, 2, 4 … seconds of nothing, never more
+    than 10 s apart; a wake looks at once, and a retry this sender set is looked for when it
+    comes due, whatever the backoff says."""
+    now = [1000.0]
+    sender = outbox.sender(pacer=fast_pacer(), clock=lambda: now[0])
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    async def looks_at(moment: float) -> bool:
+        now[0] = 1000.0 + moment
+        before = len(statements)
+        await sender.drain()
+        return len(statements) > before
+
+    event.listen(engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        ticks = [0, 0.5, 1, 1.5, 2, 3, 4, 5, 7, 8, 11, 14, 15, 19, 25, 30]
+        looked = [t for t in ticks if await looks_at(t)]
+        assert looked == [0, 1, 3, 7, 15, 25]  # 1, 2, 4, 8, then every 10 s
+        await outbox.users(ALICE)
+        row_id = await outbox.enqueue(ALICE)
+        assert not await looks_at(26)  # committed by another process: no wake here
+        sender.wake()
+        outbox.fake.fail_next("sendMessage", chat_id=ALICE, error_code=500)
+        assert await looks_at(27)  # the wake: sent at once, and failed
+        assert (await outbox.rows())[row_id].attempts == 1
+        for t in (28, 29, 30, 31):  # after work the tick looks again (nothing due yet)
+            await looks_at(t)
+        assert not await looks_at(31.5)
+        assert await looks_at(32.1)  # its retry (5 s) is due: looked for then
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", seen)
