@@ -3,13 +3,8 @@
 Every step of an order reads the catalogue (the categories, a category's services, the
 service picked, for its card and its quote); the catalogue changes when an admin changes it.
 So each process holds one snapshot (`Catalog`: frozen dataclasses and tuples, never ORM rows
-tied to a session) and checks whether it is stale:
-
-- a change committed by this process is seen by its next read (db.cache_versions counts
-  them per database, in memory);
-- a change committed by another replica raises the catalogue version in the database in
-  the same transaction; each replica reads that number at most once per `check_every`
-  seconds (CHECK_EVERY) and reloads when it moved. That is the staleness bound.
+tied to a session), kept by core.snapshot: a change committed by this process is seen by the
+next read, another replica's within CHECK_EVERY seconds. That is the staleness bound.
 
 Nothing charges money from the snapshot: Confirm re-reads the service in its own write
 transaction and refuses a charge that differs from the one shown (core.ordering), so a
@@ -18,7 +13,6 @@ stale price is at worst shown for up to CHECK_EVERY seconds, never charged.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,12 +24,9 @@ from sqlalchemy import ColumnElement, Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.pricing import ORDERABLE_TYPES
-from db.cache_versions import CATALOG, VersionWatch
+from core.snapshot import CHECK_EVERY, VersionedSnapshot
+from db.cache_versions import CATALOG
 from db.models import Category, Service
-
-# Seconds a replica may show the catalogue as it was before another replica's change: one
-# indexed one-row read per interval and replica, whatever the traffic.
-CHECK_EVERY = 1.0
 
 
 def orderable() -> tuple[ColumnElement[bool], ...]:
@@ -158,42 +149,13 @@ async def load_catalog(session: AsyncSession, version: int) -> Catalog:
     )
 
 
-class CatalogCache:
-    """One per process (bot.app). Every read goes through `current`."""
+class CatalogCache(VersionedSnapshot[Catalog]):
+    """One per process (bot.app). Every read goes through `current` (core.snapshot)."""
 
     def __init__(
         self, *, check_every: float = CHECK_EVERY, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        self.watch = VersionWatch(CATALOG, check_every=check_every, clock=clock)
-        self.loads = 0  # how many times the catalogue was read from the database
-        self._catalog: Catalog | None = None
-        self._lock = asyncio.Lock()
-
-    async def current(self, session: AsyncSession) -> Catalog:
-        """The snapshot, reloaded first if this process or another replica changed the
-        catalogue since it was loaded (another replica: seen within `check_every`)."""
-        engine = session.get_bind()
-        catalog = self._catalog
-        if catalog is not None and not self.watch.due(engine):
-            return catalog
-        if session.in_transaction():
-            # This session already holds a pooled connection: waiting for the lock here while
-            # the lock's holder waits for a connection would deadlock a full pool (200 chats
-            # at once), so it reads by itself.
-            return await self._refresh(session, engine)
-        async with self._lock:  # many chats at once: one of them reads, the rest reuse it
-            return await self._refresh(session, engine)
-
-    async def _refresh(self, session: AsyncSession, engine: Any) -> Catalog:
-        catalog = self._catalog
-        if catalog is not None and not self.watch.due(engine):
-            return catalog
-        version = await self.watch.version(session)
-        if catalog is None or catalog.version != version:
-            catalog = await load_catalog(session, version)
-            self.loads += 1
-        self._catalog = catalog
-        return catalog
+        super().__init__(CATALOG, load_catalog, check_every=check_every, clock=clock)
 
     async def categories(self, session: AsyncSession) -> tuple[tuple[CategoryView, int], ...]:
         """Enabled categories that hold at least one orderable service, with that count."""

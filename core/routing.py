@@ -5,7 +5,7 @@ A service's routes are its mappings by priority: 1 its own (Service.provider_id 
 provider_service_id), then its backups (ServiceMapping rows); a route whose provider's
 catalogue dropped the service is not offered. They change only when an admin (or a refusal
 marking a service dropped) changes the catalogue, so the lanes hold them in a snapshot
-(RouteCache) checked like the chat's catalogue (core.catalog_cache): a change committed here
+(RouteCache) kept like the chat's catalogue (core.snapshot): a change committed here
 is seen at once, another replica's within CHECK_EVERY. Whether a provider is switched on and
 not backing off is always read live, and only when the order has somewhere else to go; the
 claim itself checks its provider's readiness again (core.claims), so a stale snapshot can at
@@ -27,13 +27,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import failover, mappings
 from core.add_outcome import alert_account, backoff, count_failure
-from core.catalog_cache import CHECK_EVERY
 from core.claims import Facts
 from core.failover import Candidate
 from core.mappings import PRIMARY
 from core.provider_failures import record_provider_failure
+from core.snapshot import CHECK_EVERY, VersionedSnapshot
 from core.statuses import OrderStatus
-from db.cache_versions import CATALOG, VersionWatch
+from db.cache_versions import CATALOG
 from db.models import Order, Provider, ProviderService, Service, ServiceMapping
 from db.types import utcnow
 from providers import AddOutcome, ApiError, error_codes
@@ -140,26 +140,13 @@ async def candidates(
     ]
 
 
-class RouteCache:
-    """The lanes' snapshot of every service's routes (one per process)."""
+class RouteCache(VersionedSnapshot[Routes]):
+    """The lanes' snapshot of every service's routes (one per process; core.snapshot)."""
 
     def __init__(
         self, *, check_every: float = CHECK_EVERY, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        self.watch = VersionWatch(CATALOG, check_every=check_every, clock=clock)
-        self.loads = 0
-        self._routes: Routes | None = None
-
-    async def current(self, session: AsyncSession) -> Routes:
-        routes = self._routes
-        if routes is not None and not self.watch.due(session.get_bind()):
-            return routes
-        version = await self.watch.version(session)
-        if routes is None or routes.version != version:
-            routes = await load_routes(session, version)
-            self.loads += 1
-        self._routes = routes
-        return routes
+        super().__init__(CATALOG, load_routes, check_every=check_every, clock=clock)
 
 
 _MOVE = (
