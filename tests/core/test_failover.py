@@ -4,6 +4,7 @@ the order on at once, one about the customer's input fails it, an ambiguous one 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from decimal import Decimal
@@ -23,6 +24,14 @@ from db.types import utcnow
 from tests.fakes.provider_server import FakeProvider
 from tests.harness.panel import Panel, fast_registry
 from tests.harness.settings import ADMINS, CUSTOMER
+
+
+@pytest.fixture
+async def panel(panel: Panel) -> AsyncIterator[Panel]:
+    # Not a timeout test: on a busy machine an add can pass the core panel's 0.5 s deadline.
+    roomy = fast_registry(10.0)
+    yield dataclasses.replace(panel, registry=roomy, provider_timeout=10.0)
+    await roomy.close()
 
 
 @pytest.fixture
