@@ -184,6 +184,15 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def peak_rss_mb() -> float:
+    """This process's own peak RSS. Linux's VmHWM belongs to the process image, while
+    getrusage's ru_maxrss keeps the parent's peak across fork and exec: a benchmark child
+    started by a parent that had run order_flow reported the parent's ~154 MB as its own."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
