@@ -10,6 +10,7 @@ same status change core.lifecycle.change_status makes for a move without a refun
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from sqlalchemy import bindparam, func, insert, update
@@ -80,18 +81,14 @@ async def accept(
     write transaction. False, with nothing written, when the order is no longer
     `submitting` (moved to review meanwhile: see note_late_outcome)."""
     now = utcnow()
-    charge = outcome.charge
-    stored = in_range(charge)
-    note = None
-    if charge is not None and not stored:  # keep the id whatever the charge: it is the order
-        note = unstored_note("add", ["charge"], {"charge": str(charge)})
+    cost, note = accepted_cost(outcome)
     row = (
         await session.execute(
             _ACCEPT,
             {
                 "order_id": order.id,
                 "provider_order_id": outcome.provider_order_id,
-                "cost": charge if stored else None,
+                "cost": cost,
                 "last_error": note,
                 "now": now,
             },
@@ -113,6 +110,18 @@ async def accept(
         refunded=row[0],
     )
     return True
+
+
+def accepted_cost(outcome: AddOutcome) -> tuple[Decimal | None, str | None]:
+    """What an accepted add stores beside its id: the provider's charge as the order's cost
+    when it fits the money range, else (None, a note saying what was not stored). The id is
+    kept whatever the charge: it is the order."""
+    charge = outcome.charge
+    if charge is None:
+        return None, None
+    if in_range(charge):
+        return charge, None
+    return None, unstored_note("add", ["charge"], {"charge": str(charge)})
 
 
 def note_late_outcome(order: Order, outcome: AddOutcome) -> None:
@@ -139,12 +148,10 @@ async def apply_add_outcome(
     error = outcome.error
     now = utcnow()
     if outcome.kind == "accepted":
-        order.provider_order_id = outcome.provider_order_id
-        order.last_error = order.error_code = None
-        if in_range(outcome.charge):
-            order.cost = outcome.charge
-        elif outcome.charge is not None:  # keep the id whatever the charge: it is the order
-            order.last_error = unstored_note("add", ["charge"], {"charge": str(outcome.charge)})
+        cost, order.last_error = accepted_cost(outcome)
+        order.provider_order_id, order.error_code = outcome.provider_order_id, None
+        if cost is not None:
+            order.cost = cost
         provider.consecutive_failures = 0
         provider.retry_after = None
         await change_status(
