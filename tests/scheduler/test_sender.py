@@ -8,6 +8,7 @@ import itertools
 import os
 import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -89,6 +90,23 @@ class Outbox:
             report = await sender.run()
             if not report.claimed:
                 return
+
+
+@asynccontextmanager
+async def outbox_replicas(fake: FakeTelegram, url: str) -> AsyncIterator[list[Outbox]]:
+    """Two processes on one outbox: each its own engine, Bot and pacing (closed afterwards)."""
+    engines = [create_engine(url) for _ in range(2)]
+    bots = [fake.create_bot() for _ in engines]
+    try:
+        yield [
+            Outbox(fake, bot, make_sessionmaker(engine), create_i18n("en"))
+            for bot, engine in zip(bots, engines, strict=True)
+        ]
+    finally:
+        for bot in bots:
+            await bot.session.close()
+        for engine in engines:
+            await engine.dispose()
 
 
 @pytest.fixture
@@ -255,27 +273,15 @@ async def test_pace_stays_within_telegram_limits(outbox: Outbox) -> None:
 async def test_two_replicas_never_send_one_notification_twice(any_database_url: str) -> None:
     """Two processes (own engine, own Bot, own pacing) draining one outbox in small batches."""
     chats = list(range(3001, 3025))
-    engines = [create_engine(any_database_url) for _ in range(2)]
-    async with FakeTelegram() as fake:
-        bots = [fake.create_bot() for _ in engines]
-        replicas = [
-            Outbox(fake, bot, make_sessionmaker(engine), create_i18n("en"))
-            for bot, engine in zip(bots, engines, strict=True)
-        ]
-        try:
-            await replicas[0].users(*chats)
-            for chat in chats:
-                await replicas[0].enqueue(chat)
-                await replicas[0].enqueue(chat, payload=status_payload(43))
-            await asyncio.gather(
-                *(r.drain(r.sender(batch=7), rounds=30) for r in (*replicas, replicas[0]))
-            )
-            rows = await replicas[0].rows()
-        finally:
-            for bot in bots:
-                await bot.session.close()
-            for engine in engines:
-                await engine.dispose()
+    async with FakeTelegram() as fake, outbox_replicas(fake, any_database_url) as replicas:
+        await replicas[0].users(*chats)
+        for chat in chats:
+            await replicas[0].enqueue(chat)
+            await replicas[0].enqueue(chat, payload=status_payload(43))
+        await asyncio.gather(
+            *(r.drain(r.sender(batch=7), rounds=30) for r in (*replicas, replicas[0]))
+        )
+        rows = await replicas[0].rows()
     calls = fake.calls_of("sendMessage")
     assert sorted(c.params["chat_id"] for c in calls) == sorted(chats * 2)
     for chat in chats:
@@ -412,28 +418,16 @@ async def test_a_send_held_by_telegram_keeps_its_short_lease_renewed(
 ) -> None:
     """A 429 keeps a row in its run longer than the lease: the sender renews the lease, so
     another replica does not send the same message meanwhile."""
-    engines = [create_engine(any_database_url) for _ in range(2)]
-    async with FakeTelegram() as fake:
-        bots = [fake.create_bot() for _ in engines]
-        first, second = (
-            Outbox(fake, bot, make_sessionmaker(engine), create_i18n("en"))
-            for bot, engine in zip(bots, engines, strict=True)
-        )
-        try:
-            await first.users(ALICE)
-            row_id = await first.enqueue(ALICE)
-            fake.fail_next("sendMessage", chat_id=ALICE, error_code=429, retry_after=4)
-            lease = timedelta(seconds=1.5)
-            running = asyncio.create_task(first.sender(lease=lease).run())
-            await asyncio.sleep(2.5)  # past the first lease, inside the 429's wait
-            assert (await second.sender(lease=lease).run()).claimed == 0
-            assert (await running).sent == 1
-            row = (await first.rows())[row_id]
-        finally:
-            for bot in bots:
-                await bot.session.close()
-            for engine in engines:
-                await engine.dispose()
+    async with FakeTelegram() as fake, outbox_replicas(fake, any_database_url) as (first, second):
+        await first.users(ALICE)
+        row_id = await first.enqueue(ALICE)
+        fake.fail_next("sendMessage", chat_id=ALICE, error_code=429, retry_after=4)
+        lease = timedelta(seconds=1.5)
+        running = asyncio.create_task(first.sender(lease=lease).run())
+        await asyncio.sleep(2.5)  # past the first lease, inside the 429's wait
+        assert (await second.sender(lease=lease).run()).claimed == 0
+        assert (await running).sent == 1
+        row = (await first.rows())[row_id]
     assert len(fake.history(ALICE)) == 1
     assert row.status == "sent" and row.leased_until is None
 
@@ -475,45 +469,33 @@ async def test_two_draining_senders_never_send_a_row_twice(any_database_url: str
     written by the next claim or after a short linger), while both keep inserting: every
     row goes once, each chat's rows in their order, and every row ends `sent`."""
     chats = list(range(5001, 5021))
-    engines = [create_engine(any_database_url) for _ in range(2)]
-    async with FakeTelegram() as fake:
-        bots = [fake.create_bot() for _ in engines]
-        replicas = [
-            Outbox(fake, bot, make_sessionmaker(engine), create_i18n("en"))
-            for bot, engine in zip(bots, engines, strict=True)
-        ]
+    async with FakeTelegram() as fake, outbox_replicas(fake, any_database_url) as replicas:
         senders = [r.sender(batch=7, pacer=fast_pacer()) for r in replicas]
         for replica, sender in zip(replicas, senders, strict=True):
             notify.ring_on_insert(replica.sm, sender.wake)
-        try:
-            await replicas[0].users(*chats)
-            stop = asyncio.Event()
+        await replicas[0].users(*chats)
+        stop = asyncio.Event()
 
-            async def ticking(sender: OutboxSender) -> None:
-                while not stop.is_set():
-                    await sender.drain()
-                    await asyncio.sleep(0.01)
+        async def ticking(sender: OutboxSender) -> None:
+            while not stop.is_set():
+                await sender.drain()
+                await asyncio.sleep(0.01)
 
-            tickers = [asyncio.create_task(ticking(s)) for s in senders]
-            for order_id in range(1, 4):
-                for n, chat in enumerate(chats):
-                    await replicas[n % 2].enqueue(chat, payload=status_payload(order_id))
+        tickers = [asyncio.create_task(ticking(s)) for s in senders]
+        for order_id in range(1, 4):
+            for n, chat in enumerate(chats):
+                await replicas[n % 2].enqueue(chat, payload=status_payload(order_id))
 
-            async def all_sent() -> bool:
-                rows = await replicas[0].rows()
-                return {n.status for n in rows.values()} == {"sent"}
+        async def all_sent() -> bool:
+            rows = await replicas[0].rows()
+            return {n.status for n in rows.values()} == {"sent"}
 
-            deadline = time.monotonic() + 30
-            while not await all_sent():
-                assert time.monotonic() < deadline, "not everything was sent"
-                await asyncio.sleep(0.1)
-            stop.set()
-            await asyncio.gather(*tickers)
-        finally:
-            for bot in bots:
-                await bot.session.close()
-            for engine in engines:
-                await engine.dispose()
+        deadline = time.monotonic() + 30
+        while not await all_sent():
+            assert time.monotonic() < deadline, "not everything was sent"
+            await asyncio.sleep(0.1)
+        stop.set()
+        await asyncio.gather(*tickers)
     calls = fake.calls_of("sendMessage")
     assert sorted(c.params["chat_id"] for c in calls) == sorted(chats * 3)
     for chat in chats:
