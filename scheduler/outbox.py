@@ -315,13 +315,6 @@ async def claim_due(
     return (await claim(sessionmaker, limit=limit, per_chat=per_chat, lease=lease)).rows
 
 
-async def mark_sent(sessionmaker: async_sessionmaker[AsyncSession], row_id: int) -> None:
-    """One row sent (the sender records its rows in batches through Outcomes)."""
-    outcomes = Outcomes()
-    outcomes.mark_sent(row_id)
-    await record(sessionmaker, outcomes)
-
-
 async def renew(
     sessionmaker: async_sessionmaker[AsyncSession], row_ids: list[int], lease: timedelta = LEASE
 ) -> None:

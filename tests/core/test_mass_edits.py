@@ -66,6 +66,8 @@ async def test_an_edit_being_sent_stays_and_the_next_waits_for_it(sm) -> None:
         (ALICE, 10, "pending", 3),
     ]
     assert await outbox.claim_due(sm) == []  # the chat's next edit waits behind the first
-    await outbox.mark_sent(sm, taken.id)
+    sent = outbox.Outcomes()
+    sent.mark_sent(taken.id)
+    await outbox.record(sm, sent)  # as the sender records what it sent
     [later] = await outbox.claim_due(sm)
     assert later.payload["lines"][0]["order_id"] == 3
