@@ -300,21 +300,6 @@ async def _take(
     return rows
 
 
-async def claim_due(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    *,
-    limit: int = 100,
-    per_chat: int = 5,
-    lease: timedelta = LEASE,
-    broadcasts: bool = False,
-) -> list[Outgoing]:
-    """The rows one claim takes: due notifications, or (broadcasts=True) broadcast rows."""
-    if broadcasts:
-        taken = await claim(sessionmaker, limit=0, lease=lease, broadcast_limit=limit)
-        return taken.broadcast_rows
-    return (await claim(sessionmaker, limit=limit, per_chat=per_chat, lease=lease)).rows
-
-
 async def renew(
     sessionmaker: async_sessionmaker[AsyncSession], row_ids: list[int], lease: timedelta = LEASE
 ) -> None:

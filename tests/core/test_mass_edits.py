@@ -14,6 +14,7 @@ from core import notify
 from db.engine import create_engine, make_sessionmaker, write_tx
 from db.models import Notification
 from scheduler import outbox
+from tests.harness.claims import claim_due
 
 ALICE, BOB = 1001, 1002
 
@@ -57,7 +58,7 @@ async def test_pending_edits_of_a_message_coalesce_into_the_latest(sm) -> None:
 
 async def test_an_edit_being_sent_stays_and_the_next_waits_for_it(sm) -> None:
     await edit(sm, ALICE, 10, 1)
-    [taken] = await outbox.claim_due(sm)  # the sender is sending it right now
+    [taken] = await claim_due(sm)  # the sender is sending it right now
     await edit(sm, ALICE, 10, 2)
     await edit(sm, ALICE, 10, 3)
     assert await rows(sm) == [
@@ -65,9 +66,9 @@ async def test_an_edit_being_sent_stays_and_the_next_waits_for_it(sm) -> None:
         (ALICE, 10, "skipped", 2),
         (ALICE, 10, "pending", 3),
     ]
-    assert await outbox.claim_due(sm) == []  # the chat's next edit waits behind the first
+    assert await claim_due(sm) == []  # the chat's next edit waits behind the first
     sent = outbox.Outcomes()
     sent.mark_sent(taken.id)
     await outbox.record(sm, sent)  # as the sender records what it sent
-    [later] = await outbox.claim_due(sm)
+    [later] = await claim_due(sm)
     assert later.payload["lines"][0]["order_id"] == 3

@@ -22,11 +22,11 @@ from db.engine import create_engine, make_sessionmaker, write_tx
 from db.models import Notification, User
 from handlers.broadcast.views import progress_views
 from handlers.notifications import renderer
-from scheduler import outbox
 from scheduler.broadcasts import update_progress
 from scheduler.pacing import Pacer
 from scheduler.sender import OutboxSender
 from tests.fakes.telegram_server import FakeTelegram
+from tests.harness.claims import claim_due
 
 ADMIN = 9001
 CUSTOMERS = range(10_001, 11_001)  # 1,000
@@ -138,9 +138,7 @@ async def test_thousand_customers_some_blocked_restarted_halfway(
 
     # The process dies holding a claim: those rows were never sent, and come back after
     # their lease (nobody sends them twice, nobody forgets them).
-    lost = await outbox.claim_due(
-        sm, limit=50, per_chat=1, lease=timedelta(seconds=1), broadcasts=True
-    )
+    lost = await claim_due(sm, limit=50, per_chat=1, lease=timedelta(seconds=1), broadcasts=True)
     assert len(lost) == 50
     await bot.session.close()
 

@@ -35,10 +35,10 @@ from db.models import Notification, User
 from db.types import utcnow
 from handlers.notifications import renderer
 from scheduler.jobs import recover_on_startup
-from scheduler.outbox import claim_due
 from scheduler.pacing import Pacer
 from scheduler.sender import OutboxSender
 from tests.fakes.telegram_server import CHAT_NOT_FOUND, DEACTIVATED, FakeTelegram
+from tests.harness.claims import claim_due
 
 ALICE, BOB, CAROL = 1001, 1002, 1003
 ADMIN = 9001
